@@ -1,0 +1,335 @@
+"""The library verbs: the only module that composes the layers.
+
+Every CLI command calls one function here of the same meaning; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlops.catalog.store import Catalog, now
+from sqlops.config import Config, load_config
+from sqlops.errors import ExecutionError, SqlopsError, UnknownTableError, did_you_mean
+from sqlops.execute.engine import Engine, Where
+from sqlops.execute.lock import build_lock
+from sqlops.execute.runner import BuildResult, OnEvent, run_plan
+from sqlops.plan.dag import Dag
+from sqlops.plan.planner import Plan, make_plan
+from sqlops.project.loader import load_project
+from sqlops.project.model import ProjectSpec
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Upstream and downstream trees of a model, and optionally one column's sources."""
+
+    model: str
+    upstream: dict[str, Any]
+    downstream: dict[str, Any]
+    column: str | None = None
+    column_sources: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "upstream": self.upstream,
+            "downstream": self.downstream,
+        }
+        if self.column is not None:
+            out["column"] = self.column
+            out["column_sources"] = [{"table": t, "column": c} for t, c in self.column_sources]
+        return out
+
+
+class Project:
+    """A sqlops project on disk: ``Project(".").build()``.
+
+    Args:
+        path: the project folder (found upwards from the cwd when omitted).
+        **overrides: config values that win over the files and environment, e.g.
+            ``threads=8``.
+    """
+
+    def __init__(self, path: Path | str | None = None, **overrides: Any) -> None:
+        self.config: Config = load_config(path, **overrides)
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def load(self, sources: Mapping[str, Any] | None = None) -> ProjectSpec:
+        """Read sources and models from disk (parse results are cached)."""
+        return load_project(self.config, sources)
+
+    def plan(
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        full_refresh: bool = False,
+        sources: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """What ``build`` would run and why, without running anything."""
+        spec = self.load(sources)
+        state, existing = self._warehouse_state()
+        return make_plan(
+            spec, state, existing, select=select, exclude=exclude, full_refresh=full_refresh
+        )
+
+    def build(
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        full_refresh: bool = False,
+        sources: Mapping[str, Any] | None = None,
+        on_event: OnEvent | None = None,
+        wait: float = 0.0,
+    ) -> BuildResult:
+        """Build the selected models (all by default), skipping unchanged ones.
+
+        ``sources`` maps source names to Polars/pandas/Arrow frames to read this time.
+        Failed models are reported in the result (``result.ok``), not raised; call
+        ``result.raise_on_error()`` to turn them into a ``BuildFailed``.
+        """
+        started = now()
+        run_id = started.strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:6]
+        with build_lock(self.config.state_path, wait):
+            spec = self.load(sources)
+            engine = self._open_warehouse()
+            try:
+                plan = make_plan(
+                    spec,
+                    engine.read_state(),
+                    set(engine.relations()),
+                    select=select,
+                    exclude=exclude,
+                    full_refresh=full_refresh,
+                )
+                result = run_plan(
+                    engine, plan, run_id, threads=self.config.threads, on_event=on_event
+                )
+            finally:
+                engine.close()
+            Catalog(self.config.catalog_path).record_build(result, "build", started)
+        return result
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A built model or source as a Polars DataFrame."""
+        engine = self._open_warehouse(read_only=True)
+        try:
+            relations = engine.relations()
+            key = name.lower() if "." in name else f"main.{name.lower()}"
+            if key not in relations:
+                raise UnknownTableError(
+                    name,
+                    hint=did_you_mean(key, relations) or "run `sqlops build` first",
+                )
+            from sqlops.execute.materialize import qualified
+
+            return engine.polars(f"SELECT * FROM {qualified(key)}")
+        finally:
+            engine.close()
+
+    def sql(self, query: str, **params: Any) -> pl.DataFrame:
+        """Run a query against the warehouse; ``$name`` parameters come from ``params``."""
+        engine = self._open_warehouse(read_only=True)
+        try:
+            return engine.polars(query, params or None, Where(path="<query>"))
+        finally:
+            engine.close()
+
+    def lineage(self, model: str, column: str | None = None) -> Lineage:
+        """Upstream and downstream of a model; with ``column``, the source columns behind it."""
+        spec = self.load()
+        dag = Dag.from_project(spec)
+        name = _resolve_node(spec, model)
+        up = _tree(name, dag.parents)
+        down = _tree(name, dag.children)
+        if column is None:
+            return Lineage(name, up, down)
+        return Lineage(name, up, down, column, self._column_sources(spec, dag, name, column))
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every source and model with its kind, dependencies, tags and file."""
+        spec = self.load()
+        rows: list[dict[str, Any]] = [
+            {"name": s.name, "kind": "source", "materialized": s.format, "depends_on": [],
+             "tags": list(s.tags), "path": _relative(s.location, spec.root)}
+            for s in spec.sources.values()
+        ]
+        rows += [
+            {"name": m.name, "kind": m.kind, "materialized": m.materialized,
+             "depends_on": list(m.depends_on), "tags": list(m.tags), "path": m.path.as_posix(),
+             "owner": m.owner, "description": m.description}
+            for m in spec.models.values()
+        ]
+        return sorted(rows, key=lambda r: r["name"])
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest builds recorded in the catalog, newest first."""
+        return Catalog(self.config.catalog_path).runs(limit)
+
+    def _column_sources(
+        self, spec: ProjectSpec, dag: Dag, name: str, column: str
+    ) -> list[tuple[str, str]]:
+        from sqlops.project.parse import column_lineage
+
+        model = spec.models.get(name)
+        if model is None or model.kind != "sql":
+            raise SqlopsError(f"{name} is not a SQL model", hint="column lineage needs SQL")
+        upstream_sql = {
+            a: spec.models[a].sql
+            for a in dag.ancestors(name)
+            if a in spec.models and spec.models[a].kind == "sql"
+        }
+        schema: dict[str, dict[str, str]] = {}
+        if self.config.warehouse_path.exists():
+            engine = self._open_warehouse(read_only=True)
+            try:
+                for leaf in dag.ancestors(name) - upstream_sql.keys():
+                    schema[leaf] = engine.columns(leaf)
+            finally:
+                engine.close()
+        return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
+
+    def _open_warehouse(self, read_only: bool = False) -> Engine:
+        path = self.config.warehouse_path
+        if read_only and not path.exists():
+            raise SqlopsError(
+                f"no warehouse at {path.relative_to(self.root)}", hint="run `sqlops build` first"
+            )
+        return Engine.open(
+            path,
+            read_only=read_only,
+            threads=self.config.duckdb_threads,
+            memory_limit=self.config.memory_limit,
+        )
+
+    def _warehouse_state(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        if not self.config.warehouse_path.exists():
+            return {}, set()
+        engine = self._open_warehouse(read_only=True)
+        try:
+            return engine.read_state(), set(engine.relations())
+        finally:
+            engine.close()
+
+
+def _relative(location: str, root: Path) -> str:
+    path = Path(location)
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
+
+
+def _resolve_node(spec: ProjectSpec, name: str) -> str:
+    key = name.lower()
+    if key in spec.models or key in spec.sources:
+        return key
+    matches = [n for n in spec.names if n.split(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    raise UnknownTableError(name, hint=did_you_mean(key, spec.names) or "see `sqlops ls`")
+
+
+def _tree(name: str, edges: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    return {child: _tree(child, edges) for child in edges[name]}
+
+
+def sql(query: str, **frames: Any) -> pl.DataFrame:
+    """Query Polars/pandas/Arrow frames (and files) with DuckDB SQL, no project needed.
+
+    >>> import polars as pl
+    >>> sql("select sum(x) as s from df", df=pl.DataFrame({"x": [1, 2, 3]}))["s"][0]
+    6
+    """
+    engine = Engine.open()
+    try:
+        for name, frame in frames.items():
+            engine.register(name, frame)
+        return engine.polars(query, where=Where(path="<query>"))
+    finally:
+        engine.close()
+
+
+
+def run_file(
+    path: Path | str, params: Mapping[str, Any] | None = None, *, project: Path | str | None = None
+) -> pl.DataFrame | None:
+    """Run a SQL script (several statements allowed) and return the last result.
+
+    Inside a built project the script sees the warehouse (read-only); anywhere else it
+    runs in memory against the files it names, so it needs no project at all.
+    """
+    from sqlops.execute.script import run_script
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SqlopsError(f"cannot read {file}: {exc.strerror}", hint="check the path") from exc
+    engine = _scratch_engine(project)
+    try:
+        return run_script(engine, text, params or {}, file)
+    finally:
+        engine.close()
+
+
+def query(
+    text: str, params: Mapping[str, Any] | None = None, *, project: Path | str | None = None
+) -> pl.DataFrame | None:
+    """Run SQL given as a string, like ``run_file`` (the warehouse if there is one)."""
+    from sqlops.execute.script import run_script
+
+    engine = _scratch_engine(project)
+    try:
+        return run_script(engine, text, params or {}, "<query>")
+    finally:
+        engine.close()
+
+
+def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
+    """Write a result to Parquet, CSV, JSON or NDJSON, chosen by the file extension."""
+    target = Path(out)
+    writers = {
+        ".parquet": frame.write_parquet,
+        ".csv": frame.write_csv,
+        ".json": frame.write_json,
+        ".ndjson": frame.write_ndjson,
+        ".jsonl": frame.write_ndjson,
+    }
+    writer = writers.get(target.suffix.lower())
+    if writer is None:
+        raise SqlopsError(
+            f"cannot write {target.name}: unknown extension",
+            hint="use .parquet, .csv, .json or .ndjson",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer(target)
+    return target
+
+
+def _scratch_engine(project: Path | str | None) -> Engine:
+    from sqlops.config import find_root
+
+    root = Path(project) if project is not None else find_root()
+    try:
+        config = load_config(root)
+    except SqlopsError:
+        return Engine.open()
+    if config.warehouse_path.exists():
+        return Engine.open(config.warehouse_path, read_only=True)
+    return Engine.open()
+
+
+def init(path: Path | str = ".") -> list[Path]:
+    """Scaffold a project that builds immediately; returns the files written."""
+    from sqlops.project.scaffold import scaffold
+
+    return scaffold(Path(path))

@@ -1,0 +1,1 @@
+"""The embedded catalog: runs, model results, lineage; later stats, registry and audit."""

@@ -1,0 +1,207 @@
+"""``sqlops``: each command parses options, calls one library function, renders the result.
+
+The one error boundary is ``main``: a SqlopsError prints ``Error: ...`` and exits 1
+(``--debug`` shows the traceback); anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="sqlops",
+    help="SQL models on DuckDB, data versions, features and governance, embedded.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_project: dict[str, Any] = {"path": None}
+
+Select = Annotated[
+    list[str] | None,
+    typer.Option("--select", "-s", help="Models to act on: name, +name, name+, tag:x, path:dir."),
+]
+Exclude = Annotated[list[str] | None, typer.Option("--exclude", "-x", help="Models to leave out.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON to stdout, nothing else.")]
+Params = Annotated[
+    list[str] | None, typer.Option("--param", help="A $name parameter as name=value.")
+]
+Out = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write the result to .parquet/.csv/.json.")
+]
+Limit = Annotated[int, typer.Option("--limit", help="Rows to show.")]
+
+
+@app.callback()
+def _root(
+    project: Annotated[
+        Path | None, typer.Option("--project", "-p", help="Project folder (default: found upwards).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """SQL models on DuckDB, data versions, features and governance, embedded."""
+    _project["path"] = project
+
+
+def _open() -> Any:
+    from sqlops.api import Project
+
+    return Project(_project["path"])
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path(".")) -> None:
+    """Scaffold a project (config, a source, two models, a contract stub) that builds as is."""
+    from sqlops import api
+    from sqlops.cli import render
+
+    render.written(api.init(path))
+
+
+@app.command()
+def config(json: Json = False) -> None:
+    """Print the effective configuration (defaults < file < SQLOPS_* env < flags)."""
+    from sqlops.cli import render
+
+    values = _open().config.to_dict()
+    render.as_json(values) if json else render.mapping(values)
+
+
+@app.command()
+def build(
+    select: Select = None,
+    exclude: Exclude = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running build.")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unchanged models too.")] = False,
+    json: Json = False,
+) -> None:
+    """Build the models in dependency order, skipping the unchanged ones."""
+    from sqlops.cli import render
+
+    with render.build_progress(not json) as on_event:
+        result = _open().build(select or (), exclude or (), full_refresh=full_refresh,
+                               on_event=on_event, wait=wait)
+    render.as_json(result.to_dict()) if json else render.build_summary(result, verbose)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def plan(
+    select: Select = None,
+    exclude: Exclude = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Plan a full rebuild.")] = False,
+    json: Json = False,
+) -> None:
+    """Show what a build would run and why, without running anything."""
+    from sqlops.cli import render
+
+    result = _open().plan(select or (), exclude or (), full_refresh=full_refresh)
+    render.as_json(result.to_dict()) if json else render.plan(result)
+
+
+@app.command(name="ls")
+def list_nodes(json: Json = False) -> None:
+    """List the project's sources and models."""
+    from sqlops.cli import render
+
+    rows = _open().nodes()
+    if json:
+        render.as_json({"nodes": rows})
+    else:
+        render.records(rows, ["name", "kind", "materialized", "depends_on", "tags", "path"])
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="A .sql file; several statements allowed.")],
+    param: Params = None,
+    out: Out = None,
+    limit: Limit = 20,
+    json: Json = False,
+) -> None:
+    """Run one SQL file and show its last result (no project needed)."""
+    from sqlops import api
+
+    _show(api.run_file(file, _params(param), project=_project["path"]), out, limit, json)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run (against the warehouse if one exists).")],
+    param: Params = None,
+    out: Out = None,
+    limit: Limit = 20,
+    json: Json = False,
+) -> None:
+    """Run SQL given on the command line and show the result."""
+    from sqlops import api
+
+    _show(api.query(sql, _params(param), project=_project["path"]), out, limit, json)
+
+
+@app.command()
+def lineage(
+    model: Annotated[str, typer.Argument(help="The model (or source) to trace.")],
+    column: Annotated[str | None, typer.Option("--column", "-c", help="Trace one column.")] = None,
+    json: Json = False,
+) -> None:
+    """Show a model's upstream and downstream; with --column, where that column comes from."""
+    from sqlops.cli import render
+
+    info = _open().lineage(model, column)
+    render.as_json(info.to_dict()) if json else render.lineage(info)
+
+
+@app.command()
+def runs(limit: Limit = 10, json: Json = False) -> None:
+    """List recent builds from the catalog."""
+    from sqlops.cli import render
+
+    rows = _open().runs(limit)
+    if json:
+        render.as_json({"runs": rows})
+    else:
+        render.records(rows, ["run_id", "started_at", "status", "n_run", "n_skipped", "n_error",
+                              "seconds"])
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    from sqlops.execute.script import parse_param
+
+    return dict(parse_param(item) for item in items or [])
+
+
+def _show(df: Any, out: Path | None, limit: int, json: bool) -> None:
+    from sqlops import api
+    from sqlops.cli import render
+
+    if out is not None and df is not None:
+        api.write_output(df, out)
+    if json:
+        render.as_json([] if df is None else df.to_dicts())
+    elif out is None:
+        render.frame(df, limit)
+    else:
+        render.out.print(f"wrote {0 if df is None else df.height:,} rows to {out}")
+
+
+def main() -> None:
+    """Entry point: run the app behind the one error boundary."""
+    from sqlops.errors import SqlopsError
+
+    try:
+        app()
+    except SqlopsError as exc:
+        if "--debug" in sys.argv:
+            raise
+        from sqlops.cli import render
+
+        render.error(str(exc))
+        sys.exit(1)

@@ -1,0 +1,174 @@
+"""Everything the CLI shows; the only module that imports rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from sqlops.api import Lineage
+    from sqlops.execute.runner import BuildResult, Event
+    from sqlops.plan.planner import Plan
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_STATUS = {
+    "success": "[green]ok[/]",
+    "skipped": "[dim]skipped[/]",
+    "error": "[bold red]error[/]",
+    "upstream_failed": "[yellow]not run[/]",
+}
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]Error:[/] {escape(message)}")
+
+
+def as_json(value: Any) -> None:
+    """Print JSON to stdout and nothing else (for scripts)."""
+    sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
+
+
+@contextmanager
+def build_progress(enabled: bool) -> Iterator[Any]:
+    """A progress bar on stderr fed by build events; yields the ``on_event`` callback."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]building"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("", total=None)
+
+    def on_event(event: Event) -> None:
+        if event.kind == "plan":
+            progress.update(task, total=event.total)
+        elif event.kind == "start":
+            progress.update(task, description=event.name)
+        elif event.kind == "finish":
+            progress.advance(task)
+
+    with progress:
+        yield on_event
+
+
+def build_summary(result: BuildResult, verbose: bool = False) -> None:
+    shown = [n for n in result.nodes if n.kind == "model" and (verbose or n.status != "skipped")]
+    if shown:
+        table = Table(box=None, header_style="bold")
+        for col, justify in (("model", "left"), ("kind", "left"), ("rows", "right"),
+                             ("seconds", "right"), ("status", "left")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for n in shown:
+            rows = f"{n.rows:,}" if n.rows is not None else ""
+            table.add_row(n.name, n.materialized, rows, f"{n.seconds:.2f}", _STATUS[n.status])
+        out.print(table)
+    for n in result.nodes:
+        if n.status == "error":
+            err.print(f"[bold red]error[/] {escape(n.name)}: {escape(n.error or '')}")
+    counts = {s: sum(1 for n in result.models if n.status == s) for s in _STATUS}
+    out.print(
+        f"{counts['success']} built, {counts['skipped']} unchanged, "
+        f"{counts['error']} failed, {counts['upstream_failed']} not run "
+        f"in {result.seconds:.2f}s"
+    )
+
+
+def plan(p: Plan) -> None:
+    table = Table(box=None, header_style="bold")
+    for col in ("model", "kind", "action", "reason"):
+        table.add_column(col)
+    for node in p.models:
+        action = "[green]run[/]" if node.action == "run" else "[dim]skip[/]"
+        table.add_row(node.name, node.materialized, action, escape(node.reason))
+    out.print(table)
+    n_run = sum(1 for n in p.models if n.action == "run")
+    out.print(f"{n_run} to run, {len(p.models) - n_run} unchanged")
+
+
+def frame(df: pl.DataFrame | None, limit: int) -> None:
+    if df is None:
+        out.print("[dim]no result[/]")
+        return
+    table = Table(header_style="bold")
+    for name, dtype in df.schema.items():
+        numeric = dtype.is_numeric()
+        table.add_column(f"{name}\n[dim]{dtype}[/]", justify="right" if numeric else "left")
+    for row in df.head(limit).iter_rows():
+        table.add_row(*("[dim]NULL[/]" if v is None else escape(str(v)) for v in row))
+    out.print(table)
+    more = f" (showing {limit})" if df.height > limit else ""
+    out.print(f"[dim]{df.height:,} rows{more}[/]")
+
+
+def records(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> None:
+    table = Table(box=None, header_style="bold", title=title or None)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(escape(_cell(row.get(c))) for c in columns))
+    out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def lineage(info: Lineage) -> None:
+    up = Tree(f"[bold]{info.model}[/] upstream")
+    _fill(up, info.upstream)
+    down = Tree(f"[bold]{info.model}[/] downstream")
+    _fill(down, info.downstream)
+    out.print(up)
+    out.print(down)
+    if info.column is not None:
+        out.print(f"[bold]{info.model}.{info.column}[/] comes from:")
+        for table, column in info.column_sources:
+            out.print(f"  {table}.{column}")
+
+
+def _fill(node: Tree, children: Mapping[str, Any]) -> None:
+    for name, grand in children.items():
+        _fill(node.add(name), grand)
+
+
+def mapping(value: Mapping[str, Any], indent: int = 0) -> None:
+    for key, item in value.items():
+        if isinstance(item, Mapping) and item:
+            out.print(" " * indent + f"[bold]{key}[/]")
+            mapping(item, indent + 2)
+        else:
+            out.print(" " * indent + f"{key} = {escape(json.dumps(item, default=str))}")
+
+
+def written(paths: list[Any]) -> None:
+    for path in paths:
+        out.print(f"[green]created[/] {path}")

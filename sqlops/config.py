@@ -1,0 +1,289 @@
+"""Load the project configuration: defaults < sqlops.toml / [tool.sqlops] < SQLOPS_* env < flags.
+
+Every key has a default, so a folder with only ``sql/*.sql`` files is a valid project.
+Unknown keys are errors that name the key and the file, because a misspelt key that is
+silently ignored is the worst kind of configuration bug.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlops.errors import ConfigError, did_you_mean
+
+CONFIG_FILE = "sqlops.toml"
+PYPROJECT = "pyproject.toml"
+
+SOURCE_FORMATS = ("csv", "parquet", "json", "ndjson", "duckdb", "sqlite")
+CSV_READERS = ("auto", "duckdb", "polars")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[sources."schema.table"]`` entry: where an external input lives and how to read it."""
+
+    name: str
+    path: str | None = None
+    format: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    table: str | None = None
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration of one project; paths are relative to ``root``."""
+
+    root: Path
+    models: str = "sql"
+    state_dir: str = ".sqlops"
+    warehouse: str = ""
+    catalog: str = ""
+    threads: int = 4
+    python_models: tuple[str, ...] = ()
+    csv_reader: str = "auto"
+    duckdb_threads: int | None = None
+    memory_limit: str | None = None
+    sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    config_file: Path | None = None
+
+    @property
+    def models_path(self) -> Path:
+        return self.root / self.models
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / self.state_dir
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / (self.warehouse or f"{self.state_dir}/warehouse.duckdb")
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / (self.catalog or f"{self.state_dir}/catalog.duckdb")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-ready values (what ``sqlops config`` prints)."""
+        out = dataclasses.asdict(self)
+        out["root"] = str(self.root)
+        out["config_file"] = str(self.config_file) if self.config_file else None
+        out["warehouse"] = str(self.warehouse_path.relative_to(self.root))
+        out["catalog"] = str(self.catalog_path.relative_to(self.root))
+        for src in out["sources"].values():
+            src["options"] = dict(src["options"])
+            src["columns"] = dict(src["columns"])
+        return out
+
+
+_TOP_KEYS: dict[str, type | tuple[type, ...]] = {
+    "models": str,
+    "state_dir": str,
+    "warehouse": str,
+    "catalog": str,
+    "threads": int,
+    "python_models": list,
+    "sources": dict,
+    "engine": dict,
+}
+_ENGINE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "csv_reader": str,
+    "threads": int,
+    "memory_limit": str,
+}
+_SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "path": str,
+    "format": str,
+    "options": dict,
+    "columns": dict,
+    "table": str,
+    "description": str,
+    "owner": str,
+    "tags": (list, str),
+}
+_ENV_KEYS = {
+    "SQLOPS_MODELS": "models",
+    "SQLOPS_STATE_DIR": "state_dir",
+    "SQLOPS_WAREHOUSE": "warehouse",
+    "SQLOPS_CATALOG": "catalog",
+    "SQLOPS_THREADS": "threads",
+}
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The project root: the nearest folder at or above ``start`` with a sqlops config.
+
+    Falls back to ``start`` itself, so a bare folder of SQL files works with defaults.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file() and "[tool.sqlops" in pyproject.read_text(encoding="utf-8"):
+            return folder
+    return here
+
+
+def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
+    """Read the config of the project at ``root`` (found upwards from the cwd by default).
+
+    ``overrides`` are flag values (``threads=8``); ``None`` values are ignored.
+    """
+    root_path = find_root(root) if root is None else Path(root).resolve()
+    if not root_path.is_dir():
+        raise ConfigError(f"project folder {root_path} does not exist", hint="check the path")
+    raw, config_file, text = _read_file(root_path)
+    _check_keys(raw, _TOP_KEYS, config_file, text, "")
+    for env, key in _ENV_KEYS.items():
+        if env in os.environ:
+            raw[key] = _coerce(os.environ[env], _TOP_KEYS[key], env)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    engine = raw.pop("engine", {})
+    _check_keys(engine, _ENGINE_KEYS, config_file, text, "engine.")
+    csv_reader = engine.get("csv_reader", "auto")
+    if csv_reader not in CSV_READERS:
+        raise ConfigError(
+            f"engine.csv_reader = {csv_reader!r} is not one of {', '.join(CSV_READERS)}",
+            path=config_file,
+            line=line_of(text, "csv_reader"),
+        )
+    sources = {
+        name: _source(name, spec, config_file, text)
+        for name, spec in raw.pop("sources", {}).items()
+    }
+    threads = raw.get("threads", 4)
+    if threads < 1:
+        raise ConfigError(f"threads = {threads} must be at least 1", path=config_file)
+    return Config(
+        root=root_path,
+        models=raw.get("models", "sql"),
+        state_dir=raw.get("state_dir", ".sqlops"),
+        warehouse=raw.get("warehouse", ""),
+        catalog=raw.get("catalog", ""),
+        threads=threads,
+        python_models=tuple(raw.get("python_models", ())),
+        csv_reader=csv_reader,
+        duckdb_threads=engine.get("threads"),
+        memory_limit=engine.get("memory_limit"),
+        sources=sources,
+        config_file=config_file,
+    )
+
+
+def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:
+    for name in (CONFIG_FILE, PYPROJECT):
+        path = root / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None)
+            raise ConfigError(
+                f"invalid TOML: {exc.msg if hasattr(exc, 'msg') else exc}",
+                path=path.relative_to(root),
+                line=line,
+                hint="fix the syntax",
+            ) from exc
+        if name == PYPROJECT:
+            data = data.get("tool", {}).get("sqlops")
+            if data is None:
+                continue
+        return dict(data), path.relative_to(root), text
+    return {}, None, ""
+
+
+def _check_keys(
+    raw: Mapping[str, Any],
+    allowed: Mapping[str, type | tuple[type, ...]],
+    path: Path | None,
+    text: str,
+    prefix: str,
+) -> None:
+    for key, value in raw.items():
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"known keys: {', '.join(sorted(allowed))}"
+            raise ConfigError(
+                f"unknown config key {prefix}{key}", path=path, line=line_of(text, key), hint=hint
+            )
+        if not isinstance(value, allowed[key]) or isinstance(value, bool) is not (
+            allowed[key] is bool
+        ):
+            want = allowed[key]
+            names = (
+                " or ".join(t.__name__ for t in want)
+                if isinstance(want, tuple)
+                else want.__name__
+            )
+            raise ConfigError(
+                f"config key {prefix}{key} must be a {names}, got {value!r}",
+                path=path,
+                line=line_of(text, key),
+            )
+
+
+def _source(name: str, spec: Any, path: Path | None, text: str) -> SourceConfig:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sources.{name} must be a table", path=path, line=line_of(text, name))
+    if name.count(".") != 1:
+        raise ConfigError(
+            f"source name {name!r} must be schema.table",
+            path=path,
+            line=line_of(text, name),
+            hint=f'write [sources."raw.{name}"]',
+        )
+    _check_keys(spec, _SOURCE_KEYS, path, text, f"sources.{name}.")
+    fmt = spec.get("format")
+    if fmt is not None and fmt not in SOURCE_FORMATS:
+        raise ConfigError(
+            f"sources.{name}.format = {fmt!r} is not one of {', '.join(SOURCE_FORMATS)}",
+            path=path,
+            line=line_of(text, "format"),
+        )
+    if "path" not in spec:
+        raise ConfigError(
+            f"sources.{name} has no path",
+            path=path,
+            line=line_of(text, name),
+            hint="add path = 'data/file.csv' (a file, glob or folder relative to the root)",
+        )
+    tags = spec.get("tags", ())
+    return SourceConfig(
+        name=name,
+        path=spec["path"],
+        format=fmt,
+        options=dict(spec.get("options", {})),
+        columns=dict(spec.get("columns", {})),
+        table=spec.get("table"),
+        description=spec.get("description", ""),
+        owner=spec.get("owner", ""),
+        tags=tuple(t.strip() for t in tags.split(",")) if isinstance(tags, str) else tuple(tags),
+    )
+
+
+def _coerce(value: str, want: type | tuple[type, ...], env: str) -> Any:
+    if want is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"environment variable {env}={value!r} must be an integer") from None
+    return value
+
+
+def line_of(text: str, key: str) -> int | None:
+    """Best-effort line number of ``key`` in TOML text (tomllib does not report positions)."""
+    pattern = re.compile(rf'^\s*(\[.*)?"?{re.escape(key)}"?\s*[=\]."]', re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None

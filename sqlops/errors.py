@@ -1,0 +1,155 @@
+"""Every error sqlops raises on purpose, so callers catch one base class.
+
+The tree::
+
+    SqlopsError                   base: a user mistake or a failed check, never a bug
+    ├── ConfigError               invalid sqlops.toml / [tool.sqlops] / flag
+    ├── ProjectError              the files on disk do not form a valid project
+    │   ├── ModelParseError       SQL that does not parse, or a bad header line
+    │   ├── DuplicateModelError   two files define the same model name
+    │   ├── UnknownTableError     a model reads a table no model or source defines
+    │   └── SourceError           a source's files or database are missing or unreadable
+    ├── PlanError
+    │   ├── CycleError            models that depend on each other in a loop
+    │   └── SelectionError        a --select/--exclude that names nothing
+    ├── ExecutionError            the engine rejected a model or a query
+    ├── BuildFailed               a build finished with failed models (carries the result)
+    └── LockedError               another build holds the project's lock
+
+Messages are one line: what, where (``file:line:col`` or ``table.column``), and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+class SqlopsError(Exception):
+    """Base of every error sqlops raises for a user mistake or a failed check."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}. {hint}")
+
+
+def location(path: Path | str | None, line: int | None = None, col: int | None = None) -> str:
+    """Format ``path:line:col`` as used in every message, dropping the unknown parts.
+
+    >>> location("sql/stg/orders.sql", 3, 14)
+    'sql/stg/orders.sql:3:14'
+    >>> location("sqlops.toml")
+    'sqlops.toml'
+    """
+    where = str(path) if path is not None else "<input>"
+    if line is not None:
+        where += f":{line}"
+        if col is not None:
+            where += f":{col}"
+    return where
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Suggest the closest known names for a misspelt one, or None.
+
+    >>> did_you_mean("stg.oders", ["stg.orders", "stg.customers"])
+    'did you mean stg.orders?'
+    """
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in set(candidates)),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < 0.6:
+        return None
+    close = [c for score, c in scored[:3] if score >= scored[0][0] - 0.05]
+    return f"did you mean {' or '.join(close)}?"
+
+
+class _Located(SqlopsError):
+    """An error that points at a place in a file."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.col = col
+        where = location(path, line, col) if path is not None else None
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+
+
+class ConfigError(_Located):
+    """The configuration is invalid: unknown key, wrong type, bad value."""
+
+
+class ProjectError(_Located):
+    """The project's files do not form a valid project."""
+
+
+class ModelParseError(ProjectError):
+    """A model's SQL does not parse or its header is malformed."""
+
+
+class DuplicateModelError(ProjectError):
+    """Two files define the same model name."""
+
+
+class UnknownTableError(ProjectError):
+    """A model reads a table that no model or source defines."""
+
+    def __init__(self, table: str, **kwargs: Any) -> None:
+        self.table = table
+        super().__init__(f"unknown table {table}", **kwargs)
+
+
+class SourceError(ProjectError):
+    """A source's files or database cannot be found or read."""
+
+
+class PlanError(SqlopsError):
+    """The plan cannot be made."""
+
+
+class CycleError(PlanError):
+    """Models depend on each other in a loop."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__(
+            f"dependency cycle: {' -> '.join(cycle)}",
+            hint="remove one of these references so the models form a DAG",
+        )
+
+
+class SelectionError(PlanError):
+    """A selector names nothing in the project."""
+
+
+class ExecutionError(_Located):
+    """The engine rejected a model, source or query."""
+
+    def __init__(self, message: str, *, model: str | None = None, **kwargs: Any) -> None:
+        self.model = model
+        super().__init__(message, **kwargs)
+
+
+class BuildFailed(SqlopsError):
+    """A build finished but some models failed; ``result`` holds the details."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        failed = [m.name for m in result.models if m.status == "error"]
+        super().__init__(f"{len(failed)} model(s) failed: {', '.join(failed)}")
+
+
+class LockedError(SqlopsError):
+    """Another process holds the project's build lock."""

@@ -1,0 +1,237 @@
+"""DuckDB's only boundary: connections, statements, frames in and out, errors translated.
+
+DuckDB errors carry ``LINE n:`` and a caret under the offending token; ``translate`` maps
+them back to the model file (``sql/stg/orders.sql:7:12``) so the user sees their own file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from sqlops.errors import ExecutionError, LockedError, SqlopsError
+from sqlops.execute.materialize import STATE_DDL, STATE_TABLE, qualified
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_LINE = re.compile(r"^LINE (\d+): ?", re.MULTILINE)
+_INTERNAL_SCHEMAS = ("information_schema", "pg_catalog", "_sqlops")
+
+
+class Where:
+    """Where a statement's text came from, so errors can point into the right file."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        body_line: int = 1,
+        prefix_lines: int = 0,
+        model: str | None = None,
+    ) -> None:
+        self.path = path
+        self.body_line = body_line
+        self.prefix_lines = prefix_lines
+        self.model = model
+
+
+class Engine:
+    """One DuckDB connection (or a cursor of one, for a worker thread)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, macros: bool = False) -> None:
+        self.con = con
+        self.path = path
+        self.macros = macros
+        if macros:
+            from sqlops.macros import register_macros
+
+            register_macros(con)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str = ":memory:",
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        macros: bool = True,
+    ) -> Engine:
+        """Open (creating if needed) a database and register the macro library on it."""
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        try:
+            con = duckdb.connect(target, read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise translate(exc, Where(path=target)) from exc
+        return cls(con, target, macros)
+
+    def fork(self) -> Engine:
+        """A cursor on the same database for another thread (DuckDB connections are not
+        shared across threads); the macros are per connection, so they are registered again."""
+        return Engine(self.con.cursor(), self.path, self.macros)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        where: Where | None = None,
+    ) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.con.execute(sql, params)
+        except duckdb.Error as exc:
+            raise translate(exc, where) from exc
+
+    def script(self, sql: str) -> None:
+        """Run several ``;``-separated statements that sqlops itself wrote."""
+        for statement in self.con.extract_statements(sql):
+            self.con.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: an interrupted or failed model leaves the old table in place."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def fetch_value(
+        self, sql: str, params: Sequence[Any] | None = None, where: Where | None = None
+    ) -> Any:
+        row = self.execute(sql, params, where).fetchone()
+        return None if row is None else row[0]
+
+    def polars(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+        where: Where | None = None,
+    ) -> pl.DataFrame:
+        frame = self.query(sql, params, where)
+        if frame is None:
+            raise ExecutionError("the statement returns no rows", hint="write a SELECT")
+        return frame
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+        where: Where | None = None,
+    ) -> pl.DataFrame | None:
+        """Run one statement; its rows as Polars (None for a statement without rows)."""
+        import polars as pl
+
+        try:
+            relation = self.con.sql(sql, params=params)
+            if relation is None:
+                return None
+            frame = pl.from_arrow(relation.to_arrow_table())
+        except duckdb.Error as exc:
+            raise translate(exc, where) from exc
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def lazy(self, name: str) -> pl.LazyFrame:
+        """A table as a Polars LazyFrame that DuckDB streams when collected."""
+        return self.con.sql(f"SELECT * FROM {qualified(name)}").pl(lazy=True)
+
+    def register(self, name: str, frame: Any) -> None:
+        """Expose a Polars/pandas/Arrow object as a view without copying rows through Python."""
+        if hasattr(frame, "collect") and hasattr(frame, "explain"):  # a Polars LazyFrame
+            frame = frame.collect()
+        try:
+            self.con.register(name, frame)
+        except (duckdb.Error, TypeError, ValueError) as exc:
+            raise ExecutionError(
+                f"cannot read {type(frame).__name__} for {name}: {exc}",
+                hint="pass a Polars, pandas or Arrow table",
+            ) from exc
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def relations(self) -> dict[str, str]:
+        """Every user table and view: ``{"schema.name": "table" | "view"}``."""
+        rows = self.con.execute(
+            "SELECT schema_name || '.' || table_name, 'table' FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND NOT temporary "
+            "UNION ALL SELECT schema_name || '.' || view_name, 'view' FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+        ).fetchall()
+        return {name: kind for name, kind in rows if not name.startswith(_INTERNAL_SCHEMAS)}
+
+    def columns(self, name: str) -> dict[str, str]:
+        """Column names and types of a relation."""
+        schema, table = name.split(".", 1)
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, table],
+        ).fetchall()
+        return dict(rows)
+
+    def ensure_state(self) -> None:
+        self.script(STATE_DDL)
+
+    def read_state(self) -> dict[str, dict[str, Any]]:
+        """The fingerprints of the last successful build of each node (empty if none)."""
+        import json
+
+        exists = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_sqlops' "
+            "AND table_name = 'state' AND database_name = current_database()"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return {}
+        rows = self.con.execute(
+            f"SELECT name, fingerprint, parts, materialized FROM {STATE_TABLE}"
+        ).fetchall()
+        return {
+            name: {"fingerprint": fp, "parts": json.loads(parts), "materialized": mat}
+            for name, fp, parts, mat in rows
+        }
+
+
+def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
+    """Turn a DuckDB exception into a one-line sqlops error pointing into the user's file."""
+    text = str(exc)
+    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        return LockedError(
+            f"the warehouse {where.path if where else ''} is in use by another process"
+            + (f" (pid {pid.group(1)})" if pid else ""),
+            hint="wait for the running build to finish, then retry",
+        )
+    headline = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    extra = [ln.strip() for ln in text.splitlines()[1:] if ln.strip().startswith("Candidate")]
+    hint = extra[0] if extra else None
+    line = col = None
+    match = _LINE.search(text)
+    if match and where is not None:
+        stmt_line = int(match.group(1))
+        line = where.body_line + stmt_line - 1 - where.prefix_lines
+        caret_row = text[match.end() :].split("\n", 2)
+        if len(caret_row) > 1 and "^" in caret_row[1]:
+            col = caret_row[1].index("^") - (match.end() - match.start()) + 1
+        if line < where.body_line:
+            line, col = where.body_line, None
+    return ExecutionError(
+        headline,
+        model=where.model if where else None,
+        path=where.path if where else None,
+        line=line if where and where.path else None,
+        col=col if where and where.path else None,
+        hint=hint,
+    )

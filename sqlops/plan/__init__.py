@@ -1,0 +1,1 @@
+"""Decide what runs: the DAG, selection, fingerprints and the plan. Touches no data."""

@@ -1,0 +1,96 @@
+"""Fingerprints: what a node's output depends on, hashed, so unchanged work is skipped.
+
+A fingerprint is built from parts (SQL, config, upstream fingerprints, input data) and the
+parts are kept too, so the planner can say *why* something runs, not only that it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlops.project.model import Model, Source
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A node's fingerprint and the parts it was computed from."""
+
+    value: str
+    sql: str
+    config: str
+    data: str
+    upstream: Mapping[str, str] = field(default_factory=dict)
+
+    def parts(self) -> dict[str, Any]:
+        return {
+            "sql": self.sql,
+            "config": self.config,
+            "data": self.data,
+            "upstream": dict(self.upstream),
+        }
+
+
+def digest(value: Any) -> str:
+    """A short stable hash of any JSON-able value.
+
+    >>> digest({"b": 1, "a": [1, 2]}) == digest({"a": [1, 2], "b": 1})
+    True
+    """
+    blob = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+
+
+def files_digest(paths: Iterable[Path | str]) -> str:
+    """Version input files by name, size and modification time (cheap: no reading).
+
+    A missing file hashes as missing, so it shows up as a data change.
+    """
+    stats = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            stats.append((str(path), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((str(path), -1, -1))
+    return digest(stats)
+
+
+def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
+    """A source's fingerprint: how it is read, plus the stats of the files behind it.
+
+    Frames passed from Python cannot be cheaply versioned, so ``salt`` (unique per
+    build) makes them count as changed every time.
+    """
+    config = digest(
+        {
+            "format": source.format,
+            "location": source.location,
+            "options": dict(source.options),
+            "columns": dict(source.columns),
+            "table": source.table,
+            "hive": source.hive,
+        }
+    )
+    data = salt if source.is_frame else files_digest(source.files)
+    return _combine("", config, data, {})
+
+
+def model_fingerprint(
+    model: Model, upstream: Mapping[str, str], root: Path | None = None
+) -> Fingerprint:
+    """A model's fingerprint: canonical SQL, config, upstream fingerprints, files it reads."""
+    files = [(root / f if root and not Path(f).is_absolute() else f) for f in model.files_read]
+    data = files_digest(files) if files else ""
+    deps = {name: upstream[name] for name in model.depends_on if name in upstream}
+    return _combine(model.sql_hash, digest(model.config_items()), data, deps)
+
+
+def _combine(sql: str, config: str, data: str, upstream: Mapping[str, str]) -> Fingerprint:
+    value = digest([sql, config, data, sorted(upstream.items())])
+    return Fingerprint(value=value, sql=sql, config=config, data=data, upstream=upstream)

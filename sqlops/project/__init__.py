@@ -1,0 +1,1 @@
+"""Files on disk -> immutable Model and Source objects."""

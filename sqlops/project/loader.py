@@ -1,0 +1,252 @@
+"""Load a project from disk: sources, SQL models and Python models, with dependencies resolved.
+
+Parsing SQL is the slow part of loading, so results are cached by file content in
+``.sqlops/cache/``; a no-op build of a large project never imports sqlglot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlops.config import Config
+from sqlops.errors import DuplicateModelError, ModelParseError, UnknownTableError, did_you_mean
+from sqlops.project.header import parse_header, split_list
+from sqlops.project.model import Model, ProjectSpec, Source, TableRef
+from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
+from sqlops.project.sources import resolve_sources
+
+SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+_CACHE_FILE = "cache/parse.json"
+
+
+def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> ProjectSpec:
+    """Read every source and model of the project and resolve what each model reads."""
+    sources = resolve_sources(config, frames or {})
+    cache = _ParseCache(config.state_path / _CACHE_FILE)
+    models: dict[str, Model] = {}
+    for model in _discover(config, cache):
+        _add(models, sources, model, config.root)
+    cache.save()
+    known = {**{n: None for n in sources}, **{n: None for n in models}}
+    resolved = {name: _resolve(model, known) for name, model in models.items()}
+    return ProjectSpec(root=config.root, sources=sources, models=resolved)
+
+
+def _add(models: dict[str, Model], sources: Mapping[str, Source], model: Model, root: Path) -> None:
+    if model.name in models:
+        other = models[model.name]
+        raise DuplicateModelError(
+            f"model {model.name} is defined twice (also in {other.path})",
+            path=model.path,
+            hint="rename one of the files or set a different `-- name:` header",
+        )
+    if model.name in sources:
+        raise DuplicateModelError(
+            f"model {model.name} has the same name as a source",
+            path=model.path,
+            hint="rename the model or the source",
+        )
+    models[model.name] = model
+
+
+def _discover(config: Config, cache: _ParseCache) -> Iterable[Model]:
+    base = config.models_path
+    if base.is_dir():
+        for path in sorted(base.rglob("*.sql")):
+            if not _hidden(path, base):
+                yield _sql_model(path, base, config.root, cache)
+        for path in sorted(base.rglob("*.py")):
+            if not _hidden(path, base):
+                yield from _python_models(path, _schema_of(path, base), config.root)
+    for extra in config.python_models:
+        path = config.root / extra
+        yield from _python_models(path, "main", config.root)
+
+
+def _hidden(path: Path, base: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(base).parts)
+
+
+def _schema_of(path: Path, base: Path) -> str:
+    parts = path.relative_to(base).parts
+    return parts[0].lower() if len(parts) > 1 else "main"
+
+
+def _sql_model(path: Path, base: Path, root: Path, cache: _ParseCache) -> Model:
+    text = path.read_text(encoding="utf-8")
+    rel = path.relative_to(root)
+    header = parse_header(text, rel)
+    values = header.values
+    name = values.get("name") or f"{_schema_of(path, base)}.{path.stem.lower()}"
+    if name.count(".") != 1:
+        raise ModelParseError(f"model name {name!r} must be schema.name", path=rel, line=1)
+    body = "\n".join(text.splitlines()[header.body_line - 1 :])
+    tables, files, sql_hash = cache.analyze(text, body, rel, header.body_line)
+    materialized = values.get("materialized", "view")
+    unique_key = split_list(values.get("unique_key", ""))
+    if materialized == "incremental" and not unique_key and not values.get("cursor"):
+        raise ModelParseError(
+            "an incremental model needs a unique_key or a cursor column",
+            path=rel,
+            line=1,
+            hint="add `-- unique_key: id` (upsert) and/or `-- cursor: updated_at` (new rows only)",
+        )
+    return Model(
+        name=name.lower(),
+        path=rel,
+        kind="sql",
+        materialized=materialized,  # type: ignore[arg-type]
+        sql=body,
+        body_line=header.body_line,
+        sql_hash=sql_hash,
+        reads=tuple(tables),
+        files_read=tuple(files),
+        unique_key=unique_key,
+        cursor=values.get("cursor") or None,
+        tags=split_list(values.get("tags", "")),
+        owner=values.get("owner", ""),
+        description=values.get("description", ""),
+        contract=values.get("contract", ""),
+        meta=dict(values),
+    )
+
+
+def _python_models(path: Path, schema: str, root: Path) -> Iterable[Model]:
+    rel = path.relative_to(root) if path.is_relative_to(root) else path
+    if not path.is_file():
+        raise ModelParseError(
+            "python model file not found", path=rel, hint="check python_models in the config"
+        )
+    module_name = "sqlops_models." + "_".join(rel.with_suffix("").parts)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelParseError("cannot import python model file", path=rel)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # user code: any failure is the user's to fix
+        line = _traceback_line(exc, path)
+        raise ModelParseError(
+            f"importing the python model file failed: {type(exc).__name__}: {exc}",
+            path=rel,
+            line=line,
+        ) from exc
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    for attr in vars(module).values():
+        model_spec: PythonModelSpec | None = getattr(attr, ATTRIBUTE, None)
+        if model_spec is None or getattr(attr, "__module__", None) != module_name:
+            continue
+        name = (model_spec.name or f"{schema}.{attr.__name__}").lower()
+        yield Model(
+            name=name,
+            path=rel,
+            kind="python",
+            materialized=model_spec.materialized,  # type: ignore[arg-type]
+            body_line=attr.__code__.co_firstlineno,
+            sql_hash=hashlib.sha256(f"{digest}:{attr.__name__}".encode()).hexdigest(),
+            reads=tuple(_py_refs(model_spec, attr)),
+            unique_key=model_spec.unique_key,
+            tags=model_spec.tags,
+            owner=model_spec.owner,
+            description=model_spec.description,
+            contract=model_spec.contract,
+            func=attr,
+        )
+
+
+def _py_refs(spec: PythonModelSpec, func: Any) -> list[TableRef]:
+    line = func.__code__.co_firstlineno
+    return [TableRef(name, line, None) for name in spec.inputs]
+
+
+def _traceback_line(exc: BaseException, path: Path) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return getattr(exc, "lineno", None) if line is None else line
+
+
+def _resolve(model: Model, known: Mapping[str, None]) -> Model:
+    """Map each table reference to a known model or source, or fail with a suggestion."""
+    deps: list[str] = []
+    for ref in model.reads:
+        name = _match(ref.name, known)
+        if name is None:
+            if ref.name.split(".")[0] in SYSTEM_SCHEMAS:
+                continue
+            raise UnknownTableError(
+                ref.name,
+                path=model.path,
+                line=ref.line,
+                col=ref.col,
+                hint=did_you_mean(ref.name, known)
+                or "declare it under [sources] in the config, or add a model that builds it",
+            )
+        if name not in deps:
+            deps.append(name)
+    return dataclasses.replace(model, depends_on=tuple(deps))
+
+
+def _match(ref: str, known: Mapping[str, None]) -> str | None:
+    parts = ref.split(".")
+    if len(parts) == 3:  # catalog.schema.table: the warehouse is the only catalog we build
+        parts = parts[1:]
+    name = ".".join(parts) if len(parts) == 2 else f"main.{parts[0]}"
+    return name if name in known else None
+
+
+class _ParseCache:
+    """Content-addressed cache of parse results, so unchanged files are never re-parsed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.version = importlib.metadata.version("sqlglot")
+        self.entries: dict[str, Any] = {}
+        self.dirty = False
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == self.version:
+                self.entries = data["entries"]
+        except (OSError, ValueError, KeyError):
+            pass
+
+    def analyze(
+        self, text: str, body: str, path: Path, body_line: int
+    ) -> tuple[list[TableRef], list[str], str]:
+        key = hashlib.sha256(text.encode()).hexdigest()
+        entry = self.entries.get(key)
+        if entry is None:
+            from sqlops.macros import TABLE_MACROS
+            from sqlops.project.parse import analyze
+
+            info = analyze(body, path=path, body_line=body_line, table_macros=TABLE_MACROS)
+            entry = {
+                "tables": [[t.name, t.line, t.col] for t in info.tables],
+                "files": list(info.files),
+                "hash": hashlib.sha256(info.canonical.encode()).hexdigest(),
+            }
+            self.entries[key] = entry
+            self.dirty = True
+        tables = [TableRef(n, line, col) for n, line, col in entry["tables"]]
+        return tables, entry["files"], entry["hash"]
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": self.version, "entries": self.entries}))
+        os.replace(tmp, self.path)

@@ -1,0 +1,116 @@
+"""The immutable objects a project is made of: sources and models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MATERIALIZATIONS = ("view", "table", "incremental")
+Materialized = Literal["view", "table", "incremental"]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table a model reads, lower-cased as written, with where it appears (1-based)."""
+
+    name: str
+    line: int | None = None
+    col: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """An external input that models read by its ``schema.table`` name.
+
+    ``location`` is what DuckDB reads (an absolute file, glob or database path);
+    ``files`` are the concrete files behind it, whose stats version the input data.
+    A ``frame`` source holds a Polars/pandas/Arrow object passed in at build time.
+    """
+
+    name: str
+    format: str
+    location: str = ""
+    files: tuple[Path, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    table: str | None = None
+    hive: bool = False
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+    config_line: int | None = None
+    frame: Any = None
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def is_frame(self) -> bool:
+        return self.format == "frame"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One transformation: a SELECT in ``sql/<schema>/<name>.sql`` or a Python function.
+
+    ``sql`` is the model body exactly as written (so engine errors map back to file lines,
+    with ``body_line`` the file line of its first line); ``sql_hash`` hashes sqlglot's
+    normalized form, which fingerprints use so reformatting does not trigger a rebuild.
+    ``reads`` are the table references as written; ``depends_on`` the model and source
+    names they resolve to.
+    """
+
+    name: str
+    path: Path
+    kind: Literal["sql", "python"] = "sql"
+    materialized: Materialized = "view"
+    sql: str = ""
+    body_line: int = 1
+    sql_hash: str = ""
+    reads: tuple[TableRef, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    files_read: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = ()
+    cursor: str | None = None
+    tags: tuple[str, ...] = ()
+    owner: str = ""
+    description: str = ""
+    contract: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+    func: Callable[..., Any] | None = None
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    def config_items(self) -> dict[str, Any]:
+        """The config that changes what the model produces (part of its fingerprint)."""
+        return {
+            "materialized": self.materialized,
+            "unique_key": list(self.unique_key),
+            "cursor": self.cursor,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """Everything loaded from disk: what the planner plans over."""
+
+    root: Path
+    sources: Mapping[str, Source]
+    models: Mapping[str, Model]
+
+    def node(self, name: str) -> Source | Model:
+        return self.models[name] if name in self.models else self.sources[name]
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.sources, *self.models])
