@@ -190,9 +190,10 @@ def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None)
+            found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+            line = int(found.group(1)) if found else None
             raise ConfigError(
-                f"invalid TOML: {exc.msg if hasattr(exc, 'msg') else exc}",
+                f"invalid TOML: {re.sub(r' [(]at .*[)]', '', str(exc))}",
                 path=path.relative_to(root),
                 line=line,
                 hint="fix the syntax",

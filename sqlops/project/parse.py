@@ -8,6 +8,7 @@ are recorded as files so their stats can version the input data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ def analyze(
     files: set[str] = set()
     macros = table_macros or {}
     for table in tree.find_all(exp.Table):
-        line, col = _position(table.this, body_line)
+        line, col = _position(table, body_line)
         if isinstance(table.this, exp.Identifier):
             name = ".".join(part.name.lower() for part in table.parts)
             if not table.db and (name in ctes):
@@ -102,9 +103,11 @@ def _parse_one(sql: str, path: Path, body_line: int) -> exp.Expression:
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line = first.get("line")
+        description = re.sub(
+            r"<class '(?:\w+\.)*(\w+)'>", r"\1", str(first.get("description", exc))
+        ).splitlines()[0]
         raise ModelParseError(
-            f"SQL syntax error: {first.get('description', str(exc)).splitlines()[0]}"
-            f" near {first.get('highlight', '')!r}",
+            f"SQL syntax error near {first.get('highlight', '')!r}: {description}",
             path=path,
             line=(body_line + line - 1) if line else body_line,
             col=first.get("col"),
@@ -128,12 +131,16 @@ def _parse_one(sql: str, path: Path, body_line: int) -> exp.Expression:
     return statements[0]
 
 
-def _position(node: exp.Expression, body_line: int) -> tuple[int | None, int | None]:
-    meta = node.meta if node is not None else {}
-    line = meta.get("line")
-    if line is None:
+def _position(table: exp.Table, body_line: int) -> tuple[int | None, int | None]:
+    """Where the (possibly qualified) table name starts; sqlglot records token ends."""
+    first = next((p for p in table.parts if isinstance(p, exp.Identifier)), table.this)
+    meta = first.meta if first is not None else {}
+    if meta.get("line") is None:
         return None, None
-    return body_line + int(line) - 1, meta.get("col")
+    col = meta.get("col")
+    if col is not None and isinstance(first, exp.Identifier):
+        col = col - len(first.name) + 1 - (2 if first.quoted else 0)
+    return body_line + int(meta["line"]) - 1, col
 
 
 def _func_name(func: exp.Func) -> str:
@@ -143,9 +150,10 @@ def _func_name(func: exp.Func) -> str:
 
 
 def _string_args(func: exp.Func) -> list[str | None]:
-    args: list[Any] = [func.this, *func.expressions] if func.this is not None else []
     if isinstance(func, exp.Anonymous):
-        args = list(func.expressions)
+        args: list[Any] = list(func.expressions)
+    else:
+        args = [a for a in (func.this, *func.expressions) if a is not None]
     return [a.name if isinstance(a, exp.Literal) and a.is_string else None for a in args]
 
 

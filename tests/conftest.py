@@ -1,0 +1,66 @@
+"""Shared fixtures: small projects written to a temp folder, and the CLI runner."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write ``{relative path: text}`` files into a fresh project folder and return it."""
+
+    def make(files: dict[str, str], root: Path | None = None) -> Path:
+        base = root or tmp_path / "proj"
+        for name, text in files.items():
+            target = base / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(textwrap.dedent(text).lstrip("\n"))
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+
+    return make
+
+
+ORDERS_CSV = """order_id,customer_id,amount,ordered_at
+1,10,5.5,2026-01-01
+2,10,7.25,2026-01-02
+3,20,,2026-01-02
+4,,3.0,2026-01-03
+5,30,12.0,2026-01-04
+"""
+
+
+@pytest.fixture
+def orders_project(make_project: ProjectFactory) -> Path:
+    """A three-model project over one CSV: staging view -> table -> table."""
+    return make_project(
+        {
+            "sqlops.toml": """
+                [sources."raw.orders"]
+                path = "data/orders.csv"
+            """,
+            "data/orders.csv": ORDERS_CSV,
+            "sql/stg/orders.sql": """
+                -- materialized: view
+                select order_id, customer_id, amount
+                from raw.orders
+                where customer_id is not null and amount is not null
+            """,
+            "sql/marts/revenue.sql": """
+                -- materialized: table
+                -- tags: daily
+                select customer_id, sum(amount) as revenue, count(*) as n
+                from stg.orders group by customer_id
+            """,
+            "sql/marts/top.sql": """
+                -- materialized: table
+                select * from marts.revenue where revenue > 10
+            """,
+        }
+    )

@@ -1,0 +1,103 @@
+"""Loading a project: model names, headers, dependencies, and every kind of bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ProjectFactory
+from sqlops.config import load_config
+from sqlops.errors import (
+    DuplicateModelError,
+    ModelParseError,
+    SourceError,
+    UnknownTableError,
+)
+from sqlops.project.loader import load_project
+
+
+def test_models_are_named_schema_dot_file(orders_project: object) -> None:
+    spec = load_project(load_config(orders_project))  # type: ignore[arg-type]
+    assert sorted(spec.models) == ["marts.revenue", "marts.top", "stg.orders"]
+    assert spec.models["marts.top"].depends_on == ("marts.revenue",)
+    assert spec.models["stg.orders"].depends_on == ("raw.orders",)
+    assert spec.models["marts.revenue"].tags == ("daily",)
+    assert spec.models["marts.revenue"].materialized == "table"
+    assert spec.models["stg.orders"].body_line == 2
+
+
+def test_top_level_files_go_to_main_and_unqualified_refs_resolve_there(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project({"sql/base.sql": "select 1 as x", "sql/s/b.sql": "select * from base"})
+    spec = load_project(load_config(root))
+    assert spec.models["s.b"].depends_on == ("main.base",)
+
+
+def test_unknown_table_suggests_the_close_name(orders_project: object) -> None:
+    (orders_project / "sql/marts/bad.sql").write_text(  # type: ignore[operator]
+        "-- materialized: table\nselect *\nfrom stg.ordrs\n"
+    )
+    with pytest.raises(UnknownTableError) as err:
+        load_project(load_config(orders_project))  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "sql/marts/bad.sql:3:6: unknown table stg.ordrs. did you mean stg.orders?"
+    )
+
+
+def test_duplicate_model_names_name_both_files(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"sql/a/x.sql": "select 1 as v", "sql/a/y.sql": "-- name: a.x\nselect 2 as v"}
+    )
+    with pytest.raises(DuplicateModelError, match=r"sql/a/y.sql: model a.x is defined twice \(also in sql/a/x.sql\)"):
+        load_project(load_config(root))
+
+
+def test_missing_source_file_points_at_the_config_line(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {"sqlops.toml": 'models = "sql"\n[sources."raw.a"]\npath = "data/nope.csv"\n'}
+    )
+    with pytest.raises(SourceError, match=r"sqlops.toml:2: source raw.a: no file matches 'data/nope.csv'"):
+        load_project(load_config(root))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("-- materialised: table\nselect 1 as a", "sql/s/m.sql:1: unknown header key 'materialised'. did you mean materialized?"),
+        ("-- materialized: tabel\nselect 1 as a", "sql/s/m.sql:1: materialized: 'tabel' is not one of view, table, incremental"),
+        ("-- materialized: incremental\nselect 1 as a", "needs a unique_key or a cursor"),
+        ("-- Note: this is just a comment\nselect 1 as a from", "sql/s/m.sql:2"),
+    ],
+)
+def test_bad_headers_and_sql_are_located(
+    make_project: ProjectFactory, text: str, fragment: str
+) -> None:
+    root = make_project({"sql/s/m.sql": text})
+    with pytest.raises(ModelParseError) as err:
+        load_project(load_config(root))
+    assert fragment in str(err.value)
+
+
+def test_plain_comments_before_the_sql_are_not_header_keys(make_project: ProjectFactory) -> None:
+    root = make_project({"sql/s/m.sql": "-- Note: orders only\n-- tags: a, b\nselect 1 as a"})
+    model = load_project(load_config(root)).models["s.m"]
+    assert model.tags == ("a", "b")
+    assert model.body_line == 3
+
+
+def test_parse_results_are_cached_by_content(make_project: ProjectFactory) -> None:
+    root = make_project({"sql/s/m.sql": "select 1 as a", "sql/s/n.sql": "select * from s.m"})
+    config = load_config(root)
+    load_project(config)
+    cache = root / ".sqlops/cache/parse.json"
+    assert cache.exists()
+    (root / "sql/s/n.sql").write_text("select * from s.m, s.m2")
+    (root / "sql/s/m2.sql").write_text("select 2 as b")
+    spec = load_project(config)
+    assert spec.models["s.n"].depends_on == ("s.m", "s.m2")
+
+
+def test_python_model_file_that_fails_to_import_names_the_line(make_project: ProjectFactory) -> None:
+    root = make_project({"sql/py/m.py": "import sqlops\n\nx = 1 / 0\n"})
+    with pytest.raises(ModelParseError, match=r"sql/py/m.py:3: importing the python model file failed: ZeroDivisionError"):
+        load_project(load_config(root))

@@ -1,0 +1,68 @@
+"""Dependency inference: golden cases in fixtures/dependencies.sql."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sqlops.errors import ModelParseError
+from sqlops.macros import TABLE_MACROS
+from sqlops.project.parse import analyze
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dependencies.sql"
+
+
+def _cases() -> list[tuple[str, str, list[str], list[str]]]:
+    """Blocks of ``-- title:``, SQL, ``-- tables:`` and optional ``-- files:`` lines."""
+    cases = []
+    for block in re.split(r"\n(?=-- title:)", FIXTURES.read_text().strip()):
+        lines = block.splitlines()
+        title = lines[0].removeprefix("-- title:").strip()
+        meta = {ln.split(":", 1)[0][3:]: ln.split(":", 1)[1] for ln in lines if ln[:3] == "-- "}
+        sql = "\n".join(ln for ln in lines[1:] if not ln.startswith("-- "))
+        split = [x.strip() for x in meta.get("tables", "").split(",") if x.strip()]
+        files = [x.strip() for x in meta.get("files", "").split(",") if x.strip()]
+        cases.append((title, sql, split, files))
+    return cases
+
+
+@pytest.mark.parametrize(("title", "sql", "tables", "files"), _cases(), ids=lambda v: str(v)[:40])
+def test_dependencies_match_golden(title: str, sql: str, tables: list[str], files: list[str]) -> None:
+    info = analyze(sql, path=Path("m.sql"), table_macros=TABLE_MACROS)
+    assert [t.name for t in info.tables] == sorted(tables), title
+    assert list(info.files) == sorted(files), title
+
+
+def test_table_positions_point_into_the_file() -> None:
+    info = analyze("select *\nfrom a\njoin stg.b using (id)", path=Path("m.sql"), body_line=4)
+    positions = {t.name: (t.line, t.col) for t in info.tables}
+    assert positions["stg.b"][0] == 6
+    assert positions["a"][0] == 5
+
+
+def test_reformatting_and_comments_keep_the_canonical_form() -> None:
+    a = analyze("select a, b from t where x = 1", path=Path("m.sql"))
+    b = analyze("SELECT a,\n   b -- the b\nFROM t\nWHERE x=1", path=Path("m.sql"))
+    c = analyze("select a, b from t where x = 2", path=Path("m.sql"))
+    assert a.canonical == b.canonical
+    assert a.canonical != c.canonical
+
+
+@pytest.mark.parametrize(
+    ("sql", "where", "message"),
+    [
+        ("select a,\nfrom t where (", "sql/x/m.sql:4:14:", "syntax error near '('"),
+        ("select 1; select 2", "sql/x/m.sql:3:", "found 2 statements"),
+        ("insert into t values (1)", "sql/x/m.sql:3:", "must be one SELECT"),
+        ("", "sql/x/m.sql:3:", "no SQL"),
+    ],
+)
+def test_bad_sql_names_file_line_and_col(sql: str, where: str, message: str) -> None:
+    with pytest.raises(ModelParseError) as err:
+        analyze(sql, path=Path("sql/x/m.sql"), body_line=3)
+    text = str(err.value)
+    assert text.startswith(where)
+    assert message in text
+    assert "\n" not in text
