@@ -6,6 +6,8 @@ Every function returns SQL text and touches nothing, so the statements are easy 
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,8 +55,13 @@ def literal(value: Any) -> str:
     """
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return f"{kind} '{value.isoformat(sep=' ')}'"
+    if isinstance(value, datetime.date):
+        return f"DATE '{value.isoformat()}'"
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, Mapping):
