@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import sys
 from collections.abc import Iterator, Mapping
@@ -37,7 +38,16 @@ def error(message: str) -> None:
 
 def as_json(value: Any) -> None:
     """Print JSON to stdout and nothing else (for scripts)."""
-    sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
+    sys.stdout.write(json.dumps(value, default=_json_default, indent=2) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    """Numbers stay numbers (DuckDB sums are HUGEINT/DECIMAL); times become ISO 8601."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 @contextmanager

@@ -138,7 +138,7 @@ class Engine:
                 return None
             frame = pl.from_arrow(relation.to_arrow_table())
         except duckdb.Error as exc:
-            raise translate(exc, where) from exc
+            raise self._located(exc, sql, where) from exc
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -160,6 +160,20 @@ class Engine:
 
     def unregister(self, name: str) -> None:
         self.con.unregister(name)
+
+    def _located(self, exc: duckdb.Error, sql: str, where: Where | None) -> SqlopsError:
+        """The relation API drops DuckDB's ``LINE n:`` marker; preparing the statement (which
+        binds without running it) recovers the position for parse and bind errors."""
+        if where is None or _LINE.search(str(exc)):
+            return translate(exc, where)
+        try:
+            self.con.execute("PREPARE __sqlops_locate AS\n" + sql)
+            self.con.execute("DEALLOCATE __sqlops_locate")
+        except duckdb.Error as located:
+            if _LINE.search(str(located)):
+                shifted = Where(where.path, where.body_line, where.prefix_lines + 1, where.model)
+                return translate(located, shifted)
+        return translate(exc, where)
 
     def relations(self) -> dict[str, str]:
         """Every user table and view: ``{"schema.name": "table" | "view"}``."""

@@ -1,0 +1,168 @@
+"""The CLI: every command has help, --json is pure JSON, errors are one line with exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ProjectFactory
+from sqlops.cli.app import app
+
+runner = CliRunner()
+COMMANDS = sorted(app.registered_commands, key=lambda c: c.name or "")
+
+
+def sqlops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real console script in a subprocess, as a user would."""
+    exe = Path(sys.executable).parent / "sqlops"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")}
+    return subprocess.run(
+        [str(exe), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize("command", [c.name or c.callback.__name__ for c in COMMANDS])  # type: ignore[union-attr]
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    cmd = next(c for c in COMMANDS if (c.name or c.callback.__name__) == command)  # type: ignore[union-attr]
+    assert cmd.callback is not None and cmd.callback.__doc__, f"{command} has no help text"
+
+
+def test_init_then_build_then_query(tmp_path: Path) -> None:
+    created = sqlops("init", "shop", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    root = tmp_path / "shop"
+    built = sqlops("build", cwd=root)
+    assert built.returncode == 0, built.stderr
+    assert "2 built, 0 unchanged, 0 failed" in built.stdout
+    again = sqlops("build", cwd=root)
+    assert "0 built, 2 unchanged" in again.stdout
+    raw = pl.read_csv(root / "data/orders.csv").drop_nulls(["customer_id", "amount"])
+    expected = raw.group_by("customer_id").agg(pl.col("amount").sum().round(2)).sort("customer_id")
+    out = sqlops("query", "select customer_id, revenue from marts.customer_revenue", "--json",
+                 cwd=root)
+    rows = json.loads(out.stdout)
+    assert [r["customer_id"] for r in rows] == expected["customer_id"].to_list()
+    assert [r["revenue"] for r in rows] == pytest.approx(expected["amount"].to_list())
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    assert sqlops("init", "p", cwd=tmp_path).returncode == 0
+    again = sqlops("init", "p", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith("Error: ") and "already exists" in again.stderr
+
+
+def test_user_error_is_one_line_without_traceback(orders_project: Path) -> None:
+    (orders_project / "sql/marts/bad.sql").write_text("select * from stg.ordrs")
+    result = sqlops("build", cwd=orders_project)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: sql/marts/bad.sql:1:15: unknown table stg.ordrs. did you mean stg.orders?"
+    ]
+    assert not (orders_project / ".sqlops/warehouse.duckdb").exists()
+    debug = sqlops("--debug", "build", cwd=orders_project)
+    assert "Traceback" in debug.stderr
+
+
+def test_failed_model_exits_1_and_names_the_file(orders_project: Path) -> None:
+    (orders_project / "sql/marts/bad.sql").write_text(
+        "-- materialized: table\nselect customer_id,\n  revenue + 'x' as oops\nfrom marts.revenue"
+    )
+    result = sqlops("build", cwd=orders_project)
+    assert result.returncode == 1
+    assert "error marts.bad: sql/marts/bad.sql:3:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_usage_exits_2(orders_project: Path) -> None:
+    assert sqlops("build", "--no-such-flag", cwd=orders_project).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["plan", "--json"], "models"),
+        (["ls", "--json"], "nodes"),
+        (["config", "--json"], "models"),
+        (["runs", "--json"], "runs"),
+        (["lineage", "marts.top", "--json"], "upstream"),
+    ],
+)
+def test_read_commands_print_pure_json(orders_project: Path, args: list[str], key: str) -> None:
+    sqlops("build", cwd=orders_project)
+    result = sqlops(*args, cwd=orders_project)
+    assert result.returncode == 0, result.stderr
+    assert key in json.loads(result.stdout)
+
+
+def test_plan_json_shape(orders_project: Path) -> None:
+    result = json.loads(sqlops("plan", "--json", cwd=orders_project).stdout)
+    assert result["models"][0].keys() >= {"name", "action", "reason"}
+    assert {m["action"] for m in result["models"]} == {"run"}
+
+
+def test_lineage_column_json(orders_project: Path) -> None:
+    sqlops("build", cwd=orders_project)
+    out = json.loads(sqlops("lineage", "marts.top", "-c", "revenue", "--json", cwd=orders_project).stdout)
+    assert out["upstream"] == {"marts.revenue": {"stg.orders": {"raw.orders": {}}}}
+    assert out["column_sources"] == [{"table": "raw.orders", "column": "amount"}]
+
+
+def test_run_file_with_params_and_output(tmp_path: Path) -> None:
+    (tmp_path / "sales.csv").write_text("city,amount\nRecife,10\nNatal,5\nRecife,7\n")
+    (tmp_path / "analysis.sql").write_text(
+        "create temp table s as select * from 'sales.csv';\n"
+        "select city, sum(amount) as total from s\nwhere amount >= $min\ngroup by city order by city;\n"
+    )
+    out = sqlops("run", "analysis.sql", "--param", "min=6", "--out", "r.parquet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert pl.read_parquet(tmp_path / "r.parquet").to_dicts() == [{"city": "Recife", "total": 17}]
+    shown = sqlops("run", "analysis.sql", "--param", "min=0", cwd=tmp_path)
+    assert "Natal" in shown.stdout and "2 rows" in shown.stdout
+
+
+def test_run_file_errors_point_at_the_statement_line(tmp_path: Path) -> None:
+    (tmp_path / "a.sql").write_text("select 1;\n\nselect nope\nfrom range(3);\n")
+    result = sqlops("run", "a.sql", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: a.sql:3:8: Binder Error: Referenced column")
+    missing = sqlops("run", "a.sql", "--param", "x", cwd=tmp_path)
+    assert missing.returncode == 1 and "not key=value" in missing.stderr
+
+
+def test_run_missing_parameter_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.sql").write_text("select $limit as x")
+    result = sqlops("run", "a.sql", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "missing parameter $limit" in result.stderr and "--param limit=VALUE" in result.stderr
+
+
+def test_query_without_a_project_reads_files(tmp_path: Path) -> None:
+    pl.DataFrame({"a": [1, 2, 3]}).write_parquet(tmp_path / "f.parquet")
+    out = sqlops("query", "select sum(a) as s from 'f.parquet'", "--json", cwd=tmp_path)
+    assert json.loads(out.stdout) == [{"s": 6}]
+
+
+def test_config_prints_effective_values(make_project: ProjectFactory) -> None:
+    root = make_project({"sqlops.toml": "threads = 3\n"})
+    out = json.loads(sqlops("config", "--json", cwd=root).stdout)
+    assert out["threads"] == 3 and out["models"] == "sql"
+    assert out["warehouse"] == ".sqlops/warehouse.duckdb"
+
+
+def test_unknown_config_key_fails_every_command(make_project: ProjectFactory) -> None:
+    root = make_project({"sqlops.toml": "thread = 3\n"})
+    result = sqlops("plan", cwd=root)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: sqlops.toml:1: unknown config key thread. did you mean threads?"
+    )
