@@ -143,8 +143,12 @@ class Engine:
         return frame
 
     def lazy(self, name: str) -> pl.LazyFrame:
-        """A table as a Polars LazyFrame that DuckDB streams when collected."""
-        return self.con.sql(f"SELECT * FROM {qualified(name)}").pl(lazy=True)
+        """A table as a Polars LazyFrame over its Arrow data (zero-copy).
+
+        DuckDB's own ``.pl(lazy=True)`` took seconds just to set up here, so the table is
+        read eagerly into Arrow, which Polars wraps without copying.
+        """
+        return self.polars(f"SELECT * FROM {qualified(name)}").lazy()
 
     def register(self, name: str, frame: Any) -> None:
         """Expose a Polars/pandas/Arrow object as a view without copying rows through Python."""

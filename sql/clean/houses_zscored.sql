@@ -1,0 +1,9 @@
+-- materialized: table
+-- description: Seed ETL (numpy): age_years as a z-score (population std, like ndarray.std()).
+-- tags: seed
+select
+    house_id,
+    area_m2,
+    zscore(age_years) as age_years,
+    price
+from staging.houses
