@@ -40,7 +40,34 @@ _EXPORTS = {
     "write_output": "sqlops.api",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BuildFailed",
+    "BuildResult",
+    "ConfigError",
+    "CycleError",
+    "DuplicateModelError",
+    "Event",
+    "ExecutionError",
+    "Lineage",
+    "LockedError",
+    "ModelParseError",
+    "NodeResult",
+    "Plan",
+    "PlanError",
+    "PlannedNode",
+    "Project",
+    "ProjectError",
+    "SelectionError",
+    "SourceError",
+    "SqlopsError",
+    "UnknownTableError",
+    "init",
+    "model",
+    "query",
+    "run_file",
+    "sql",
+    "write_output",
+]
 
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output

@@ -6,14 +6,14 @@ Every CLI command calls one function here of the same meaning; nothing here prin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.catalog.store import Catalog, now
 from sqlops.config import Config, load_config
-from sqlops.errors import ExecutionError, SqlopsError, UnknownTableError, did_you_mean
+from sqlops.errors import SqlopsError, UnknownTableError, did_you_mean
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.lock import build_lock
 from sqlops.execute.runner import BuildResult, OnEvent, run_plan
@@ -161,14 +161,27 @@ class Project:
         """Every source and model with its kind, dependencies, tags and file."""
         spec = self.load()
         rows: list[dict[str, Any]] = [
-            {"name": s.name, "kind": "source", "materialized": s.format, "depends_on": [],
-             "tags": list(s.tags), "path": _relative(s.location, spec.root)}
+            {
+                "name": s.name,
+                "kind": "source",
+                "materialized": s.format,
+                "depends_on": [],
+                "tags": list(s.tags),
+                "path": _relative(s.location, spec.root),
+            }
             for s in spec.sources.values()
         ]
         rows += [
-            {"name": m.name, "kind": m.kind, "materialized": m.materialized,
-             "depends_on": list(m.depends_on), "tags": list(m.tags), "path": m.path.as_posix(),
-             "owner": m.owner, "description": m.description}
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "materialized": m.materialized,
+                "depends_on": list(m.depends_on),
+                "tags": list(m.tags),
+                "path": m.path.as_posix(),
+                "owner": m.owner,
+                "description": m.description,
+            }
             for m in spec.models.values()
         ]
         return sorted(rows, key=lambda r: r["name"])
@@ -258,7 +271,6 @@ def sql(query: str, **frames: Any) -> pl.DataFrame:
         engine.close()
 
 
-
 def run_file(
     path: Path | str, params: Mapping[str, Any] | None = None, *, project: Path | str | None = None
 ) -> pl.DataFrame | None:
@@ -297,7 +309,7 @@ def query(
 def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
     """Write a result to Parquet, CSV, JSON or NDJSON, chosen by the file extension."""
     target = Path(out)
-    writers = {
+    writers: dict[str, Callable[[Path], Any]] = {
         ".parquet": frame.write_parquet,
         ".csv": frame.write_csv,
         ".json": frame.write_json,

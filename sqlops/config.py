@@ -224,9 +224,7 @@ def _check_keys(
         ):
             want = allowed[key]
             names = (
-                " or ".join(t.__name__ for t in want)
-                if isinstance(want, tuple)
-                else want.__name__
+                " or ".join(t.__name__ for t in want) if isinstance(want, tuple) else want.__name__
             )
             raise ConfigError(
                 f"config key {prefix}{key} must be a {names}, got {value!r}",

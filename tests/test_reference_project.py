@@ -48,8 +48,17 @@ def test_pandas_seed_equals_staging_houses(project: Project) -> None:
 def test_numpy_seed_equals_house_stats(project: Project) -> None:
     expected = seed_numpy.run(ROOT / "examples/data/houses.csv")
     stats = project.table("marts.house_stats").row(0, named=True)
-    got = [stats[c] for c in ("mean_area_m2", "mean_age_z", "mean_price",
-                              "std_area_m2", "std_age_z", "std_price")]
+    got = [
+        stats[c]
+        for c in (
+            "mean_area_m2",
+            "mean_age_z",
+            "mean_price",
+            "std_area_m2",
+            "std_age_z",
+            "std_price",
+        )
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 
 
@@ -64,7 +73,9 @@ def test_outlier_seed_equals_houses_normalized(project: Project) -> None:
 
 
 def test_python_model_matches_plain_polars(project: Project) -> None:
-    raw = pl.read_csv(ROOT / "examples/data/houses.csv").drop_nulls(["bedrooms", "price", "area_m2"])
+    raw = pl.read_csv(ROOT / "examples/data/houses.csv").drop_nulls(
+        ["bedrooms", "price", "area_m2"]
+    )
     expected = (
         raw.group_by("bedrooms")
         .agg((pl.col("price") / pl.col("area_m2")).median().alias("m"), pl.len().alias("n"))

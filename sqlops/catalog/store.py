@@ -48,8 +48,19 @@ class Catalog:
                     ],
                 )
                 rows = [
-                    [result.run_id, n.name, n.kind, n.materialized, n.status, n.reason, n.rows,
-                     n.seconds, n.fingerprint, n.error, n.path]
+                    [
+                        result.run_id,
+                        n.name,
+                        n.kind,
+                        n.materialized,
+                        n.status,
+                        n.reason,
+                        n.rows,
+                        n.seconds,
+                        n.fingerprint,
+                        n.error,
+                        n.path,
+                    ]
                     for n in result.nodes
                 ]
                 if rows:
@@ -70,9 +81,7 @@ class Catalog:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
-        return self._query(
-            "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit]
-        )
+        return self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
 
     def model_runs(self, run_id: str) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM model_runs WHERE run_id = ? ORDER BY name", [run_id])

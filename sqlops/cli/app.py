@@ -41,7 +41,8 @@ Limit = Annotated[int, typer.Option("--limit", help="Rows to show.")]
 @app.callback()
 def _root(
     project: Annotated[
-        Path | None, typer.Option("--project", "-p", help="Project folder (default: found upwards).")
+        Path | None,
+        typer.Option("--project", "-p", help="Project folder (default: found upwards)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
@@ -56,7 +57,9 @@ def _open() -> Any:
 
 
 @app.command()
-def init(path: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path(".")) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+) -> None:
     """Scaffold a project (config, a source, two models, a contract stub) that builds as is."""
     from sqlops import api
     from sqlops.cli import render
@@ -77,17 +80,22 @@ def config(json: Json = False) -> None:
 def build(
     select: Select = None,
     exclude: Exclude = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild everything.")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild everything.")
+    ] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running build.")] = 0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unchanged models too.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List unchanged models too.")
+    ] = False,
     json: Json = False,
 ) -> None:
     """Build the models in dependency order, skipping the unchanged ones."""
     from sqlops.cli import render
 
     with render.build_progress(not json) as on_event:
-        result = _open().build(select or (), exclude or (), full_refresh=full_refresh,
-                               on_event=on_event, wait=wait)
+        result = _open().build(
+            select or (), exclude or (), full_refresh=full_refresh, on_event=on_event, wait=wait
+        )
     render.as_json(result.to_dict()) if json else render.build_summary(result, verbose)
     raise typer.Exit(0 if result.ok else 1)
 
@@ -96,7 +104,9 @@ def build(
 def plan(
     select: Select = None,
     exclude: Exclude = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Plan a full rebuild.")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Plan a full rebuild.")
+    ] = False,
     json: Json = False,
 ) -> None:
     """Show what a build would run and why, without running anything."""
@@ -168,8 +178,9 @@ def runs(limit: Limit = 10, json: Json = False) -> None:
     if json:
         render.as_json({"runs": rows})
     else:
-        render.records(rows, ["run_id", "started_at", "status", "n_run", "n_skipped", "n_error",
-                              "seconds"])
+        render.records(
+            rows, ["run_id", "started_at", "status", "n_run", "n_skipped", "n_error", "seconds"]
+        )
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:

@@ -56,8 +56,7 @@ def build_progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
         TextColumn("[bold]building"),
@@ -86,8 +85,13 @@ def build_summary(result: BuildResult, verbose: bool = False) -> None:
     shown = [n for n in result.nodes if n.kind == "model" and (verbose or n.status != "skipped")]
     if shown:
         table = Table(box=None, header_style="bold")
-        for col, justify in (("model", "left"), ("kind", "left"), ("rows", "right"),
-                             ("seconds", "right"), ("status", "left")):
+        for col, justify in (
+            ("model", "left"),
+            ("kind", "left"),
+            ("rows", "right"),
+            ("seconds", "right"),
+            ("status", "left"),
+        ):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for n in shown:
             rows = f"{n.rows:,}" if n.rows is not None else ""

@@ -86,7 +86,9 @@ class Engine:
         self.con.close()
 
     def execute(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
         where: Where | None = None,
     ) -> duckdb.DuckDBPyConnection:
         try:
@@ -98,6 +100,14 @@ class Engine:
         """Run several ``;``-separated statements that sqlops itself wrote."""
         for statement in self.con.extract_statements(sql):
             self.con.execute(statement)
+
+    def statements(self, text: str, where: Where) -> list[tuple[str, set[str]]]:
+        """Split a script with DuckDB's own parser: ``(sql, named parameters)`` per statement."""
+        try:
+            parsed = self.con.extract_statements(text)
+        except duckdb.Error as exc:
+            raise translate(exc, where) from exc
+        return [(s.query.strip(), set(s.named_parameters)) for s in parsed]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -117,7 +127,9 @@ class Engine:
         return None if row is None else row[0]
 
     def polars(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
         where: Where | None = None,
     ) -> pl.DataFrame:
         frame = self.query(sql, params, where)
@@ -126,7 +138,9 @@ class Engine:
         return frame
 
     def query(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
         where: Where | None = None,
     ) -> pl.DataFrame | None:
         """Run one statement; its rows as Polars (None for a statement without rows)."""

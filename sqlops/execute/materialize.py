@@ -97,9 +97,11 @@ def source_select(source: Source, location: str | None = None) -> str:
     if source.columns and source.format == "csv":
         options["types"] = dict(source.columns)
     elif source.columns:
-        casts = " REPLACE (" + ", ".join(
-            f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in source.columns.items()
-        ) + ")"
+        casts = (
+            " REPLACE ("
+            + ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in source.columns.items())
+            + ")"
+        )
     args = "".join(f", {k} = {literal(v)}" for k, v in options.items())
     reader = _READERS[source.format]
     return f"SELECT *{casts} FROM {reader}({literal(location or source.location)}{args})"

@@ -144,9 +144,7 @@ def run_plan(
     return BuildResult(run_id, time.perf_counter() - started, ordered, plan)
 
 
-def _result(
-    node: PlannedNode, status: Status, plan: Plan, reason: str | None = None
-) -> NodeResult:
+def _result(node: PlannedNode, status: Status, plan: Plan, reason: str | None = None) -> NodeResult:
     path = plan.spec.models[node.name].path.as_posix() if node.kind == "model" else None
     return NodeResult(
         node.name,

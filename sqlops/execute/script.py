@@ -43,31 +43,22 @@ def run_script(
     Each statement gets only the ``$name`` parameters it uses; a missing one is an error
     that names it.
     """
-    try:
-        statements = engine.con.extract_statements(text)
-    except Exception as exc:  # DuckDB's parser error: translate with the file position
-        import duckdb
-
-        if isinstance(exc, duckdb.Error):
-            from sqlops.execute.engine import translate
-
-            raise translate(exc, Where(path=path)) from exc
-        raise
+    statements = engine.statements(text, Where(path=path))
     if not statements:
         raise ExecutionError("the script has no SQL statements", path=path)
     result = None
     offset = 0
-    for statement in statements:
-        names = set(statement.named_parameters)
+    for query, names in statements:
         missing = names - params.keys()
-        query = statement.query.strip()
         pos = text.find(query[:40], offset)
         line = text.count("\n", 0, pos) + 1 if pos >= 0 else 1
         offset = max(pos, offset)
         if missing:
             first = sorted(missing)[0]
             raise ExecutionError(
-                f"missing parameter ${first}", path=path, line=line,
+                f"missing parameter ${first}",
+                path=path,
+                line=line,
                 hint=f"pass --param {first}=VALUE",
             )
         where = Where(path=path, body_line=line)

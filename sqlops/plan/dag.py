@@ -20,7 +20,7 @@ class Dag:
 
     @classmethod
     def from_project(cls, spec: ProjectSpec) -> Dag:
-        edges = {name: () for name in spec.sources}
+        edges: dict[str, tuple[str, ...]] = {name: () for name in spec.sources}
         edges.update({name: m.depends_on for name, m in spec.models.items()})
         return cls.from_edges(edges)
 
@@ -77,5 +77,5 @@ def _find_cycle(parents: Mapping[str, tuple[str, ...]]) -> list[str]:
     while node not in path:
         path.append(node)
         node = min(p for p in parents[node] if p in parents)
-    cycle = path[path.index(node) :] + [node]
+    cycle = [*path[path.index(node) :], node]
     return list(reversed(cycle))

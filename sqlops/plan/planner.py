@@ -141,4 +141,3 @@ def _decide(
     if parts.get("data") != fp.data:
         return "run", "input data changed"
     return "run", "fingerprint changed"
-

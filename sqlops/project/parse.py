@@ -85,9 +85,9 @@ def analyze(
             args = _string_args(table.this)
             if fname in macros:
                 for i in macros[fname]:
-                    if i < len(args) and args[i] is not None:
-                        ref = args[i].lower()
-                        tables.setdefault(ref, TableRef(ref, line, col))
+                    arg = args[i] if i < len(args) else None
+                    if arg is not None:
+                        tables.setdefault(arg.lower(), TableRef(arg.lower(), line, col))
             elif fname in _FILE_FUNCTIONS and args and args[0] is not None:
                 files.add(args[0])
     return SqlInfo(
@@ -97,7 +97,7 @@ def analyze(
     )
 
 
-def _parse_one(sql: str, path: Path, body_line: int) -> exp.Expression:
+def _parse_one(sql: str, path: Path, body_line: int) -> Any:
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except ParseError as exc:
@@ -176,9 +176,7 @@ def column_lineage(
         db, table = name.split(".", 1)
         nested.setdefault(db, {})[table] = dict(typed)
     try:
-        root = lineage(
-            column, sql, schema=nested or None, sources=dict(sources), dialect=DIALECT
-        )
+        root = lineage(column, sql, schema=nested, sources=dict(sources), dialect=DIALECT)
     except SqlglotError as exc:
         raise ModelParseError(f"cannot trace column {column!r}: {exc}") from exc
     leaves: list[tuple[str, str]] = []
@@ -189,4 +187,3 @@ def column_lineage(
             table = ".".join(p.name.lower() for p in node.expression.parts)
             leaves.append((table, node.name.split(".")[-1]))
     return sorted(set(leaves))
-

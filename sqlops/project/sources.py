@@ -35,7 +35,8 @@ def resolve_sources(config: Config, frames: Mapping[str, Any]) -> dict[str, Sour
     A frame given under a configured name replaces that source for this build.
     """
     sources = {
-        name: resolve_source(cfg, config) for name, cfg in config.sources.items()
+        name: resolve_source(cfg, config)
+        for name, cfg in config.sources.items()
         if name.lower() not in {f.lower() for f in frames}
     }
     for name, frame in frames.items():
@@ -52,7 +53,6 @@ def resolve_source(cfg: SourceConfig, config: Config) -> Source:
     """Find the files behind one configured source and decide how DuckDB reads them."""
     text = (config.root / config.config_file).read_text() if config.config_file else ""
     line = line_of(text, cfg.name)
-    where = {"path": config.config_file, "line": line}
     raw = cfg.path or ""
     target = Path(raw) if Path(raw).is_absolute() else config.root / raw
     hive = False
@@ -71,14 +71,16 @@ def resolve_source(cfg: SourceConfig, config: Config) -> Source:
         raise SourceError(
             f"source {cfg.name}: no file matches {raw!r}",
             hint="check the path; it is relative to the project root",
-            **where,
+            path=config.config_file,
+            line=line,
         )
     fmt = cfg.format or _FORMAT_BY_SUFFIX.get(files[0].suffix.lower())
     if fmt is None:
         raise SourceError(
             f"source {cfg.name}: cannot tell the format of {files[0].name}",
             hint="add format = 'csv' (or parquet, json, ndjson, duckdb, sqlite)",
-            **where,
+            path=config.config_file,
+            line=line,
         )
     options = dict(cfg.options)
     hive = bool(options.pop("hive_partitioning", hive))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import ProjectFactory
 from typer.testing import CliRunner
 
-from conftest import ProjectFactory
 from sqlops.cli.app import app
 
 runner = CliRunner()
@@ -47,8 +47,9 @@ def test_init_then_build_then_query(tmp_path: Path) -> None:
     assert "0 built, 2 unchanged" in again.stdout
     raw = pl.read_csv(root / "data/orders.csv").drop_nulls(["customer_id", "amount"])
     expected = raw.group_by("customer_id").agg(pl.col("amount").sum().round(2)).sort("customer_id")
-    out = sqlops("query", "select customer_id, revenue from marts.customer_revenue", "--json",
-                 cwd=root)
+    out = sqlops(
+        "query", "select customer_id, revenue from marts.customer_revenue", "--json", cwd=root
+    )
     rows = json.loads(out.stdout)
     assert [r["customer_id"] for r in rows] == expected["customer_id"].to_list()
     assert [r["revenue"] for r in rows] == pytest.approx(expected["amount"].to_list())
@@ -112,7 +113,9 @@ def test_plan_json_shape(orders_project: Path) -> None:
 
 def test_lineage_column_json(orders_project: Path) -> None:
     sqlops("build", cwd=orders_project)
-    out = json.loads(sqlops("lineage", "marts.top", "-c", "revenue", "--json", cwd=orders_project).stdout)
+    out = json.loads(
+        sqlops("lineage", "marts.top", "-c", "revenue", "--json", cwd=orders_project).stdout
+    )
     assert out["upstream"] == {"marts.revenue": {"stg.orders": {"raw.orders": {}}}}
     assert out["column_sources"] == [{"table": "raw.orders", "column": "amount"}]
 
@@ -121,7 +124,8 @@ def test_run_file_with_params_and_output(tmp_path: Path) -> None:
     (tmp_path / "sales.csv").write_text("city,amount\nRecife,10\nNatal,5\nRecife,7\n")
     (tmp_path / "analysis.sql").write_text(
         "create temp table s as select * from 'sales.csv';\n"
-        "select city, sum(amount) as total from s\nwhere amount >= $min\ngroup by city order by city;\n"
+        "select city, sum(amount) as total from s\n"
+        "where amount >= $min\ngroup by city order by city;\n"
     )
     out = sqlops("run", "analysis.sql", "--param", "min=6", "--out", "r.parquet", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import ProjectFactory
 from polars.testing import assert_frame_equal
 
-from conftest import ProjectFactory
 from sqlops import Project
 from sqlops.errors import BuildFailed, LockedError
 
@@ -78,7 +78,7 @@ def test_failed_model_stops_descendants_not_siblings(make_project: ProjectFactor
     error = next(m.error for m in result.models if m.name == "s.bad")
     assert error is not None and error.startswith("sql/s/bad.sql:3:")
     assert "\n" not in error
-    with pytest.raises(BuildFailed, match="1 model.* failed: s.bad"):
+    with pytest.raises(BuildFailed, match=r"1 model.* failed: s\.bad"):
         result.raise_on_error()
 
 
@@ -86,7 +86,9 @@ def test_a_failing_rebuild_keeps_the_previous_table(make_project: ProjectFactory
     root = make_project({"sql/s/t.sql": "-- materialized: table\nselect 42 as answer"})
     project = Project(root)
     project.build()
-    (root / "sql/s/t.sql").write_text("-- materialized: table\nselect 1 / 0 as answer, 'x'::int as b")
+    (root / "sql/s/t.sql").write_text(
+        "-- materialized: table\nselect 1 / 0 as answer, 'x'::int as b"
+    )
     result = project.build()
     assert not result.ok
     assert project.table("s.t")["answer"].to_list() == [42]
@@ -107,9 +109,11 @@ def test_second_build_is_refused_while_one_runs(orders_project: Path) -> None:
     from sqlops.execute.lock import build_lock
 
     project = Project(orders_project)
-    with build_lock(project.config.state_path):
-        with pytest.raises(LockedError, match="another build is running .*pid"):
-            Project(orders_project).build()
+    with (
+        build_lock(project.config.state_path),
+        pytest.raises(LockedError, match=r"another build is running .*pid"),
+    ):
+        Project(orders_project).build()
     assert project.build().ok
 
 
@@ -131,9 +135,13 @@ def test_second_build_waits_when_asked(orders_project: Path) -> None:
     assert result.ok
 
 
-def test_independent_models_build_concurrently_and_correctly(make_project: ProjectFactory) -> None:
-    files = {f"sql/s/m{i}.sql": f"-- materialized: table\nselect {i} as i, range as r from range({i * 100})"
-             for i in range(1, 21)}
+def test_independent_models_build_concurrently_and_correctly(
+    make_project: ProjectFactory,
+) -> None:
+    files = {
+        f"sql/s/m{i}.sql": f"-- materialized: table\nselect {i} as i, range from range({i * 100})"
+        for i in range(1, 21)
+    }
     files["sql/s/total.sql"] = "-- materialized: table\n" + " union all ".join(
         f"select i, count(*) as n from s.m{i} group by i" for i in range(1, 21)
     )
@@ -161,7 +169,10 @@ def test_run_records_land_in_the_catalog(orders_project: Path) -> None:
 
 def test_macros_work_inside_models(make_project: ProjectFactory) -> None:
     root = make_project(
-        {"sql/s/z.sql": "-- materialized: table\nselect x, zscore(x) as z from (values (1.0), (2.0), (3.0)) t(x)"}
+        {
+            "sql/s/z.sql": "-- materialized: table\n"
+            "select x, zscore(x) as z from (values (1.0), (2.0), (3.0)) t(x)"
+        }
     )
     project = Project(root)
     assert project.build().ok

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
-
 from conftest import ProjectFactory
+
 from sqlops import Project
 
 PY_MODEL = '''
@@ -51,7 +51,9 @@ def test_editing_the_python_file_reruns_the_model(make_project: ProjectFactory) 
 
 
 def test_python_model_error_points_at_the_user_line(make_project: ProjectFactory) -> None:
-    bad = PY_MODEL.replace('return base.with_columns', 'raise ValueError("boom")\n    return base.with_columns')
+    bad = PY_MODEL.replace(
+        "return base.with_columns", 'raise ValueError("boom")\n    return base.with_columns'
+    )
     root = make_project({"sql/s/base.sql": "select 1 as x", "sql/s/py_models.py": bad})
     result = Project(root).build()
     node = next(n for n in result.models if n.name == "s.enriched")
@@ -61,7 +63,7 @@ def test_python_model_error_points_at_the_user_line(make_project: ProjectFactory
 
 
 def test_python_model_returning_a_non_frame_is_rejected(make_project: ProjectFactory) -> None:
-    bad = PY_MODEL.replace("return base.with_columns((pl.col(\"x\") ** 2).alias(\"x2\"))", "return 42")
+    bad = PY_MODEL.replace('return base.with_columns((pl.col("x") ** 2).alias("x2"))', "return 42")
     root = make_project({"sql/s/base.sql": "select 1 as x", "sql/s/py_models.py": bad})
     node = next(n for n in Project(root).build().models if n.name == "s.enriched")
     assert node.status == "error"
@@ -72,7 +74,7 @@ def test_python_model_returning_a_non_frame_is_rejected(make_project: ProjectFac
 def test_python_model_can_return_pandas(make_project: ProjectFactory) -> None:
     code = PY_MODEL.replace(
         'return base.with_columns((pl.col("x") ** 2).alias("x2"))',
-        'return base.collect().to_pandas().assign(x2=lambda d: d.x * 10)',
+        "return base.collect().to_pandas().assign(x2=lambda d: d.x * 10)",
     )
     root = make_project({"sql/s/base.sql": "select 1 as x", "sql/s/py_models.py": code})
     project = Project(root)

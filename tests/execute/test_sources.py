@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import ProjectFactory
 from polars.testing import assert_frame_equal
 
-from conftest import ProjectFactory
 from sqlops import Project
 from sqlops.errors import SourceError
 
@@ -37,8 +37,11 @@ def test_csv_with_delimiter_and_types(tmp_path: Path) -> None:
     root = tmp_path / "p"
     (root / "data").mkdir(parents=True)
     (root / "data/t.txt").write_text("id;day;code\n1;2026-03-01;007\n2;2026-03-02;010\n")
-    _config(root, 'path = "data/t.txt"\nformat = "csv"\noptions = { delim = ";", header = true }\n'
-            'columns = { code = "VARCHAR", day = "DATE" }\n')
+    _config(
+        root,
+        'path = "data/t.txt"\nformat = "csv"\noptions = { delim = ";", header = true }\n'
+        'columns = { code = "VARCHAR", day = "DATE" }\n',
+    )
     got = _build_and_read(root)
     assert got["code"].to_list() == ["007", "010"]
     assert got.schema["day"] == pl.Date
@@ -49,8 +52,12 @@ def test_file_formats_round_trip(tmp_path: Path, fmt: str) -> None:
     root = tmp_path / "p"
     (root / "data").mkdir(parents=True)
     target = root / f"data/t.{fmt}"
-    {"parquet": FRAME.write_parquet, "json": FRAME.write_json, "ndjson": FRAME.write_ndjson,
-     "csv": FRAME.write_csv}[fmt](target)
+    {
+        "parquet": FRAME.write_parquet,
+        "json": FRAME.write_json,
+        "ndjson": FRAME.write_ndjson,
+        "csv": FRAME.write_csv,
+    }[fmt](target)
     _config(root, f'path = "data/t.{fmt}"\n')
     assert_frame_equal(_build_and_read(root), FRAME, check_dtypes=False)
 
@@ -112,7 +119,9 @@ def test_frames_passed_at_build_time(make_project: ProjectFactory, frame: object
 
 
 def test_a_new_frame_rebuilds_downstream(make_project: ProjectFactory) -> None:
-    root = make_project({"sql/s/out.sql": "-- materialized: table\nselect count(*) as n from raw.t"})
+    root = make_project(
+        {"sql/s/out.sql": "-- materialized: table\nselect count(*) as n from raw.t"}
+    )
     project = Project(root)
     project.build(sources={"raw.t": FRAME})
     project.build(sources={"raw.t": FRAME.head(1)})
@@ -129,5 +138,5 @@ def test_unreadable_frame_is_a_clear_error(make_project: ProjectFactory) -> None
 
 def test_frame_source_name_must_be_qualified(make_project: ProjectFactory) -> None:
     root = make_project({"sql/s/out.sql": "select 1 as x"})
-    with pytest.raises(SourceError, match="must be schema.table"):
+    with pytest.raises(SourceError, match=r"must be schema\.table"):
         Project(root).build(sources={"orders": FRAME})

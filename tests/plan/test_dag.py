@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ProjectFactory
+
 from sqlops import Project
 from sqlops.errors import CycleError
 from sqlops.plan.dag import Dag
@@ -26,9 +26,7 @@ def test_cycle_error_names_the_loop() -> None:
 
 
 def test_models_reading_each_other_fail_to_plan(make_project: ProjectFactory) -> None:
-    root = make_project(
-        {"sql/s/a.sql": "select * from s.b", "sql/s/b.sql": "select * from s.a"}
-    )
+    root = make_project({"sql/s/a.sql": "select * from s.b", "sql/s/b.sql": "select * from s.a"})
     with pytest.raises(CycleError, match=r"dependency cycle: s\.(a|b) -> s\.(a|b) -> s\.(a|b)"):
         Project(root).plan()
 

@@ -26,8 +26,9 @@ from sqlops.errors import SelectionError
         (("stg.orders marts.top",), (), {"stg.orders", "marts.top"}),
     ],
 )
-def test_selection(orders_project: Path, select: tuple[str, ...], exclude: tuple[str, ...],
-                   expected: set[str]) -> None:
+def test_selection(
+    orders_project: Path, select: tuple[str, ...], exclude: tuple[str, ...], expected: set[str]
+) -> None:
     plan = Project(orders_project).plan(select, exclude)
     assert {n.name for n in plan.models} == expected
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ProjectFactory
+
 from sqlops.config import load_config
 from sqlops.errors import ConfigError
 
@@ -20,7 +20,9 @@ def test_defaults_need_no_config_file(make_project: ProjectFactory) -> None:
 
 
 def test_pyproject_tool_section_is_read(make_project: ProjectFactory) -> None:
-    root = make_project({"pyproject.toml": '[project]\nname="x"\n[tool.sqlops]\nmodels = "models"\n'})
+    root = make_project(
+        {"pyproject.toml": '[project]\nname="x"\n[tool.sqlops]\nmodels = "models"\n'}
+    )
     assert load_config(root).models == "models"
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ProjectFactory
+
 from sqlops.config import load_config
 from sqlops.errors import (
     DuplicateModelError,
@@ -48,7 +48,10 @@ def test_duplicate_model_names_name_both_files(make_project: ProjectFactory) -> 
     root = make_project(
         {"sql/a/x.sql": "select 1 as v", "sql/a/y.sql": "-- name: a.x\nselect 2 as v"}
     )
-    with pytest.raises(DuplicateModelError, match=r"sql/a/y.sql: model a.x is defined twice \(also in sql/a/x.sql\)"):
+    with pytest.raises(
+        DuplicateModelError,
+        match=r"sql/a/y.sql: model a.x is defined twice \(also in sql/a/x.sql\)",
+    ):
         load_project(load_config(root))
 
 
@@ -56,15 +59,23 @@ def test_missing_source_file_points_at_the_config_line(make_project: ProjectFact
     root = make_project(
         {"sqlops.toml": 'models = "sql"\n[sources."raw.a"]\npath = "data/nope.csv"\n'}
     )
-    with pytest.raises(SourceError, match=r"sqlops.toml:2: source raw.a: no file matches 'data/nope.csv'"):
+    with pytest.raises(
+        SourceError, match=r"sqlops.toml:2: source raw.a: no file matches 'data/nope.csv'"
+    ):
         load_project(load_config(root))
 
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("-- materialised: table\nselect 1 as a", "sql/s/m.sql:1: unknown header key 'materialised'. did you mean materialized?"),
-        ("-- materialized: tabel\nselect 1 as a", "sql/s/m.sql:1: materialized: 'tabel' is not one of view, table, incremental"),
+        (
+            "-- materialised: table\nselect 1 as a",
+            "sql/s/m.sql:1: unknown header key 'materialised'. did you mean materialized?",
+        ),
+        (
+            "-- materialized: tabel\nselect 1 as a",
+            "sql/s/m.sql:1: materialized: 'tabel' is not one of view, table, incremental",
+        ),
         ("-- materialized: incremental\nselect 1 as a", "needs a unique_key or a cursor"),
         ("-- Note: this is just a comment\nselect 1 as a from", "sql/s/m.sql:2"),
     ],
@@ -97,7 +108,12 @@ def test_parse_results_are_cached_by_content(make_project: ProjectFactory) -> No
     assert spec.models["s.n"].depends_on == ("s.m", "s.m2")
 
 
-def test_python_model_file_that_fails_to_import_names_the_line(make_project: ProjectFactory) -> None:
+def test_python_model_file_that_fails_to_import_names_the_line(
+    make_project: ProjectFactory,
+) -> None:
     root = make_project({"sql/py/m.py": "import sqlops\n\nx = 1 / 0\n"})
-    with pytest.raises(ModelParseError, match=r"sql/py/m.py:3: importing the python model file failed: ZeroDivisionError"):
+    with pytest.raises(
+        ModelParseError,
+        match=r"sql/py/m.py:3: importing the python model file failed: ZeroDivisionError",
+    ):
         load_project(load_config(root))

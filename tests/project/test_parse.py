@@ -29,7 +29,9 @@ def _cases() -> list[tuple[str, str, list[str], list[str]]]:
 
 
 @pytest.mark.parametrize(("title", "sql", "tables", "files"), _cases(), ids=lambda v: str(v)[:40])
-def test_dependencies_match_golden(title: str, sql: str, tables: list[str], files: list[str]) -> None:
+def test_dependencies_match_golden(
+    title: str, sql: str, tables: list[str], files: list[str]
+) -> None:
     info = analyze(sql, path=Path("m.sql"), table_macros=TABLE_MACROS)
     assert [t.name for t in info.tables] == sorted(tables), title
     assert list(info.files) == sorted(files), title

@@ -1,0 +1,82 @@
+"""Imports flow one way: errors -> config -> project -> plan -> execute -> {catalog, ...} -> api
+-> cli. A lower layer never imports an upper one, and sibling domains don't import each other.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sqlops"
+RANK = {
+    "errors": 0,
+    "config": 1,
+    "macros": 1,
+    "project": 2,
+    "plan": 3,
+    "execute": 4,
+    "catalog": 5,
+    "versioning": 5,
+    "features": 5,
+    "governance": 5,
+    "api": 6,
+    "cli": 7,
+}
+# Third-party libraries wrapped by exactly one module each.
+BOUNDARIES = {"sqlglot": {"project/parse.py"}, "rich": {"cli/render.py"}}
+
+
+def _layer(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return names
+
+
+MODULES = [
+    p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__init__.py" or p.parent != PACKAGE
+]
+MODULES = [p for p in MODULES if "templates" not in p.parts]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_only_flow_downwards(path: Path) -> None:
+    here = _layer(path)
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] != "sqlops" or len(parts) < 2:
+            continue
+        target = parts[1]
+        assert target in RANK, f"{name} is not in a known layer"
+        if target == here:
+            continue
+        assert RANK[target] < RANK[here], f"{path.name} ({here}) imports {name} ({target})"
+
+
+@pytest.mark.parametrize("library", sorted(BOUNDARIES))
+def test_third_party_libraries_stay_behind_their_boundary(library: str) -> None:
+    users = {
+        str(p.relative_to(PACKAGE))
+        for p in MODULES
+        if any(n.split(".")[0] == library for n in _imports(p))
+    }
+    assert users <= BOUNDARIES[library], f"{library} imported outside its boundary: {users}"
+
+
+def test_duckdb_is_imported_only_by_the_engine() -> None:
+    users = {
+        str(p.relative_to(PACKAGE))
+        for p in MODULES
+        if any(n.split(".")[0] == "duckdb" for n in _imports(p))
+    }
+    assert users == {"execute/engine.py"}
