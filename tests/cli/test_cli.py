@@ -10,10 +10,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import ProjectFactory
 from typer.testing import CliRunner
 
 from sqlops.cli.app import app
+
+from conftest import ProjectFactory
 
 runner = CliRunner()
 COMMANDS = sorted(app.registered_commands, key=lambda c: c.name or "")

@@ -8,11 +8,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import ProjectFactory
 from polars.testing import assert_frame_equal
 
 from sqlops import Project
 from sqlops.errors import BuildFailed, LockedError
+
+from conftest import ProjectFactory
 
 
 def _expected_revenue(root: Path) -> pl.DataFrame:

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import polars as pl
-from conftest import ProjectFactory
 from polars.testing import assert_frame_equal
 
 from sqlops import Project
+
+from conftest import ProjectFactory
 
 EVENTS = "id,updated_at,value\n1,2026-01-01,10\n2,2026-01-02,20\n3,2026-01-03,30\n"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import polars as pl
-from conftest import ProjectFactory
 
 from sqlops import Project
+
+from conftest import ProjectFactory
 
 PY_MODEL = '''
 import polars as pl

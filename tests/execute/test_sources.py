@@ -8,11 +8,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import ProjectFactory
 from polars.testing import assert_frame_equal
 
 from sqlops import Project
 from sqlops.errors import SourceError
+
+from conftest import ProjectFactory
 
 FRAME = pl.DataFrame(
     {"id": [1, 2, 3, 4], "city": ["Recife", "Natal", None, "Recife"], "x": [1.5, 2.5, 3.5, None]}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ProjectFactory
 
 from sqlops import Project
 from sqlops.errors import CycleError
 from sqlops.plan.dag import Dag
+
+from conftest import ProjectFactory
 
 
 def test_order_puts_every_parent_first_and_breaks_ties_by_name() -> None:

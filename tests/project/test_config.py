@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ProjectFactory
 
 from sqlops.config import load_config
 from sqlops.errors import ConfigError
+
+from conftest import ProjectFactory
 
 
 def test_defaults_need_no_config_file(make_project: ProjectFactory) -> None:

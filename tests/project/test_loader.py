@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ProjectFactory
 
 from sqlops.config import load_config
 from sqlops.errors import (
@@ -13,6 +12,8 @@ from sqlops.errors import (
     UnknownTableError,
 )
 from sqlops.project.loader import load_project
+
+from conftest import ProjectFactory
 
 
 def test_models_are_named_schema_dot_file(orders_project: object) -> None:
