@@ -102,3 +102,12 @@ def test_data_file_is_reproducible_from_the_generator(tmp_path: Path) -> None:
     out = tmp_path / "houses.csv"
     generate_data.write_houses_csv(out, 20_000, seed=42)
     assert out.read_bytes() == (ROOT / "examples/data/houses.csv").read_bytes()
+
+
+def test_single_file_sql_equals_numpy_seed() -> None:
+    from sqlops import run_file
+
+    got = run_file(ROOT / "examples/seed_etl.sql", {"csv": str(ROOT / "examples/data/houses.csv")})
+    assert got is not None
+    expected = seed_numpy.run(ROOT / "examples/data/houses.csv")
+    np.testing.assert_allclose(got.row(0), expected, rtol=1e-9, atol=1e-9)

@@ -68,8 +68,10 @@ def _discover(config: Config, cache: _ParseCache) -> Iterable[Model]:
             if not _hidden(path, base):
                 yield from _python_models(path, _schema_of(path, base), config.root)
     for extra in config.python_models:
-        path = config.root / extra
-        yield from _python_models(path, "main", config.root)
+        if extra.endswith(".py"):
+            yield from _python_models(config.root / extra, "main", config.root)
+        else:
+            yield from _python_module(extra, config.root)
 
 
 def _hidden(path: Path, base: Path) -> bool:
@@ -121,6 +123,7 @@ def _sql_model(path: Path, base: Path, root: Path, cache: _ParseCache) -> Model:
 
 
 def _python_models(path: Path, schema: str, root: Path) -> Iterable[Model]:
+    """Import a ``.py`` file under the models folder and collect its decorated functions."""
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     if not path.is_file():
         raise ModelParseError(
@@ -135,26 +138,53 @@ def _python_models(path: Path, schema: str, root: Path) -> Iterable[Model]:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # user code: any failure is the user's to fix
-        line = _traceback_line(exc, path)
         raise ModelParseError(
             f"importing the python model file failed: {type(exc).__name__}: {exc}",
             path=rel,
-            line=line,
+            line=_traceback_line(exc, path),
         ) from exc
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _collect(module, schema, rel, path.read_bytes())
+
+
+def _python_module(name: str, root: Path) -> Iterable[Model]:
+    """Import a configured module by its dotted name (the project root is importable)."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(name)
+    except Exception as exc:  # user code: any failure is the user's to fix
+        raise ModelParseError(
+            f"importing python model module {name!r} failed: {type(exc).__name__}: {exc}",
+            hint="check python_models in the config",
+        ) from exc
+    file = Path(module.__file__ or name)
+    rel = file.relative_to(root) if file.is_relative_to(root) else file
+    return _collect(module, "main", rel, file.read_bytes() if file.is_file() else name.encode())
+
+
+def _collect(module: Any, schema: str, rel: Path, source: bytes) -> Iterable[Model]:
+    digest = hashlib.sha256(source).hexdigest()
     for attr in vars(module).values():
         model_spec: PythonModelSpec | None = getattr(attr, ATTRIBUTE, None)
-        if model_spec is None or getattr(attr, "__module__", None) != module_name:
+        if model_spec is None or getattr(attr, "__module__", None) != module.__name__:
             continue
-        name = (model_spec.name or f"{schema}.{attr.__name__}").lower()
+        line = attr.__code__.co_firstlineno
+        if model_spec.materialized not in ("table", "incremental"):
+            raise ModelParseError(
+                f"python model {attr.__name__} cannot be materialized as "
+                f"{model_spec.materialized!r}",
+                path=rel,
+                line=line,
+                hint="use materialized='table' or 'incremental'",
+            )
         yield Model(
-            name=name,
+            name=(model_spec.name or f"{schema}.{attr.__name__}").lower(),
             path=rel,
             kind="python",
             materialized=model_spec.materialized,  # type: ignore[arg-type]
-            body_line=attr.__code__.co_firstlineno,
+            body_line=line,
             sql_hash=hashlib.sha256(f"{digest}:{attr.__name__}".encode()).hexdigest(),
-            reads=tuple(_py_refs(model_spec, attr)),
+            reads=tuple(TableRef(name, line, None) for name in model_spec.inputs),
             unique_key=model_spec.unique_key,
             tags=model_spec.tags,
             owner=model_spec.owner,
@@ -162,11 +192,6 @@ def _python_models(path: Path, schema: str, root: Path) -> Iterable[Model]:
             contract=model_spec.contract,
             func=attr,
         )
-
-
-def _py_refs(spec: PythonModelSpec, func: Any) -> list[TableRef]:
-    line = func.__code__.co_firstlineno
-    return [TableRef(name, line, None) for name in spec.inputs]
 
 
 def _traceback_line(exc: BaseException, path: Path) -> int | None:

@@ -8,8 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ProjectFactory
 from sqlops import Project
+
+from conftest import ProjectFactory
 
 SLOW = "-- materialized: table\nselect range as i, range * 2 as j from range({n})"
 

@@ -82,3 +82,32 @@ def test_python_model_can_return_pandas(make_project: ProjectFactory) -> None:
     assert project.build().ok
     assert project.table("s.enriched").to_dicts() == [{"x": 1, "x2": 10}]
     assert isinstance(project.table("s.enriched"), pl.DataFrame)
+
+
+def test_models_from_a_configured_module(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "sqlops.toml": 'python_models = ["mypkg.features"]\n',
+            "mypkg/__init__.py": "",
+            "mypkg/features.py": PY_MODEL.replace("inputs=[", 'name="feat.enriched", inputs=['),
+            "sql/s/base.sql": "select range as x from range(4)",
+        }
+    )
+    project = Project(root)
+    assert project.build().ok
+    assert project.table("feat.enriched").sort("x")["x2"].to_list() == [0, 1, 4, 9]
+
+
+def test_python_view_models_are_refused(make_project: ProjectFactory) -> None:
+    import pytest
+
+    from sqlops.errors import ModelParseError
+
+    root = make_project(
+        {
+            "sql/s/base.sql": "select 1 as x",
+            "sql/s/py_models.py": PY_MODEL.replace('materialized="table"', 'materialized="view"'),
+        }
+    )
+    with pytest.raises(ModelParseError, match=r"py_models.py:\d+: python model enriched cannot"):
+        Project(root).plan()
