@@ -14,7 +14,11 @@ The tree::
     │   └── SelectionError        a --select/--exclude that names nothing
     ├── ExecutionError            the engine rejected a model or a query
     ├── BuildFailed               a build finished with failed models (carries the result)
-    └── LockedError               another build holds the project's lock
+    ├── LockedError               another build holds the project's lock
+    └── VersioningError           the version store refused an operation
+        ├── RefNotFound           a branch, tag or commit that does not exist
+        ├── MergeConflict         both sides changed the same tables differently
+        └── CorruptObject         stored data does not match its hash, or is missing
 
 Messages are one line: what, where (``file:line:col`` or ``table.column``), and the fix.
 """
@@ -153,3 +157,32 @@ class BuildFailed(SqlopsError):
 
 class LockedError(SqlopsError):
     """Another process holds the project's build lock."""
+
+
+class VersioningError(SqlopsError):
+    """The version store refused an operation."""
+
+
+class RefNotFound(VersioningError):
+    """A branch, tag or commit that does not exist; suggests close names."""
+
+    def __init__(self, ref: str, known: Iterable[str] = ()) -> None:
+        self.ref = ref
+        hint = did_you_mean(ref, known) or "list them with `sqlops branch list` or `sqlops log`"
+        super().__init__(f"unknown ref {ref!r}", hint=hint)
+
+
+class MergeConflict(VersioningError):
+    """Both sides of a merge changed the same tables in different ways."""
+
+    def __init__(self, source: str, dest: str, tables: list[str]) -> None:
+        self.tables = tables
+        super().__init__(
+            f"merging {source} into {dest} conflicts on {len(tables)} table(s): "
+            + ", ".join(tables),
+            hint=f"rebuild those tables on {source} from {dest}'s inputs, or revert one side",
+        )
+
+
+class CorruptObject(VersioningError):
+    """Stored table data is missing or does not match its content hash."""

@@ -1,0 +1,1 @@
+"""Data versions: branches, commits, diff, merge, tags and time travel of tables."""

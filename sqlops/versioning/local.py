@@ -1,0 +1,382 @@
+"""The embedded version store: content-addressed Parquet objects, commits and refs on disk.
+
+Layout under ``.sqlops/versions/``::
+
+    objects/ab/cdef....parquet   table parts, named by the blake3 hash of their bytes
+    commits/<id>.json            parents, message, author, time, metadata, tree
+    refs/heads/<branch>          a commit id
+    refs/tags/<tag>              a commit id
+
+Every file is written to a temporary name, fsynced and renamed into place, objects before
+the commit and the commit before the ref, so after a crash at any point every ref still
+names a complete commit whose objects all exist. Commits to one branch are serialized by a
+per-branch lock; different branches never wait for each other.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import blake3
+
+from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
+from sqlops.versioning.store import (
+    Commit,
+    TableVersion,
+    check_name,
+    commit_id,
+    first_parent_history,
+    merge_base,
+    parse_ref,
+    three_way,
+)
+
+_CHUNK = 8 << 20
+DEFAULT_BRANCH = "main"
+
+
+def file_hash(path: Path) -> str:
+    """blake3 of a file's bytes (multi-threaded for large files)."""
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()[:40]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write-temp, fsync, rename, fsync the folder: the file is old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStore:
+    """The default backend: everything under one folder, no server."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.commits = root / "commits"
+        self.heads = root / "refs" / "heads"
+        self.tag_dir = root / "refs" / "tags"
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def init(self, branch: str = DEFAULT_BRANCH) -> str:
+        """Create the store with an empty root commit on ``branch`` (idempotent)."""
+        for folder in (self.objects, self.commits, self.heads, self.tag_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        existing = self.branches()
+        if existing:
+            return existing.get(branch) or next(iter(existing.values()))
+        root = self._write_commit((), "init", "sqlops", {}, {})
+        atomic_write(self.heads / branch, root.id.encode())
+        return root.id
+
+    # -- refs ----------------------------------------------------------------------------
+
+    def branches(self) -> dict[str, str]:
+        return self._refs(self.heads)
+
+    def tags(self) -> dict[str, str]:
+        return self._refs(self.tag_dir)
+
+    def _refs(self, folder: Path) -> dict[str, str]:
+        if not folder.is_dir():
+            return {}
+        return {
+            p.relative_to(folder).as_posix(): p.read_text().strip()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")
+        }
+
+    def resolve(self, ref: str) -> str:
+        base, back = parse_ref(ref)
+        commit = self._resolve_base(base)
+        for _ in range(back):
+            parents = self.get_commit(commit).parents
+            if not parents:
+                raise VersioningError(
+                    f"{ref} goes back past the first commit", hint="use a smaller ~N"
+                )
+            commit = parents[0]
+        return commit
+
+    def _resolve_base(self, base: str) -> str:
+        for folder in (self.heads, self.tag_dir):
+            path = folder / base
+            if path.is_file():
+                return path.read_text().strip()
+        if len(base) >= 6 and all(c in "0123456789abcdef" for c in base):
+            matches = [p.stem for p in self.commits.glob(f"{base}*.json")]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise VersioningError(
+                    f"commit prefix {base!r} is ambiguous", hint="give more digits"
+                )
+        raise RefNotFound(base, [*self.branches(), *self.tags()])
+
+    def create_branch(self, name: str, from_ref: str = DEFAULT_BRANCH) -> str:
+        check_name(name, "branch")
+        target = self.resolve(from_ref)
+        path = self.heads / name
+        if path.exists():
+            raise VersioningError(f"branch {name!r} already exists", hint="pick another name")
+        atomic_write(path, target.encode())
+        return target
+
+    def delete_branch(self, name: str) -> None:
+        path = self.heads / name
+        if not path.is_file():
+            raise RefNotFound(name, self.branches())
+        if len(self.branches()) == 1:
+            raise VersioningError(f"cannot delete {name!r}, the only branch")
+        path.unlink()
+        _fsync_dir(path.parent)
+
+    def tag(self, name: str, ref: str) -> str:
+        check_name(name, "tag")
+        target = self.resolve(ref)
+        path = self.tag_dir / name
+        if path.exists():
+            raise VersioningError(
+                f"tag {name!r} already exists", hint="tags never move; pick another name"
+            )
+        atomic_write(path, target.encode())
+        return target
+
+    # -- objects -------------------------------------------------------------------------
+
+    def put_part(self, path: Path) -> str:
+        """Move a Parquet file into the store under its hash; identical data is kept once."""
+        digest = file_hash(path)
+        target = self._object(digest)
+        if target.exists():
+            path.unlink()
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(path, target)
+        _fsync_dir(target.parent)
+        return digest
+
+    def part_path(self, object_id: str) -> Path:
+        path = self._object(object_id)
+        if not path.is_file():
+            raise CorruptObject(f"object {object_id} is missing from {self.objects}")
+        return path
+
+    def _object(self, digest: str) -> Path:
+        return self.objects / digest[:2] / f"{digest[2:]}.parquet"
+
+    # -- commits -------------------------------------------------------------------------
+
+    def get_commit(self, cid: str) -> Commit:
+        path = self.commits / f"{cid}.json"
+        try:
+            return Commit.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise RefNotFound(cid, [*self.branches(), *self.tags()]) from None
+        except (ValueError, KeyError) as exc:
+            raise CorruptObject(f"commit {cid} is unreadable: {exc}") from exc
+
+    def commit(
+        self,
+        branch: str,
+        changes: Mapping[str, TableVersion | None],
+        message: str,
+        metadata: Mapping[str, str],
+        author: str = "",
+    ) -> Commit:
+        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
+
+        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+            for name, version in changes.items():
+                if version is None:
+                    tree.pop(name, None)
+                else:
+                    self._check_parts(name, version)
+                    tree[name] = version
+            return tree
+
+        return self._advance(branch, apply, (), message, metadata, author)
+
+    def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
+        """Three-way merge at table level of ``source`` into branch ``dest``."""
+        source_id = self.resolve(source)
+        base = merge_base(self, source_id, self._head(dest))
+        theirs = self.get_commit(source_id).tree
+
+        def apply(ours: dict[str, TableVersion]) -> dict[str, TableVersion]:
+            base_tree = self.get_commit(base).tree if base else {}
+            merged, conflicts = three_way(base_tree, theirs, ours)
+            if conflicts:
+                raise MergeConflict(source, dest, conflicts)
+            return merged
+
+        return self._advance(
+            dest, apply, (source_id,), message or f"merge {source} into {dest}", {}, author
+        )
+
+    def revert(self, ref: str, branch: str, author: str = "") -> Commit:
+        """A new commit on ``branch`` that undoes what commit ``ref`` changed (table level)."""
+        target = self.get_commit(self.resolve(ref))
+        before = self.get_commit(target.parents[0]).tree if target.parents else {}
+
+        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+            undo, conflicts = three_way(target.tree, before, tree)
+            if conflicts:
+                raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
+            return undo
+
+        message = f"revert {target.id[:12]}: {target.message}"
+        return self._advance(branch, apply, (), message, {"reverts": target.id}, author)
+
+    def _advance(
+        self,
+        branch: str,
+        apply: Callable[[dict[str, TableVersion]], dict[str, TableVersion]],
+        extra_parents: tuple[str, ...],
+        message: str,
+        metadata: Mapping[str, str],
+        author: str,
+    ) -> Commit:
+        """Under the branch lock: new tree from the head's, write the commit, move the ref."""
+        with self._branch_lock(branch):
+            head = self._head(branch)
+            tree = apply(dict(self.get_commit(head).tree))
+            parents = (head, *extra_parents)
+            commit = self._write_commit(parents, message, author, metadata, tree)
+            atomic_write(self.heads / branch, commit.id.encode())
+            return commit
+
+    def _head(self, branch: str) -> str:
+        path = self.heads / branch
+        if not path.is_file():
+            raise RefNotFound(branch, self.branches())
+        return path.read_text().strip()
+
+    def _check_parts(self, table: str, version: TableVersion) -> None:
+        for part in version.parts:
+            if not self._object(part).is_file():
+                raise CorruptObject(f"table {table}: object {part} was never stored")
+
+    def _write_commit(
+        self,
+        parents: tuple[str, ...],
+        message: str,
+        author: str,
+        metadata: Mapping[str, str],
+        tree: Mapping[str, TableVersion],
+    ) -> Commit:
+        time = datetime.now(UTC).isoformat(timespec="microseconds")
+        author = author or os.environ.get("USER", "sqlops")
+        cid = commit_id(parents, message, author, time, metadata, tree)
+        commit = Commit(cid, parents, message, author, time, dict(metadata), dict(tree))
+        atomic_write(self.commits / f"{cid}.json", json.dumps(commit.to_json()).encode())
+        return commit
+
+    @contextmanager
+    def _branch_lock(self, branch: str) -> Iterator[None]:
+        lock = self.root / "locks" / f"{branch.replace('/', '%')}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    # -- history -------------------------------------------------------------------------
+
+    def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
+        """First-parent history; with ``table``, only commits that changed that table."""
+        out: list[Commit] = []
+        previous: Commit | None = None
+        for commit in first_parent_history(self, self.resolve(ref)):
+            if table is None:
+                out.append(commit)
+            elif previous is not None and _changed(previous, commit, table):
+                out.append(previous)
+            previous = commit
+            if limit is not None and len(out) >= limit:
+                break
+        if table is not None and previous is not None and table in previous.tree:
+            if limit is None or len(out) < limit:
+                out.append(previous)
+        return out
+
+    def gc(self) -> tuple[int, int]:
+        """Delete objects no commit references; returns (objects removed, bytes freed)."""
+        live = {
+            part
+            for path in self.commits.glob("*.json")
+            for version in Commit.from_json(json.loads(path.read_text())).tree.values()
+            for part in version.parts
+        }
+        removed = freed = 0
+        for path in self.objects.rglob("*.parquet"):
+            if path.parent.name + path.stem not in live:
+                freed += path.stat().st_size
+                path.unlink()
+                removed += 1
+        return removed, freed
+
+    def fsck(self) -> list[str]:
+        """Every problem found: refs to missing commits, missing or corrupt objects."""
+        problems: list[str] = []
+        for kind, refs in (("branch", self.branches()), ("tag", self.tags())):
+            for name, cid in refs.items():
+                if not (self.commits / f"{cid}.json").is_file():
+                    problems.append(f"{kind} {name} points to missing commit {cid}")
+        checked: set[str] = set()
+        for path in sorted(self.commits.glob("*.json")):
+            commit = Commit.from_json(json.loads(path.read_text()))
+            for table, version in commit.tree.items():
+                for part in version.parts:
+                    if part in checked:
+                        continue
+                    checked.add(part)
+                    obj = self._object(part)
+                    if not obj.is_file():
+                        problems.append(
+                            f"table {table} in commit {commit.id[:12]}: object {part} is missing"
+                        )
+                    elif file_hash(obj) != part:
+                        problems.append(
+                            f"table {table} in commit {commit.id[:12]}: object {part} is corrupt"
+                        )
+        return problems
+
+    def copy_object_to(self, object_id: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.part_path(object_id), target)
+
+
+def _changed(newer: Commit, older: Commit, table: str) -> bool:
+    a, b = older.tree.get(table), newer.tree.get(table)
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    return a.content != b.content

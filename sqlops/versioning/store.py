@@ -1,0 +1,301 @@
+"""The version store protocol both backends implement, and the records they exchange.
+
+A commit is metadata over immutable objects: its tree maps each table name to the list of
+content-addressed Parquet parts that hold its rows. Branching copies a pointer, so it costs
+the same whatever the data size; a commit only writes the parts that are new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlops.errors import VersioningError
+
+_REF = re.compile(r"^(?P<base>[^~]+)(?:~(?P<back>\d+))?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """One table as stored: its parts (object ids, in order), schema and row count."""
+
+    parts: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    rows: int
+    fingerprint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "parts": list(self.parts),
+            "columns": [list(c) for c in self.columns],
+            "rows": self.rows,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TableVersion:
+        return cls(
+            parts=tuple(data["parts"]),
+            columns=tuple((c[0], c[1]) for c in data["columns"]),
+            rows=int(data["rows"]),
+            fingerprint=data.get("fingerprint", ""),
+        )
+
+    @property
+    def content(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """What makes two versions the same data (the fingerprint is only a hint)."""
+        return self.parts, self.columns
+
+
+@dataclass(frozen=True)
+class Commit:
+    """An immutable snapshot of every table, with its history and metadata."""
+
+    id: str
+    parents: tuple[str, ...]
+    message: str
+    author: str
+    time: str
+    metadata: Mapping[str, str]
+    tree: Mapping[str, TableVersion]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parents": list(self.parents),
+            "message": self.message,
+            "author": self.author,
+            "time": self.time,
+            "metadata": dict(self.metadata),
+            "tree": {name: tv.to_json() for name, tv in sorted(self.tree.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Commit:
+        return cls(
+            id=data["id"],
+            parents=tuple(data["parents"]),
+            message=data["message"],
+            author=data["author"],
+            time=data["time"],
+            metadata=dict(data["metadata"]),
+            tree={n: TableVersion.from_json(t) for n, t in data["tree"].items()},
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The commit without its tree: what ``log`` prints."""
+        return {
+            "id": self.id,
+            "parents": list(self.parents),
+            "message": self.message,
+            "author": self.author,
+            "time": self.time,
+            "metadata": dict(self.metadata),
+            "tables": sorted(self.tree),
+        }
+
+
+def commit_id(
+    parents: Sequence[str],
+    message: str,
+    author: str,
+    time: str,
+    metadata: Mapping[str, str],
+    tree: Mapping[str, TableVersion],
+) -> str:
+    """Content address of a commit, like git's: the same content gives the same id."""
+    body = {
+        "parents": list(parents),
+        "message": message,
+        "author": author,
+        "time": time,
+        "metadata": dict(sorted(metadata.items())),
+        "tree": {name: tv.to_json() for name, tv in sorted(tree.items())},
+    }
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """Tables added, removed and changed between two commits."""
+
+    a: str
+    b: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    rows: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": list(self.changed),
+        }
+
+
+def tree_diff(
+    a: Mapping[str, TableVersion], b: Mapping[str, TableVersion], ids: tuple[str, str]
+) -> TreeDiff:
+    """Compare two trees at table level.
+
+    >>> t = TableVersion(("p1",), (("x", "INTEGER"),), 1)
+    >>> u = TableVersion(("p2",), (("x", "INTEGER"),), 1)
+    >>> d = tree_diff({"a": t, "b": t}, {"b": u, "c": t}, ("x", "y"))
+    >>> d.added, d.removed, d.changed
+    (('c',), ('a',), ('b',))
+    """
+    return TreeDiff(
+        a=ids[0],
+        b=ids[1],
+        added=tuple(sorted(b.keys() - a.keys())),
+        removed=tuple(sorted(a.keys() - b.keys())),
+        changed=tuple(sorted(n for n in a.keys() & b.keys() if a[n].content != b[n].content)),
+    )
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """``main~2`` -> ``("main", 2)``; ``v1`` -> ``("v1", 0)``.
+
+    >>> parse_ref("dev~3")
+    ('dev', 3)
+    """
+    match = _REF.match(ref.strip())
+    if not match:
+        raise VersioningError(
+            f"invalid ref {ref!r}", hint="write a branch, tag or commit id, e.g. main~1"
+        )
+    return match.group("base"), int(match.group("back") or 0)
+
+
+def check_name(name: str, what: str) -> str:
+    """Branch and tag names: letters, digits, ``._/-``; no ``~`` (it means ancestry)."""
+    if not _NAME.match(name) or ".." in name or name.endswith((".lock", "/")):
+        raise VersioningError(
+            f"invalid {what} name {name!r}",
+            hint="use letters, digits, '.', '_', '-' or '/', starting with a letter or digit",
+        )
+    return name
+
+
+class VersionStore(Protocol):
+    """What every backend provides (the local store and lakeFS)."""
+
+    def branches(self) -> dict[str, str]:
+        """Branch names and the commit each points to."""
+        ...
+
+    def tags(self) -> dict[str, str]: ...
+
+    def resolve(self, ref: str) -> str:
+        """The commit id a ref names (branch, tag, id or id prefix, with optional ``~N``)."""
+        ...
+
+    def get_commit(self, commit_id: str) -> Commit: ...
+
+    def create_branch(self, name: str, from_ref: str) -> str: ...
+
+    def delete_branch(self, name: str) -> None: ...
+
+    def put_part(self, path: Path) -> str:
+        """Store one Parquet file as an immutable object; returns its id (content hash)."""
+        ...
+
+    def part_path(self, object_id: str) -> Path:
+        """A local path DuckDB can read the object from (a cache, for remote stores)."""
+        ...
+
+    def commit(
+        self,
+        branch: str,
+        changes: Mapping[str, TableVersion | None],
+        message: str,
+        metadata: Mapping[str, str],
+        author: str = "",
+    ) -> Commit:
+        """Apply table changes (None deletes) on top of the branch head, atomically."""
+        ...
+
+    def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]: ...
+
+    def tag(self, name: str, ref: str) -> str: ...
+
+    def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit: ...
+
+
+def first_parent_history(store: VersionStore, start: str) -> Iterator[Commit]:
+    """Walk first parents from a commit back to the root."""
+    current: str | None = start
+    while current:
+        commit = store.get_commit(current)
+        yield commit
+        current = commit.parents[0] if commit.parents else None
+
+
+def merge_base(store: VersionStore, a: str, b: str) -> str | None:
+    """The nearest common ancestor of two commits (breadth-first over all parents)."""
+    seen_a = _ancestors(store, a)
+    frontier, seen = [b], set()
+    while frontier:
+        nxt = []
+        for cid in frontier:
+            if cid in seen_a:
+                return cid
+            if cid not in seen:
+                seen.add(cid)
+                nxt.extend(store.get_commit(cid).parents)
+        frontier = nxt
+    return None
+
+
+def _ancestors(store: VersionStore, start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        cid = stack.pop()
+        if cid not in seen:
+            seen.add(cid)
+            stack.extend(store.get_commit(cid).parents)
+    return seen
+
+
+def three_way(
+    base: Mapping[str, TableVersion],
+    theirs: Mapping[str, TableVersion],
+    ours: Mapping[str, TableVersion],
+) -> tuple[dict[str, TableVersion], list[str]]:
+    """Merge trees table by table; a table both sides changed differently is a conflict.
+
+    >>> v = lambda p: TableVersion((p,), (), 0)
+    >>> three_way({"t": v("0")}, {"t": v("1")}, {"t": v("0"), "u": v("2")})[0]["t"].parts
+    ('1',)
+    >>> three_way({"t": v("0")}, {"t": v("1")}, {"t": v("2")})[1]
+    ['t']
+    """
+    merged: dict[str, TableVersion] = {}
+    conflicts: list[str] = []
+    for name in sorted(base.keys() | theirs.keys() | ours.keys()):
+        b, t, o = (_content(x.get(name)) for x in (base, theirs, ours))
+        if t == o or t == b:
+            pick = ours.get(name)
+        elif o == b:
+            pick = theirs.get(name)
+        else:
+            conflicts.append(name)
+            continue
+        if pick is not None:
+            merged[name] = pick
+    return merged, conflicts
+
+
+def _content(version: TableVersion | None) -> Any:
+    return None if version is None else version.content
