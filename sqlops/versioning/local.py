@@ -312,20 +312,15 @@ class LocalStore:
     # -- history -------------------------------------------------------------------------
 
     def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
-        """First-parent history; with ``table``, only commits that changed that table."""
+        """First-parent history, newest first; with ``table``, only commits that changed it."""
         out: list[Commit] = []
-        previous: Commit | None = None
-        for commit in first_parent_history(self, self.resolve(ref)):
-            if table is None:
+        history = first_parent_history(self, self.resolve(ref))
+        commit = next(history, None)
+        while commit is not None and (limit is None or len(out) < limit):
+            parent = next(history, None)
+            if table is None or _changed(commit, parent, table):
                 out.append(commit)
-            elif previous is not None and _changed(previous, commit, table):
-                out.append(previous)
-            previous = commit
-            if limit is not None and len(out) >= limit:
-                break
-        if table is not None and previous is not None and table in previous.tree:
-            if limit is None or len(out) < limit:
-                out.append(previous)
+            commit = parent
         return out
 
     def gc(self) -> tuple[int, int]:
@@ -375,8 +370,8 @@ class LocalStore:
         shutil.copyfile(self.part_path(object_id), target)
 
 
-def _changed(newer: Commit, older: Commit, table: str) -> bool:
-    a, b = older.tree.get(table), newer.tree.get(table)
+def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
+    a, b = (older.tree.get(table) if older else None), newer.tree.get(table)
     if a is None or b is None:
         return (a is None) != (b is None)
     return a.content != b.content

@@ -246,7 +246,7 @@ def merge_base(store: VersionStore, a: str, b: str) -> str | None:
     seen_a = _ancestors(store, a)
     frontier, seen = [b], set()
     while frontier:
-        nxt = []
+        nxt: list[str] = []
         for cid in frontier:
             if cid in seen_a:
                 return cid
@@ -285,7 +285,7 @@ def three_way(
     conflicts: list[str] = []
     for name in sorted(base.keys() | theirs.keys() | ours.keys()):
         b, t, o = (_content(x.get(name)) for x in (base, theirs, ours))
-        if t == o or t == b:
+        if t in (o, b):
             pick = ours.get(name)
         elif o == b:
             pick = theirs.get(name)
