@@ -16,11 +16,14 @@ from sqlops.config import Config, load_config
 from sqlops.errors import SqlopsError, UnknownTableError, did_you_mean
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.lock import build_lock
+from sqlops.execute.nodes import BuildContext
+from sqlops.execute.objects import ObjectStore
 from sqlops.execute.runner import BuildResult, OnEvent, run_plan
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
+from sqlops.versioning.local import committed_objects
 
 if TYPE_CHECKING:
     import polars as pl
@@ -103,23 +106,56 @@ class Project:
         run_id = started.strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:6]
         with build_lock(self.config.state_path, wait):
             spec = self.load(sources)
-            engine = self._open_warehouse()
+            engine = self._open_warehouse(macros=False)
             try:
+                engine.ensure_state()
+                state = engine.read_state()
+                relations = engine.relations()
                 plan = make_plan(
                     spec,
-                    engine.read_state(),
-                    set(engine.relations()),
+                    state,
+                    self._intact(state, relations),
                     select=select,
                     exclude=exclude,
                     full_refresh=full_refresh,
                 )
-                result = run_plan(
-                    engine, plan, run_id, threads=self.config.threads, on_event=on_event
-                )
+                ctx = BuildContext(self.objects, run_id, relations, state)
+                result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
             finally:
                 engine.close()
+            self._drop_replaced(state, result)
             Catalog(self.config.catalog_path).record_build(result, "build", started)
         return result
+
+    @property
+    def objects(self) -> ObjectStore:
+        """Where table outputs are stored (shared with the local version store)."""
+        return ObjectStore(self.config.state_path / "versions" / "objects", self.root)
+
+    def _intact(
+        self, state: Mapping[str, Mapping[str, Any]], relations: Mapping[str, str]
+    ) -> set[str]:
+        """Relations that exist and whose stored objects are all still on disk."""
+        objects = self.objects
+        return {
+            name
+            for name in relations
+            if all(objects.exists(o) for o in state.get(name, {}).get("objects", ()))
+        }
+
+    def _drop_replaced(self, state: Mapping[str, Mapping[str, Any]], result: BuildResult) -> None:
+        """Delete the objects of outputs this build replaced, unless a commit keeps them."""
+        old = {
+            o
+            for n in result.nodes
+            if n.status == "success"
+            for o in state.get(n.name, {}).get("objects", ())
+        }
+        new = {o for n in result.nodes for o in n.objects}
+        doomed = old - new
+        if doomed:
+            doomed -= committed_objects(self.config.state_path / "versions")
+            self.objects.remove(doomed)
 
     def table(self, name: str) -> pl.DataFrame:
         """A built model or source as a Polars DataFrame."""
@@ -213,7 +249,7 @@ class Project:
                 engine.close()
         return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
 
-    def _open_warehouse(self, read_only: bool = False) -> Engine:
+    def _open_warehouse(self, read_only: bool = False, macros: bool = True) -> Engine:
         path = self.config.warehouse_path
         if read_only and not path.exists():
             raise SqlopsError(
@@ -224,14 +260,17 @@ class Project:
             read_only=read_only,
             threads=self.config.duckdb_threads,
             memory_limit=self.config.memory_limit,
+            macros=macros,
+            search_path=self.root,
         )
 
     def _warehouse_state(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
         if not self.config.warehouse_path.exists():
             return {}, set()
-        engine = self._open_warehouse(read_only=True)
+        engine = self._open_warehouse(read_only=True, macros=False)
         try:
-            return engine.read_state(), set(engine.relations())
+            state = engine.read_state()
+            return state, self._intact(state, engine.relations())
         finally:
             engine.close()
 
@@ -336,7 +375,7 @@ def _scratch_engine(project: Path | str | None) -> Engine:
     except SqlopsError:
         return Engine.open()
     if config.warehouse_path.exists():
-        return Engine.open(config.warehouse_path, read_only=True)
+        return Engine.open(config.warehouse_path, read_only=True, search_path=config.root)
     return Engine.open()
 
 

@@ -70,7 +70,9 @@ def test_public_api_is_explicit() -> None:
 def _snapshot(root: Path) -> dict[str, object]:
     """Every table's content and the stored fingerprints: what must survive bad input."""
     project = Project(root)
-    state = project.sql("select name, fingerprint from _sqlops.state order by name").rows()
+    state = project.sql(
+        "select name, fingerprint from _sqlops.model_state order by name, built_at"
+    ).rows()
     tables = {
         name: hashlib.sha256(project.table(name).sort(pl.all()).write_csv().encode()).hexdigest()
         for name in ("marts.revenue", "marts.top")

@@ -27,9 +27,14 @@ class Catalog:
         return engine
 
     def record_build(self, result: BuildResult, command: str, started_at: datetime) -> None:
-        """Store one build: the run row, one row per node, and the table-level lineage."""
+        """Store one build: the run row, a row per node that ran, and changed lineage.
+
+        Unchanged (skipped) nodes get no row, so a no-op build writes one row; rows go in
+        as column lists through ``unnest``, one statement per table.
+        """
         counts = {s: sum(1 for n in result.nodes if n.status == s) for s in ("success", "skipped")}
         n_error = sum(1 for n in result.nodes if n.status in ("error", "upstream_failed"))
+        ran = [n for n in result.nodes if n.status != "skipped"]
         engine = self._open()
         try:
             with engine.transaction():
@@ -47,37 +52,47 @@ class Catalog:
                         importlib.metadata.version("sqlops"),
                     ],
                 )
-                rows = [
-                    [
-                        result.run_id,
-                        n.name,
-                        n.kind,
-                        n.materialized,
-                        n.status,
-                        n.reason,
-                        n.rows,
-                        n.seconds,
-                        n.fingerprint,
-                        n.error,
-                        n.path,
+                if ran:
+                    columns = [
+                        [result.run_id] * len(ran),
+                        *(
+                            [getattr(n, f) for n in ran]
+                            for f in (
+                                "name",
+                                "kind",
+                                "materialized",
+                                "status",
+                                "reason",
+                                "rows",
+                                "seconds",
+                                "fingerprint",
+                                "error",
+                                "path",
+                            )
+                        ),
                     ]
-                    for n in result.nodes
-                ]
-                if rows:
-                    engine.con.executemany(
-                        "INSERT INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                    )
+                    _insert_columns(engine, "model_runs", columns)
                 if result.plan is not None:
-                    edges = [
-                        [model.name, up, result.run_id]
-                        for model in result.plan.spec.models.values()
-                        for up in model.depends_on
-                    ]
-                    engine.execute("DELETE FROM lineage")
-                    if edges:
-                        engine.con.executemany("INSERT INTO lineage VALUES (?, ?, ?)", edges)
+                    self._record_lineage(engine, result)
         finally:
             engine.close()
+
+    def _record_lineage(self, engine: Engine, result: BuildResult) -> None:
+        assert result.plan is not None
+        edges = sorted(
+            (model.name, up)
+            for model in result.plan.spec.models.values()
+            for up in model.depends_on
+        )
+        current = engine.execute("SELECT model, upstream FROM lineage ORDER BY ALL").fetchall()
+        if current == edges:
+            return
+        engine.execute("DELETE FROM lineage")
+        if edges:
+            models, ups = zip(*edges, strict=True)
+            _insert_columns(
+                engine, "lineage", [list(models), list(ups), [result.run_id] * len(edges)]
+            )
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
@@ -96,6 +111,12 @@ class Catalog:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             engine.close()
+
+
+def _insert_columns(engine: Engine, table: str, columns: list[list[Any]]) -> None:
+    """Insert rows given as equal-length column lists in one statement."""
+    params = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+    engine.execute(f"INSERT INTO {table} SELECT {params}", columns)
 
 
 def now() -> datetime:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from sqlops.errors import ExecutionError, LockedError, SqlopsError
-from sqlops.execute.materialize import STATE_DDL, STATE_TABLE, qualified
+from sqlops.execute.materialize import (
+    STATE_COMPACT,
+    STATE_DDL,
+    STATE_LATEST,
+    STATE_TABLE,
+    qualified,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -61,8 +67,13 @@ class Engine:
         threads: int | None = None,
         memory_limit: str | None = None,
         macros: bool = True,
+        search_path: Path | None = None,
     ) -> Engine:
-        """Open (creating if needed) a database and register the macro library on it."""
+        """Open (creating if needed) a database and register the macro library on it.
+
+        ``search_path`` is where relative file paths resolve (the project root): views over
+        stored Parquet objects use relative paths, so a moved project keeps working.
+        """
         target = str(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +82,8 @@ class Engine:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
+        if search_path is not None:
+            config["file_search_path"] = str(search_path)
         try:
             con = duckdb.connect(target, read_only=read_only, config=config)
         except duckdb.Error as exc:
@@ -78,9 +91,9 @@ class Engine:
         return cls(con, target, macros)
 
     def fork(self) -> Engine:
-        """A cursor on the same database for another thread (DuckDB connections are not
-        shared across threads); the macros are per connection, so they are registered again."""
-        return Engine(self.con.cursor(), self.path, self.macros)
+        """A cursor on the same database for a worker thread (DuckDB connections are not
+        shared across threads), with the macro library registered on it."""
+        return Engine(self.con.cursor(), self.path, macros=True)
 
     def close(self) -> None:
         self.con.close()
@@ -218,22 +231,30 @@ class Engine:
         self.script(STATE_DDL)
 
     def read_state(self) -> dict[str, dict[str, Any]]:
-        """The fingerprints of the last successful build of each node (empty if none)."""
+        """The last successful build of each node: fingerprint, inputs, objects, rows."""
         import json
 
         exists = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_sqlops' "
-            "AND table_name = 'state' AND database_name = current_database()"
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
+            "AND database_name = current_database()",
+            STATE_TABLE.split("."),
         ).fetchone()
         if not exists or not exists[0]:
             return {}
-        rows = self.con.execute(
-            f"SELECT name, fingerprint, parts, materialized FROM {STATE_TABLE}"
-        ).fetchall()
+        rows = self.con.execute(STATE_LATEST).fetchall()
         return {
-            name: {"fingerprint": fp, "parts": json.loads(parts), "materialized": mat}
-            for name, fp, parts, mat in rows
+            name: {
+                "fingerprint": fp,
+                "inputs": json.loads(inputs),
+                "materialized": mat,
+                "objects": list(objects),
+                "rows": n,
+            }
+            for name, fp, inputs, mat, objects, n in rows
         }
+
+    def compact_state(self) -> None:
+        self.execute(STATE_COMPACT)
 
 
 def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:

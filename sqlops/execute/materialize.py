@@ -15,17 +15,29 @@ from typing import Any
 from sqlops.project.model import Model, Source
 
 STATE_SCHEMA = "_sqlops"
-STATE_TABLE = f"{STATE_SCHEMA}.state"
+STATE_TABLE = f"{STATE_SCHEMA}.model_state"
+# Append-only: a build inserts one row per node it built, in the same transaction as the
+# node's view, and compacts older rows at the end (cheaper than upserts under concurrency).
 STATE_DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
-    name VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
     fingerprint VARCHAR NOT NULL,
-    parts JSON NOT NULL,
+    inputs JSON NOT NULL,
     materialized VARCHAR NOT NULL,
+    objects VARCHAR[] NOT NULL,
+    rows BIGINT,
     run_id VARCHAR NOT NULL,
     built_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+"""
+STATE_LATEST = f"""
+SELECT name, fingerprint, inputs, materialized, objects, rows FROM {STATE_TABLE}
+QUALIFY row_number() OVER (PARTITION BY name ORDER BY built_at DESC) = 1
+"""
+STATE_COMPACT = f"""
+DELETE FROM {STATE_TABLE} AS s
+WHERE built_at < (SELECT max(built_at) FROM {STATE_TABLE} AS t WHERE t.name = s.name)
 """
 
 
@@ -111,8 +123,22 @@ def create_view(name: str, select: str) -> str:
     return f"CREATE OR REPLACE VIEW {qualified(name)} AS\n{select}"
 
 
-def create_table(name: str, select: str) -> str:
-    return f"CREATE OR REPLACE TABLE {qualified(name)} AS\n{select}"
+def parts_select(paths: Sequence[str]) -> str:
+    """Read a table's Parquet parts (several parts may differ in columns: union by name).
+
+    >>> parts_select(["o/a.parquet"])
+    "SELECT * FROM read_parquet(['o/a.parquet'])"
+    """
+    if not paths:
+        return "SELECT NULL WHERE false"
+    extra = ", union_by_name = true" if len(paths) > 1 else ""
+    return f"SELECT * FROM read_parquet({literal(list(paths))}{extra})"
+
+
+def copy_to(select: str, path: str) -> str:
+    """Write a query's rows to one Parquet file; the newline keeps a trailing ``--`` comment
+    in the model from swallowing the closing parenthesis."""
+    return f"COPY (\n{select}\n) TO {literal(path)} (FORMAT parquet)"
 
 
 def drop_relation(name: str, kind: str) -> str:
@@ -130,33 +156,38 @@ def incremental_select(model: Model, cursor_value: Any) -> str:
     )
 
 
-def upsert(target: str, staged: str, unique_key: Sequence[str]) -> list[str]:
-    """Statements that merge the staged rows into the target: delete matching keys, insert.
+def key_match(keys: Sequence[str], left: str = "o", right: str = "n") -> str:
+    """``o."id" IS NOT DISTINCT FROM n."id" AND ...`` for an upsert's key.
 
-    >>> upsert("m.t", "tmp", ["id"])[0]
-    'DELETE FROM "m"."t" AS __t USING "tmp" AS __s WHERE __t."id" IS NOT DISTINCT FROM __s."id"'
+    >>> key_match(["id"])
+    'o."id" IS NOT DISTINCT FROM n."id"'
     """
-    statements = []
-    if unique_key:
-        match = " AND ".join(
-            f"__t.{quote(k)} IS NOT DISTINCT FROM __s.{quote(k)}" for k in unique_key
-        )
-        statements.append(
-            f"DELETE FROM {qualified(target)} AS __t USING {quote(staged)} AS __s WHERE {match}"
-        )
-    statements.append(f"INSERT INTO {qualified(target)} BY NAME SELECT * FROM {quote(staged)}")
-    return statements
+    return " AND ".join(f"{left}.{quote(k)} IS NOT DISTINCT FROM {right}.{quote(k)}" for k in keys)
 
 
-def state_upsert() -> str:
-    """Record a node's fingerprint; run in the same transaction as the node's output."""
+def state_insert() -> str:
+    """Record a node's fingerprint and objects; run in the same transaction as its view."""
     return (
-        f"INSERT OR REPLACE INTO {STATE_TABLE} (name, fingerprint, parts, materialized, run_id) "
-        "VALUES (?, ?, ?, ?, ?)"
+        f"INSERT INTO {STATE_TABLE} (name, fingerprint, inputs, materialized, objects, rows, "
+        "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
 
 
 def state_params(
-    name: str, fingerprint: str, parts: Mapping[str, Any], materialized: str, run_id: str
+    name: str,
+    fingerprint: str,
+    inputs: Mapping[str, Any],
+    materialized: str,
+    objects: Sequence[str],
+    rows: int | None,
+    run_id: str,
 ) -> list[Any]:
-    return [name, fingerprint, json.dumps(parts, sort_keys=True), materialized, run_id]
+    return [
+        name,
+        fingerprint,
+        json.dumps(inputs, sort_keys=True),
+        materialized,
+        list(objects),
+        rows,
+        run_id,
+    ]

@@ -69,7 +69,7 @@ def make_plan(
 ) -> Plan:
     """Compare each node's fingerprint with the last successful build's.
 
-    ``state`` maps node names to ``{"fingerprint": ..., "parts": ...}`` from the warehouse;
+    ``state`` maps node names to ``{"fingerprint": ..., "inputs": ...}`` from the warehouse;
     ``existing`` lists the relations the warehouse has, so a dropped table is rebuilt.
     """
     dag = Dag.from_project(spec)
@@ -105,7 +105,7 @@ def _plan_model(
     action, reason = _decide(fp, previous, exists, full_refresh)
     incremental = False
     if model.materialized == "incremental" and action == "run" and previous and exists:
-        parts = previous.get("parts", {})
+        parts = previous.get("inputs", {})
         definition_same = parts.get("sql") == fp.sql and parts.get("config") == fp.config
         if definition_same and not full_refresh:
             incremental = True
@@ -128,7 +128,7 @@ def _decide(
         return "run", "missing from the warehouse"
     if previous.get("fingerprint") == fp.value:
         return "skip", "unchanged"
-    parts = previous.get("parts", {})
+    parts = previous.get("inputs", {})
     if parts.get("sql") != fp.sql:
         return "run", "SQL changed"
     if parts.get("config") != fp.config:

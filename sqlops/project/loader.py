@@ -91,7 +91,7 @@ def _sql_model(path: Path, base: Path, root: Path, cache: _ParseCache) -> Model:
     name = values.get("name") or f"{_schema_of(path, base)}.{path.stem.lower()}"
     if name.count(".") != 1:
         raise ModelParseError(f"model name {name!r} must be schema.name", path=rel, line=1)
-    body = "\n".join(text.splitlines()[header.body_line - 1 :])
+    body = "\n".join(text.splitlines()[header.body_line - 1 :]).rstrip().rstrip(";").rstrip()
     tables, files, sql_hash = cache.analyze(text, body, rel, header.body_line)
     materialized = values.get("materialized", "view")
     unique_key = split_list(values.get("unique_key", ""))

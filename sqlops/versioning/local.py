@@ -19,15 +19,13 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import blake3
-
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
+from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_dir
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
@@ -39,46 +37,29 @@ from sqlops.versioning.store import (
     three_way,
 )
 
-_CHUNK = 8 << 20
 DEFAULT_BRANCH = "main"
 
 
-def file_hash(path: Path) -> str:
-    """blake3 of a file's bytes (multi-threaded for large files)."""
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()[:40]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write-temp, fsync, rename, fsync the folder: the file is old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def committed_objects(root: Path) -> set[str]:
+    """Every object id any commit in the store at ``root`` references."""
+    commits = root / "commits"
+    if not commits.is_dir():
+        return set()
+    return {
+        part
+        for path in commits.glob("*.json")
+        for version in Commit.from_json(json.loads(path.read_text())).tree.values()
+        for part in version.parts
+    }
 
 
 class LocalStore:
     """The default backend: everything under one folder, no server."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, objects: ObjectStore | None = None) -> None:
         self.root = root
-        self.objects = root / "objects"
+        self.store = objects or ObjectStore(root / "objects", root)
+        self.objects = self.store.folder
         self.commits = root / "commits"
         self.heads = root / "refs" / "heads"
         self.tag_dir = root / "refs" / "tags"
@@ -156,7 +137,7 @@ class LocalStore:
         if len(self.branches()) == 1:
             raise VersioningError(f"cannot delete {name!r}, the only branch")
         path.unlink()
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def tag(self, name: str, ref: str) -> str:
         check_name(name, "tag")
@@ -173,26 +154,13 @@ class LocalStore:
 
     def put_part(self, path: Path) -> str:
         """Move a Parquet file into the store under its hash; identical data is kept once."""
-        digest = file_hash(path)
-        target = self._object(digest)
-        if target.exists():
-            path.unlink()
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(path, target)
-        _fsync_dir(target.parent)
-        return digest
+        return self.store.put(path)
 
     def part_path(self, object_id: str) -> Path:
-        path = self._object(object_id)
+        path = self.store.path(object_id)
         if not path.is_file():
             raise CorruptObject(f"object {object_id} is missing from {self.objects}")
         return path
-
-    def _object(self, digest: str) -> Path:
-        return self.objects / digest[:2] / f"{digest[2:]}.parquet"
 
     # -- commits -------------------------------------------------------------------------
 
@@ -283,7 +251,7 @@ class LocalStore:
 
     def _check_parts(self, table: str, version: TableVersion) -> None:
         for part in version.parts:
-            if not self._object(part).is_file():
+            if not self.store.path(part).is_file():
                 raise CorruptObject(f"table {table}: object {part} was never stored")
 
     def _write_commit(
@@ -323,16 +291,11 @@ class LocalStore:
             commit = parent
         return out
 
-    def gc(self) -> tuple[int, int]:
-        """Delete objects no commit references; returns (objects removed, bytes freed)."""
-        live = {
-            part
-            for path in self.commits.glob("*.json")
-            for version in Commit.from_json(json.loads(path.read_text())).tree.values()
-            for part in version.parts
-        }
+    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
+        """Delete objects no commit (nor ``keep``) references; returns (count, bytes freed)."""
+        live = committed_objects(self.root) | keep
         removed = freed = 0
-        for path in self.objects.rglob("*.parquet"):
+        for path in self.objects.glob("??/*.parquet"):
             if path.parent.name + path.stem not in live:
                 freed += path.stat().st_size
                 path.unlink()
@@ -354,7 +317,7 @@ class LocalStore:
                     if part in checked:
                         continue
                     checked.add(part)
-                    obj = self._object(part)
+                    obj = self.store.path(part)
                     if not obj.is_file():
                         problems.append(
                             f"table {table} in commit {commit.id[:12]}: object {part} is missing"

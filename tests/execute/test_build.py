@@ -41,22 +41,39 @@ def test_build_matches_an_independent_polars_computation(orders_project: Path) -
     assert rows["marts.revenue"] == 2 and rows["marts.top"] == 2 and rows["stg.orders"] is None
 
 
-def test_warehouse_is_a_plain_duckdb_file(orders_project: Path) -> None:
-    Project(orders_project).build()
-    con = duckdb.connect(str(orders_project / ".sqlops/warehouse.duckdb"), read_only=True)
+def test_warehouse_is_plain_duckdb_over_parquet_objects(
+    orders_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(orders_project)
+    project.build()
+    monkeypatch.chdir(orders_project)  # views use paths relative to the project root
+    con = duckdb.connect(".sqlops/warehouse.duckdb", read_only=True)
     kinds = dict(
         con.execute(
             "select table_schema || '.' || table_name, table_type from information_schema.tables "
             "where table_schema in ('stg', 'marts', 'raw')"
         ).fetchall()
     )
+    revenue = con.execute("select count(*) from marts.revenue").fetchone()
     con.close()
-    assert kinds == {
-        "raw.orders": "VIEW",
-        "stg.orders": "VIEW",
-        "marts.revenue": "BASE TABLE",
-        "marts.top": "BASE TABLE",
-    }
+    assert set(kinds.values()) == {"VIEW"}
+    assert set(kinds) == {"raw.orders", "stg.orders", "marts.revenue", "marts.top"}
+    assert revenue == (2,)
+    objects = sorted((orders_project / ".sqlops/versions/objects").glob("??/*.parquet"))
+    assert len(objects) == 2  # marts.revenue and marts.top; views store nothing
+    heights = sorted(pl.read_parquet(p).height for p in objects)
+    assert heights == [2, 2]
+
+
+def test_rebuilding_replaces_objects_without_leaking_old_ones(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    path = orders_project / "sql/marts/revenue.sql"
+    path.write_text(path.read_text().replace("count(*) as n", "count(*) as n, 1 as one"))
+    project.build()
+    objects = list((orders_project / ".sqlops/versions/objects").glob("??/*.parquet"))
+    assert len(objects) == 2
+    assert project.table("marts.revenue")["one"].to_list() == [1, 1]
 
 
 def test_failed_model_stops_descendants_not_siblings(make_project: ProjectFactory) -> None:
@@ -122,14 +139,16 @@ def test_second_build_waits_when_asked(orders_project: Path) -> None:
     from sqlops.execute.lock import build_lock
 
     project = Project(orders_project)
-    release = threading.Event()
+    release, held = threading.Event(), threading.Event()
 
     def hold() -> None:
         with build_lock(project.config.state_path):
+            held.set()
             release.wait(5)
 
     holder = threading.Thread(target=hold)
     holder.start()
+    held.wait(5)
     threading.Timer(0.3, release.set).start()
     result = Project(orders_project).build(wait=10)
     holder.join()

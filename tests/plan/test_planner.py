@@ -56,7 +56,7 @@ def test_dropped_table_is_rebuilt(orders_project: Path) -> None:
     from sqlops.execute.engine import Engine
 
     engine = Engine.open(project.config.warehouse_path)
-    engine.execute("DROP TABLE marts.top")
+    engine.execute("DROP VIEW marts.top")
     engine.close()
     assert _reasons(orders_project)["marts.top"] == ("run", "missing from the warehouse")
 
@@ -71,3 +71,14 @@ def test_config_change_is_a_reason(orders_project: Path) -> None:
 def test_plan_touches_no_data(orders_project: Path) -> None:
     Project(orders_project).plan()
     assert not (orders_project / ".sqlops/warehouse.duckdb").exists()
+
+
+def test_deleted_objects_are_rebuilt(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    for path in (orders_project / ".sqlops/versions/objects").glob("??/*.parquet"):
+        path.unlink()
+    reasons = _reasons(orders_project)
+    assert reasons["marts.top"] == ("run", "missing from the warehouse")
+    assert project.build().ok
+    assert project.table("marts.top").height == 2

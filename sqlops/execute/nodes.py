@@ -1,0 +1,232 @@
+"""Build one node: write its rows to a Parquet object, then publish it as a view.
+
+Publishing is one DuckDB transaction (drop a relation of another kind, create the view,
+append the state row), so a crash or a failed model leaves the previous version in place.
+Views read only immutable objects, so readers never see a half-written table.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlops.errors import ExecutionError
+from sqlops.execute import materialize as m
+from sqlops.execute.engine import Engine, Where
+from sqlops.execute.external import read_sqlite
+from sqlops.execute.objects import ObjectStore
+from sqlops.plan.planner import PlannedNode
+from sqlops.project.model import Model, Source
+
+_FILE_FORMATS = ("csv", "parquet", "json", "ndjson")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every node build needs besides its own engine cursor."""
+
+    objects: ObjectStore
+    run_id: str
+    existing: Mapping[str, str]
+    state: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Output:
+    """A node's published result."""
+
+    rows: int | None
+    objects: tuple[str, ...] = ()
+
+
+def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildContext) -> Output:
+    """Files become a view over DuckDB's reader; other sources are copied into an object."""
+    where = Where(model=source.name)
+    if source.format in _FILE_FORMATS:
+        _publish(engine, node, m.source_select(source), Output(None), ctx, where)
+        return Output(None)
+    staged = f"__sqlops_src_{ctx.run_id}_{source.name.replace('.', '_')}"
+    if source.format == "duckdb":
+        alias = staged + "_db"
+        engine.execute(f"ATTACH {m.literal(source.location)} AS {m.quote(alias)} (READ_ONLY)")
+        try:
+            table = m.qualified(source.table or source.name)
+            return _write_table(engine, node, f"SELECT * FROM {m.quote(alias)}.{table}", ctx, where)
+        finally:
+            engine.execute(f"DETACH {m.quote(alias)}")
+    frame = source.frame if source.is_frame else read_sqlite(source)
+    return _with_frame(engine, node, staged, frame, ctx, where)
+
+
+def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext) -> Output:
+    where = Where(path=model.path, body_line=model.body_line, prefix_lines=1, model=model.name)
+    if model.kind == "python":
+        staged = f"__sqlops_py_{ctx.run_id}_{model.name.replace('.', '_')}"
+        frame = _call_python(engine, model)
+        return _with_frame(
+            engine, node, staged, frame, ctx, Where(path=model.path, model=model.name)
+        )
+    if model.materialized == "view":
+        _publish(engine, node, model.sql, Output(None), ctx, where)
+        return Output(None)
+    if node.incremental:
+        return _incremental(engine, model, node, ctx, where)
+    return _write_table(engine, node, model.sql, ctx, where)
+
+
+def _write_table(
+    engine: Engine, node: PlannedNode, select: str, ctx: BuildContext, where: Where
+) -> Output:
+    """Write the rows to one new object and publish a view over it."""
+    oid, rows = _write_object(engine, select, ctx, where)
+    out = Output(rows, (oid,))
+    _publish(engine, node, m.parts_select([ctx.objects.relative(oid)]), out, ctx, where)
+    return out
+
+
+def _write_object(engine: Engine, select: str, ctx: BuildContext, where: Where) -> tuple[str, int]:
+    tmp = ctx.objects.temp_path()
+    try:
+        rows = engine.fetch_value(m.copy_to(select, str(tmp)), where=where)
+        return ctx.objects.put(tmp), int(rows or 0)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _publish(
+    engine: Engine,
+    node: PlannedNode,
+    select: str,
+    out: Output,
+    ctx: BuildContext,
+    where: Where,
+) -> None:
+    fp = node.fingerprint
+    with engine.transaction():
+        old = ctx.existing.get(node.name)
+        if old is not None and old != "view":
+            engine.execute(m.drop_relation(node.name, old.upper()))
+        engine.execute(m.create_view(node.name, select), where=where)
+        engine.execute(
+            m.state_insert(),
+            m.state_params(
+                node.name,
+                fp.value,
+                fp.parts(),
+                node.materialized,
+                out.objects,
+                out.rows,
+                ctx.run_id,
+            ),
+        )
+
+
+def _incremental(
+    engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where
+) -> Output:
+    """Compute only new rows; append them as a part, or upsert by key when keys overlap."""
+    previous = tuple(ctx.state.get(model.name, {}).get("objects", ()))
+    cursor_value = None
+    if model.cursor:
+        cursor_value = engine.fetch_value(
+            f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
+        )
+    new_oid, new_rows = _write_object(engine, m.incremental_select(model, cursor_value), ctx, where)
+    parts = _merge_parts(engine, model, previous, new_oid, new_rows, ctx)
+    total = engine.fetch_value(
+        f"SELECT count(*) FROM ({m.parts_select([ctx.objects.relative(p) for p in parts])})"
+    )
+    out = Output(int(total or 0), parts)
+    select = m.parts_select([ctx.objects.relative(p) for p in parts])
+    _publish(engine, node, select, out, ctx, where)
+    return Output(new_rows, parts)
+
+
+def _merge_parts(
+    engine: Engine,
+    model: Model,
+    previous: Sequence[str],
+    new_oid: str,
+    new_rows: int,
+    ctx: BuildContext,
+) -> tuple[str, ...]:
+    if new_rows == 0:
+        return tuple(previous)
+    if not model.unique_key or not previous:
+        return (*previous, new_oid)
+    old_sql = m.parts_select([ctx.objects.relative(p) for p in previous])
+    new_sql = m.parts_select([ctx.objects.relative(new_oid)])
+    match = m.key_match(model.unique_key)
+    overlap = engine.fetch_value(
+        f"SELECT count(*) FROM ({new_sql}) n "
+        f"WHERE EXISTS (SELECT 1 FROM ({old_sql}) o WHERE {match})"
+    )
+    if not overlap:
+        return (*previous, new_oid)
+    merged = (
+        f"SELECT * FROM ({old_sql}) o WHERE NOT EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
+        f"\nUNION ALL BY NAME {new_sql}"
+    )
+    where = Where(path=model.path, model=model.name)
+    try:
+        oid, _ = _write_object(engine, merged, ctx, where)
+    except ExecutionError as exc:
+        raise ExecutionError(
+            f"incremental merge into {model.name} failed: {exc.message}",
+            model=model.name,
+            path=model.path,
+            hint="if the model's columns changed, rebuild it with --full-refresh",
+        ) from exc
+    return (oid,)
+
+
+def _with_frame(
+    engine: Engine, node: PlannedNode, staged: str, frame: Any, ctx: BuildContext, where: Where
+) -> Output:
+    engine.register(staged, frame)
+    try:
+        return _write_table(engine, node, f"SELECT * FROM {m.quote(staged)}", ctx, where)
+    finally:
+        engine.unregister(staged)
+
+
+def _call_python(engine: Engine, model: Model) -> Any:
+    assert model.func is not None
+    inputs = [engine.lazy(name) for name in model.depends_on]
+    try:
+        output = model.func(*inputs)
+    except Exception as exc:  # the user's code failed: point at their line
+        raise ExecutionError(
+            f"python model raised {type(exc).__name__}: {exc}",
+            model=model.name,
+            path=model.path,
+            line=_user_line(exc, model.path),
+        ) from exc
+    if not _is_frame(output):
+        raise ExecutionError(
+            f"python model returned {type(output).__name__}",
+            model=model.name,
+            path=model.path,
+            line=model.body_line,
+            hint="return a Polars DataFrame or LazyFrame (pandas and Arrow tables work too)",
+        )
+    return output
+
+
+def _is_frame(value: Any) -> bool:
+    kind = type(value)
+    return kind.__module__.split(".")[0] in ("polars", "pandas", "pyarrow") and kind.__name__ in (
+        "DataFrame",
+        "LazyFrame",
+        "Table",
+    )
+
+
+def _user_line(exc: BaseException, path: Path) -> int | None:
+    for frame, line in reversed(list(traceback.walk_tb(exc.__traceback__))):
+        if Path(frame.f_code.co_filename).name == path.name:
+            return line
+    return None
