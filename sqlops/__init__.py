@@ -13,16 +13,16 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BuildFailed": "sqlops.errors",
-    "BuildResult": "sqlops.execute.runner",
+    "BuildResult": "sqlops.execute.results",
     "ConfigError": "sqlops.errors",
     "CycleError": "sqlops.errors",
     "DuplicateModelError": "sqlops.errors",
-    "Event": "sqlops.execute.runner",
+    "Event": "sqlops.execute.results",
     "ExecutionError": "sqlops.errors",
     "Lineage": "sqlops.api",
     "LockedError": "sqlops.errors",
     "ModelParseError": "sqlops.errors",
-    "NodeResult": "sqlops.execute.runner",
+    "NodeResult": "sqlops.execute.results",
     "Plan": "sqlops.plan.planner",
     "PlanError": "sqlops.errors",
     "PlannedNode": "sqlops.plan.planner",
@@ -86,7 +86,7 @@ if TYPE_CHECKING:
         SqlopsError,
         UnknownTableError,
     )
-    from sqlops.execute.runner import BuildResult, Event, NodeResult
+    from sqlops.execute.results import BuildResult, Event, NodeResult
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
 

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlops.catalog.store import Catalog, now
 from sqlops.config import Config, load_config
 from sqlops.errors import SqlopsError, UnknownTableError, did_you_mean
-from sqlops.execute.engine import Engine, Where
 from sqlops.execute.lock import build_lock
-from sqlops.execute.nodes import BuildContext
 from sqlops.execute.objects import ObjectStore
-from sqlops.execute.runner import BuildResult, OnEvent, run_plan
+from sqlops.execute.results import BuildResult, NodeResult, OnEvent
+from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
 from sqlops.project.loader import load_project
@@ -27,6 +25,11 @@ from sqlops.versioning.local import committed_objects
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from sqlops.execute.engine import Engine
+
+# Modules that import DuckDB are imported inside the functions that need them, so that a
+# no-op build (and `sqlops --help`) never pays DuckDB's import time.
 
 
 @dataclass(frozen=True)
@@ -102,29 +105,57 @@ class Project:
         Failed models are reported in the result (``result.ok``), not raised; call
         ``result.raise_on_error()`` to turn them into a ``BuildFailed``.
         """
+        from sqlops.catalog.store import Catalog, now
+
         started = now()
         run_id = started.strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:6]
+        catalog = Catalog(self.config.catalog_path)
         with build_lock(self.config.state_path, wait):
-            spec = self.load(sources)
-            engine = self._open_warehouse(macros=False)
-            try:
-                engine.ensure_state()
-                state = engine.read_state()
-                relations = engine.relations()
-                plan = make_plan(
-                    spec,
-                    state,
-                    self._intact(state, relations),
-                    select=select,
-                    exclude=exclude,
-                    full_refresh=full_refresh,
-                )
-                ctx = BuildContext(self.objects, run_id, relations, state)
-                result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
-            finally:
-                engine.close()
-            self._drop_replaced(state, result)
-            Catalog(self.config.catalog_path).record_build(result, "build", started)
+            inputs = shortcut.inputs_digest(self.config, select, exclude)
+            saved = None if full_refresh or sources else shortcut.saved_nodes(self.config, inputs)
+            if saved is not None:
+                result = _noop_result(run_id, saved, on_event)
+                catalog.record_later(result, "build", started)
+                return result
+            shortcut.forget(self.config)
+            result = self._run(select, exclude, full_refresh, sources, run_id, on_event)
+            catalog.record_build(result, "build", started)
+            if result.ok and not sources:
+                shortcut.save(self.config, inputs, [_node_record(n) for n in result.nodes])
+        return result
+
+    def _run(
+        self,
+        select: Sequence[str],
+        exclude: Sequence[str],
+        full_refresh: bool,
+        sources: Mapping[str, Any] | None,
+        run_id: str,
+        on_event: OnEvent | None,
+    ) -> BuildResult:
+        """Load, plan against the warehouse state, run; then drop replaced objects."""
+        from sqlops.execute.nodes import BuildContext
+        from sqlops.execute.runner import run_plan
+
+        spec = self.load(sources)
+        engine = self._open_warehouse(macros=False)
+        try:
+            engine.ensure_state()
+            state = engine.read_state()
+            relations = engine.relations()
+            plan = make_plan(
+                spec,
+                state,
+                self._intact(state, relations),
+                select=select,
+                exclude=exclude,
+                full_refresh=full_refresh,
+            )
+            ctx = BuildContext(self.objects, run_id, relations, state)
+            result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
+        finally:
+            engine.close()
+        self._drop_replaced(state, result)
         return result
 
     @property
@@ -176,6 +207,8 @@ class Project:
 
     def sql(self, query: str, **params: Any) -> pl.DataFrame:
         """Run a query against the warehouse; ``$name`` parameters come from ``params``."""
+        from sqlops.execute.engine import Where
+
         engine = self._open_warehouse(read_only=True)
         try:
             return engine.polars(query, params or None, Where(path="<query>"))
@@ -224,6 +257,8 @@ class Project:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest builds recorded in the catalog, newest first."""
+        from sqlops.catalog.store import Catalog
+
         return Catalog(self.config.catalog_path).runs(limit)
 
     def _column_sources(
@@ -250,6 +285,8 @@ class Project:
         return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
 
     def _open_warehouse(self, read_only: bool = False, macros: bool = True) -> Engine:
+        from sqlops.execute.engine import Engine
+
         path = self.config.warehouse_path
         if read_only and not path.exists():
             raise SqlopsError(
@@ -280,6 +317,25 @@ def _relative(location: str, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
 
 
+def _node_record(node: NodeResult) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "kind": node.kind,
+        "materialized": node.materialized,
+        "fingerprint": node.fingerprint,
+        "path": node.path,
+    }
+
+
+def _noop_result(run_id: str, saved: list[dict[str, Any]], on_event: OnEvent | None) -> BuildResult:
+    from sqlops.execute.results import Event
+
+    nodes = tuple(NodeResult(status="skipped", reason="unchanged", **n) for n in saved)
+    if on_event is not None:
+        on_event(Event("plan", total=0))
+    return BuildResult(run_id, 0.0, nodes)
+
+
 def _resolve_node(spec: ProjectSpec, name: str) -> str:
     key = name.lower()
     if key in spec.models or key in spec.sources:
@@ -301,6 +357,8 @@ def sql(query: str, **frames: Any) -> pl.DataFrame:
     >>> sql("select sum(x) as s from df", df=pl.DataFrame({"x": [1, 2, 3]}))["s"][0]
     6
     """
+    from sqlops.execute.engine import Engine, Where
+
     engine = Engine.open()
     try:
         for name, frame in frames.items():
@@ -368,6 +426,7 @@ def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
 
 def _scratch_engine(project: Path | str | None) -> Engine:
     from sqlops.config import find_root
+    from sqlops.execute.engine import Engine
 
     root = Path(project) if project is not None else find_root()
     try:

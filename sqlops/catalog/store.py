@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.resources
+import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlops.execute.engine import Engine
-from sqlops.execute.runner import BuildResult
+from sqlops import __version__
+from sqlops.execute.results import BuildResult
+
+if TYPE_CHECKING:
+    from sqlops.execute.engine import Engine
 
 _SCHEMA = importlib.resources.files("sqlops.catalog").joinpath("schema.sql").read_text()
 
@@ -20,11 +23,34 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @property
+    def pending(self) -> Path:
+        return self.path.with_name("pending_runs.jsonl")
+
     def _open(self, read_only: bool = False) -> Engine:
+        from sqlops.execute.engine import Engine
+
         engine = Engine.open(self.path, read_only=read_only, macros=False)
         if not read_only:
             engine.script(_SCHEMA)
+            self._flush(engine)
         return engine
+
+    def record_later(self, result: BuildResult, command: str, started_at: datetime) -> None:
+        """Queue a no-op build's run row without opening DuckDB; the next write flushes it."""
+        row = _run_row(result, command, started_at)
+        with self.pending.open("a") as handle:
+            handle.write(json.dumps(row, default=str) + "\n")
+
+    def _flush(self, engine: Engine) -> None:
+        if not self.pending.exists():
+            return
+        rows = [json.loads(line) for line in self.pending.read_text().splitlines() if line]
+        if rows:
+            columns = [[row[i] for row in rows] for i in range(len(rows[0]))]
+            columns[2] = [datetime.fromisoformat(v) for v in columns[2]]
+            _insert_columns(engine, "runs", columns)
+        self.pending.unlink()
 
     def record_build(self, result: BuildResult, command: str, started_at: datetime) -> None:
         """Store one build: the run row, a row per node that ran, and changed lineage.
@@ -32,25 +58,13 @@ class Catalog:
         Unchanged (skipped) nodes get no row, so a no-op build writes one row; rows go in
         as column lists through ``unnest``, one statement per table.
         """
-        counts = {s: sum(1 for n in result.nodes if n.status == s) for s in ("success", "skipped")}
-        n_error = sum(1 for n in result.nodes if n.status in ("error", "upstream_failed"))
         ran = [n for n in result.nodes if n.status != "skipped"]
         engine = self._open()
         try:
             with engine.transaction():
                 engine.execute(
                     "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        result.run_id,
-                        command,
-                        started_at.astimezone(UTC),
-                        result.seconds,
-                        "success" if result.ok else "error",
-                        counts["success"],
-                        counts["skipped"],
-                        n_error,
-                        importlib.metadata.version("sqlops"),
-                    ],
+                    _run_row(result, command, started_at),
                 )
                 if ran:
                     columns = [
@@ -96,6 +110,8 @@ class Catalog:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
+        if self.pending.exists():
+            self._open().close()
         return self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
 
     def model_runs(self, run_id: str) -> list[dict[str, Any]]:
@@ -111,6 +127,22 @@ class Catalog:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             engine.close()
+
+
+def _run_row(result: BuildResult, command: str, started_at: datetime) -> list[Any]:
+    counts = {s: sum(1 for n in result.nodes if n.status == s) for s in ("success", "skipped")}
+    n_error = sum(1 for n in result.nodes if n.status in ("error", "upstream_failed"))
+    return [
+        result.run_id,
+        command,
+        started_at.astimezone(UTC),
+        result.seconds,
+        "success" if result.ok else "error",
+        counts["success"],
+        counts["skipped"],
+        n_error,
+        __version__,
+    ]
 
 
 def _insert_columns(engine: Engine, table: str, columns: list[list[Any]]) -> None:

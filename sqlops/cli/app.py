@@ -92,7 +92,7 @@ def build(
     """Build the models in dependency order, skipping the unchanged ones."""
     from sqlops.cli import render
 
-    with render.build_progress(not json) as on_event:
+    with render.build_progress(not json and sys.stderr.isatty()) as on_event:
         result = _open().build(
             select or (), exclude or (), full_refresh=full_refresh, on_event=on_event, wait=wait
         )
@@ -200,7 +200,7 @@ def _show(df: Any, out: Path | None, limit: int, json: bool) -> None:
     elif out is None:
         render.frame(df, limit)
     else:
-        render.out.print(f"wrote {0 if df is None else df.height:,} rows to {out}")
+        render.out().print(f"wrote {0 if df is None else df.height:,} rows to {out}")
 
 
 def main() -> None:

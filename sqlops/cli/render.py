@@ -1,28 +1,54 @@
-"""Everything the CLI shows; the only module that imports rich."""
+"""Everything the CLI shows; the only module that imports rich.
+
+rich is imported on first use: a no-op build prints one plain line and should not pay for it.
+"""
 
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
-
 if TYPE_CHECKING:
     import polars as pl
+    from rich.console import Console
+    from rich.tree import Tree
 
     from sqlops.api import Lineage
-    from sqlops.execute.runner import BuildResult, Event
+    from sqlops.execute.results import BuildResult, Event
     from sqlops.plan.planner import Plan
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def out() -> Console:
+    return _console(False)
+
+
+def err() -> Console:
+    return _console(True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(**options: Any) -> Any:
+    from rich.table import Table
+
+    return Table(**options)
+
 
 _STATUS = {
     "success": "[green]ok[/]",
@@ -33,7 +59,7 @@ _STATUS = {
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]Error:[/] {escape(message)}")
+    err().print(f"[bold red]Error:[/] {escape(message)}")
 
 
 def as_json(value: Any) -> None:
@@ -64,7 +90,7 @@ def build_progress(enabled: bool) -> Iterator[Any]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
-        console=err,
+        console=err(),
         transient=True,
     )
     task = progress.add_task("", total=None)
@@ -84,7 +110,7 @@ def build_progress(enabled: bool) -> Iterator[Any]:
 def build_summary(result: BuildResult, verbose: bool = False) -> None:
     shown = [n for n in result.nodes if n.kind == "model" and (verbose or n.status != "skipped")]
     if shown:
-        table = Table(box=None, header_style="bold")
+        table = _table(box=None, header_style="bold")
         for col, justify in (
             ("model", "left"),
             ("kind", "left"),
@@ -92,56 +118,59 @@ def build_summary(result: BuildResult, verbose: bool = False) -> None:
             ("seconds", "right"),
             ("status", "left"),
         ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            table.add_column(col, justify=justify)
         for n in shown:
             rows = f"{n.rows:,}" if n.rows is not None else ""
             table.add_row(n.name, n.materialized, rows, f"{n.seconds:.2f}", _STATUS[n.status])
-        out.print(table)
+        out().print(table)
     for n in result.nodes:
         if n.status == "error":
-            err.print(f"[bold red]error[/] {escape(n.name)}: {escape(n.error or '')}")
+            err().print(f"[bold red]error[/] {escape(n.name)}: {escape(n.error or '')}")
     counts = {s: sum(1 for n in result.models if n.status == s) for s in _STATUS}
-    out.print(
+    sys.stdout.write(
         f"{counts['success']} built, {counts['skipped']} unchanged, "
         f"{counts['error']} failed, {counts['upstream_failed']} not run "
-        f"in {result.seconds:.2f}s"
+        f"in {result.seconds:.2f}s\n"
     )
 
 
-def plan(p: Plan) -> None:
-    table = Table(box=None, header_style="bold")
-    for col in ("model", "kind", "action", "reason"):
-        table.add_column(col)
-    for node in p.models:
-        action = "[green]run[/]" if node.action == "run" else "[dim]skip[/]"
-        table.add_row(node.name, node.materialized, action, escape(node.reason))
-    out.print(table)
+def plan(p: Plan, verbose: bool = False) -> None:
+    """The models that would run and why; unchanged ones only with ``verbose``."""
+    shown = [n for n in p.models if verbose or n.action == "run"]
+    if shown:
+        table = _table(box=None, header_style="bold")
+        for col in ("model", "kind", "action", "reason"):
+            table.add_column(col)
+        for node in shown:
+            action = "[green]run[/]" if node.action == "run" else "[dim]skip[/]"
+            table.add_row(node.name, node.materialized, action, escape(node.reason))
+        out().print(table)
     n_run = sum(1 for n in p.models if n.action == "run")
-    out.print(f"{n_run} to run, {len(p.models) - n_run} unchanged")
+    sys.stdout.write(f"{n_run} to run, {len(p.models) - n_run} unchanged\n")
 
 
 def frame(df: pl.DataFrame | None, limit: int) -> None:
     if df is None:
-        out.print("[dim]no result[/]")
+        out().print("[dim]no result[/]")
         return
-    table = Table(header_style="bold")
+    table = _table(header_style="bold")
     for name, dtype in df.schema.items():
         numeric = dtype.is_numeric()
         table.add_column(f"{name}\n[dim]{dtype}[/]", justify="right" if numeric else "left")
     for row in df.head(limit).iter_rows():
         table.add_row(*("[dim]NULL[/]" if v is None else escape(str(v)) for v in row))
-    out.print(table)
+    out().print(table)
     more = f" (showing {limit})" if df.height > limit else ""
-    out.print(f"[dim]{df.height:,} rows{more}[/]")
+    out().print(f"[dim]{df.height:,} rows{more}[/]")
 
 
 def records(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> None:
-    table = Table(box=None, header_style="bold", title=title or None)
+    table = _table(box=None, header_style="bold", title=title or None)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*(escape(_cell(row.get(c))) for c in columns))
-    out.print(table)
+    out().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -157,16 +186,18 @@ def _cell(value: Any) -> str:
 
 
 def lineage(info: Lineage) -> None:
+    from rich.tree import Tree
+
     up = Tree(f"[bold]{info.model}[/] upstream")
     _fill(up, info.upstream)
     down = Tree(f"[bold]{info.model}[/] downstream")
     _fill(down, info.downstream)
-    out.print(up)
-    out.print(down)
+    out().print(up)
+    out().print(down)
     if info.column is not None:
-        out.print(f"[bold]{info.model}.{info.column}[/] comes from:")
+        out().print(f"[bold]{info.model}.{info.column}[/] comes from:")
         for table, column in info.column_sources:
-            out.print(f"  {table}.{column}")
+            out().print(f"  {table}.{column}")
 
 
 def _fill(node: Tree, children: Mapping[str, Any]) -> None:
@@ -177,12 +208,12 @@ def _fill(node: Tree, children: Mapping[str, Any]) -> None:
 def mapping(value: Mapping[str, Any], indent: int = 0) -> None:
     for key, item in value.items():
         if isinstance(item, Mapping) and item:
-            out.print(" " * indent + f"[bold]{key}[/]")
+            out().print(" " * indent + f"[bold]{key}[/]")
             mapping(item, indent + 2)
         else:
-            out.print(" " * indent + f"{key} = {escape(json.dumps(item, default=str))}")
+            out().print(" " * indent + f"{key} = {escape(json.dumps(item, default=str))}")
 
 
 def written(paths: list[Any]) -> None:
     for path in paths:
-        out.print(f"[green]created[/] {path}")
+        out().print(f"[green]created[/] {path}")

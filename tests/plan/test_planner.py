@@ -82,3 +82,21 @@ def test_deleted_objects_are_rebuilt(orders_project: Path) -> None:
     assert reasons["marts.top"] == ("run", "missing from the warehouse")
     assert project.build().ok
     assert project.table("marts.top").height == 2
+
+
+def test_noop_shortcut_still_sees_every_kind_of_change(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    assert {m.status for m in project.build().models} == {"skipped"}
+    csv = orders_project / "data/orders.csv"
+    csv.write_text(csv.read_text() + "7,50,2.0,2026-01-06\n")
+    os.utime(csv, ns=(3, 3))
+    assert {m.name for m in project.build().models if m.status == "success"} == {
+        "stg.orders",
+        "marts.revenue",
+        "marts.top",
+    }
+    (orders_project / "sql/marts/new.sql").write_text("select 1 as x")
+    assert [m.name for m in project.build().models if m.status == "success"] == ["marts.new"]
+    assert project.runs()[0]["n_run"] == 1
+    assert len(project.runs(limit=100)) == 4
