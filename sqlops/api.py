@@ -151,7 +151,9 @@ class Project:
                 exclude=exclude,
                 full_refresh=full_refresh,
             )
-            ctx = BuildContext(self.objects, run_id, relations, state)
+            ctx = BuildContext(
+                self.objects, run_id, relations, state, spec.sources, self.config.csv_reader
+            )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
         finally:
             engine.close()

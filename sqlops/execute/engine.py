@@ -178,9 +178,8 @@ class Engine:
         return self.polars(f"SELECT * FROM {qualified(name)}").lazy()
 
     def register(self, name: str, frame: Any) -> None:
-        """Expose a Polars/pandas/Arrow object as a view without copying rows through Python."""
-        if hasattr(frame, "collect") and hasattr(frame, "explain"):  # a Polars LazyFrame
-            frame = frame.collect()
+        """Expose a Polars/pandas/Arrow object (or a Polars LazyFrame, whose scan then gets
+        DuckDB's projections and filters) without copying rows through Python."""
         try:
             self.con.register(name, frame)
         except (duckdb.Error, TypeError, ValueError) as exc:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlops.project.model import Model, Source
+from sqlops.project.model import Source
 
 STATE_SCHEMA = "_sqlops"
 STATE_TABLE = f"{STATE_SCHEMA}.model_state"
@@ -145,14 +145,14 @@ def drop_relation(name: str, kind: str) -> str:
     return f"DROP {kind} IF EXISTS {qualified(name)}"
 
 
-def incremental_select(model: Model, cursor_value: Any) -> str:
-    """Wrap the model so only rows past the cursor are computed (DuckDB pushes the filter
-    down through projections and joins into the scans)."""
-    if model.cursor is None or cursor_value is None:
-        return model.sql
+def incremental_select(sql: str, cursor: str | None, cursor_value: Any) -> str:
+    """Wrap a model so only rows past the cursor are computed (DuckDB pushes the filter
+    down through projections and joins into the scans). The wrapper shares the first line,
+    so error line numbers still match the model file."""
+    if cursor is None or cursor_value is None:
+        return sql
     return (
-        f"SELECT * FROM (\n{model.sql}\n) AS __sqlops_new "
-        f"WHERE {quote(model.cursor)} > {literal(cursor_value)}"
+        f"SELECT * FROM ({sql}\n) AS __sqlops_new WHERE {quote(cursor)} > {literal(cursor_value)}"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
+from sqlops.execute.fastcsv import polars_scan, splice
 from sqlops.execute.objects import ObjectStore
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
@@ -32,6 +33,8 @@ class BuildContext:
     run_id: str
     existing: Mapping[str, str]
     state: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    csv_reader: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,43 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.materialized == "view":
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
+    scans = _csv_scans(model, ctx)
+    if not scans:
+        return _table_model(engine, model, node, ctx, where, model.sql)
+    for name, scan in scans.values():
+        engine.register(name, scan)
+    try:
+        sql = splice(model, {target: name for target, (name, _) in scans.items()})
+        return _table_model(engine, model, node, ctx, where, sql)
+    except ExecutionError:
+        # Polars and DuckDB infer CSV types differently; DuckDB's reader has the last word.
+        return _table_model(engine, model, node, ctx, where, model.sql)
+    finally:
+        for name, _ in scans.values():
+            engine.unregister(name)
+
+
+def _table_model(
+    engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where, sql: str
+) -> Output:
     if node.incremental:
-        return _incremental(engine, model, node, ctx, where)
-    return _write_table(engine, node, model.sql, ctx, where)
+        return _incremental(engine, model, node, ctx, where, sql)
+    return _write_table(engine, node, sql, ctx, where)
+
+
+def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
+    """Polars scans for the CSV sources a table model reads, by source name."""
+    if ctx.csv_reader == "duckdb" or model.kind != "sql":
+        return {}
+    scans: dict[str, tuple[str, Any]] = {}
+    for ref in model.reads:
+        source = ctx.sources.get(ref.target)
+        if source is None or not ref.spans or ref.target in scans:
+            continue
+        scan = polars_scan(source)
+        if scan is not None:
+            scans[ref.target] = (f"__sqlops_csv_{ctx.run_id}_{ref.target.replace('.', '_')}", scan)
+    return scans
 
 
 def _write_table(
@@ -125,7 +162,7 @@ def _publish(
 
 
 def _incremental(
-    engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where
+    engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where, sql: str
 ) -> Output:
     """Compute only new rows; append them as a part, or upsert by key when keys overlap."""
     previous = tuple(ctx.state.get(model.name, {}).get("objects", ()))
@@ -134,7 +171,8 @@ def _incremental(
         cursor_value = engine.fetch_value(
             f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
         )
-    new_oid, new_rows = _write_object(engine, m.incremental_select(model, cursor_value), ctx, where)
+    select = m.incremental_select(sql, model.cursor, cursor_value)
+    new_oid, new_rows = _write_object(engine, select, ctx, where)
     parts = _merge_parts(engine, model, previous, new_oid, new_rows, ctx)
     total = engine.fetch_value(
         f"SELECT count(*) FROM ({m.parts_select([ctx.objects.relative(p) for p in parts])})"

@@ -24,7 +24,7 @@ from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
 from sqlops.project.sources import resolve_sources
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
-_CACHE_FILE = "cache/parse.json"
+_CACHE_FILE = "cache/parse-v2.json"
 
 
 def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> ProjectSpec:
@@ -212,6 +212,7 @@ def _traceback_line(exc: BaseException, path: Path) -> int | None:
 def _resolve(model: Model, known: Mapping[str, None]) -> Model:
     """Map each table reference to a known model or source, or fail with a suggestion."""
     deps: list[str] = []
+    resolved: list[TableRef] = []
     for ref in model.reads:
         name = _match(ref.name, known)
         if name is None:
@@ -225,9 +226,10 @@ def _resolve(model: Model, known: Mapping[str, None]) -> Model:
                 hint=did_you_mean(ref.name, known)
                 or "declare it under [sources] in the config, or add a model that builds it",
             )
+        resolved.append(dataclasses.replace(ref, target=name))
         if name not in deps:
             deps.append(name)
-    return dataclasses.replace(model, depends_on=tuple(deps))
+    return dataclasses.replace(model, depends_on=tuple(deps), reads=tuple(resolved))
 
 
 def _match(ref: str, known: Mapping[str, None]) -> str | None:
@@ -275,13 +277,16 @@ class _ParseCache:
 
             info = analyze(body, path=path, body_line=body_line, table_macros=TABLE_MACROS)
             entry = {
-                "tables": [[t.name, t.line, t.col] for t in info.tables],
+                "tables": [[t.name, t.line, t.col, t.spans] for t in info.tables],
                 "files": list(info.files),
                 "hash": hashlib.sha256(info.canonical.encode()).hexdigest(),
             }
             self.entries[key] = entry
             self.dirty = True
-        tables = [TableRef(n, line, col) for n, line, col in entry["tables"]]
+        tables = [
+            TableRef(n, line, col, tuple((a, b) for a, b in spans))
+            for n, line, col, spans in entry["tables"]
+        ]
         return tables, entry["files"], entry["hash"]
 
     def save(self) -> None:

@@ -18,6 +18,8 @@ class TableRef:
     name: str
     line: int | None = None
     col: int | None = None
+    spans: tuple[tuple[int, int], ...] = ()  # [start, end) of each mention in the body
+    target: str = ""  # the source or model it resolves to (set by the loader)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ are recorded as files so their stats can version the input data.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ def analyze(
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     tables: dict[str, TableRef] = {}
     files: set[str] = set()
+    spans: dict[str, list[tuple[int, int] | None]] = {}
     macros = table_macros or {}
     for table in tree.find_all(exp.Table):
         line, col = _position(table, body_line)
@@ -79,6 +81,7 @@ def analyze(
             if not table.db and table.name.lower().endswith(_FILE_SUFFIXES):
                 files.add(table.name)
                 continue
+            spans.setdefault(name, []).append(_span(table))
             tables.setdefault(name, TableRef(name, line, col))
         elif isinstance(table.this, exp.Func):
             fname = _func_name(table.this)
@@ -90,6 +93,10 @@ def analyze(
                         tables.setdefault(arg.lower(), TableRef(arg.lower(), line, col))
             elif fname in _FILE_FUNCTIONS and args and args[0] is not None:
                 files.add(args[0])
+    for name, found in spans.items():
+        known = tuple(s for s in found if s is not None)
+        if len(known) == len(found):
+            tables[name] = dataclasses.replace(tables[name], spans=known)
     return SqlInfo(
         tables=tuple(sorted(tables.values(), key=lambda t: t.name)),
         files=tuple(sorted(files)),
@@ -141,6 +148,14 @@ def _position(table: exp.Table, body_line: int) -> tuple[int | None, int | None]
     if col is not None and isinstance(first, exp.Identifier):
         col = col - len(first.name) + 1 - (2 if first.quoted else 0)
     return body_line + int(meta["line"]) - 1, col
+
+
+def _span(table: exp.Table) -> tuple[int, int] | None:
+    """Where the table's (possibly qualified) name is in the text, if sqlglot recorded it."""
+    parts = [p for p in table.parts if isinstance(p, exp.Identifier)]
+    if not parts or "start" not in parts[0].meta or "end" not in parts[-1].meta:
+        return None
+    return int(parts[0].meta["start"]), int(parts[-1].meta["end"]) + 1
 
 
 def _func_name(func: exp.Func) -> str:

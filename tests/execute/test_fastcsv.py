@@ -1,0 +1,82 @@
+"""CSV sources read by Polars for table models give what DuckDB's reader gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from conftest import ProjectFactory
+from sqlops import Project
+
+MODEL = """-- materialized: table
+select o.customer_id, count(*) as n, sum(o.amount) as total, min(o.ordered_at) as first
+from raw.orders o
+where o.amount is not null
+group by all
+"""
+
+
+def _build(root: Path, reader: str) -> pl.DataFrame:
+    (root / "sqlops.toml").write_text(
+        f'[engine]\ncsv_reader = "{reader}"\n[sources."raw.orders"]\npath = "data/orders.csv"\n'
+    )
+    project = Project(root)
+    result = project.build(full_refresh=True)
+    assert result.ok, [n.error for n in result.nodes]
+    return project.table("s.summary").sort("customer_id", nulls_last=True)
+
+
+def test_polars_and_duckdb_readers_agree(make_project: ProjectFactory) -> None:
+    rows = ["order_id,customer_id,amount,ordered_at"]
+    rows += [
+        f"{i},{i % 7 or ''},{i * 1.5 if i % 5 else ''},2026-01-{i % 28 + 1:02d}"
+        for i in range(1, 500)
+    ]
+    root = make_project({"data/orders.csv": "\n".join(rows) + "\n", "sql/s/summary.sql": MODEL})
+    fast = _build(root, "polars")
+    plain = _build(root, "duckdb")
+    assert_frame_equal(fast, plain)
+    assert fast.schema["first"] == pl.Date
+
+
+def test_errors_keep_their_line_numbers(make_project: ProjectFactory) -> None:
+    bad = MODEL.replace("count(*) as n", "count(*) as n,\n    sum(o.nope) as x")
+    rows = "order_id,customer_id,amount,ordered_at\n1,1,2.0,2026-01-01\n"
+    root = make_project({"data/orders.csv": rows, "sql/s/summary.sql": bad})
+    (root / "sqlops.toml").write_text('[sources."raw.orders"]\npath = "data/orders.csv"\n')
+    node = next(n for n in Project(root).build().models if n.name == "s.summary")
+    assert node.status == "error"
+    assert node.error is not None and node.error.startswith("sql/s/summary.sql:3:")
+
+
+def test_types_polars_guesses_wrong_fall_back_to_duckdb(make_project: ProjectFactory) -> None:
+    rows = ["id,code"] + [f"{i},{i}" for i in range(20_000)] + ["20000,A7"]
+    root = make_project(
+        {
+            "data/orders.csv": "\n".join(rows) + "\n",
+            "sql/s/summary.sql": "-- materialized: table\nselect max(code) as m, count(*) as customer_id from raw.orders",
+        }
+    )
+    (root / "sqlops.toml").write_text('[sources."raw.orders"]\npath = "data/orders.csv"\n')
+    project = Project(root)
+    assert project.build().ok
+    assert project.table("s.summary").to_dicts() == [{"m": "A7", "customer_id": 20_001}]
+
+
+@pytest.mark.parametrize("options", ['{ quote = "\'" }', '{ dateformat = "%d/%m/%Y" }'])
+def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) -> None:
+    from sqlops.config import load_config
+    from sqlops.execute.fastcsv import polars_scan
+    from sqlops.project.sources import resolve_sources
+
+    root = make_project(
+        {
+            "data/orders.csv": "a\n1\n",
+            "sqlops.toml": f'[sources."raw.orders"]\npath = "data/orders.csv"\noptions = {options}\n',
+        }
+    )
+    source = resolve_sources(load_config(root), {})["raw.orders"]
+    assert polars_scan(source) is None
