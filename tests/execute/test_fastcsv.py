@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from conftest import ProjectFactory
 from sqlops import Project
+
+from conftest import ProjectFactory
 
 MODEL = """-- materialized: table
 select o.customer_id, count(*) as n, sum(o.amount) as total, min(o.ordered_at) as first
@@ -57,7 +58,8 @@ def test_types_polars_guesses_wrong_fall_back_to_duckdb(make_project: ProjectFac
     root = make_project(
         {
             "data/orders.csv": "\n".join(rows) + "\n",
-            "sql/s/summary.sql": "-- materialized: table\nselect max(code) as m, count(*) as customer_id from raw.orders",
+            "sql/s/summary.sql": "-- materialized: table\n"
+            "select max(code) as m, count(*) as customer_id from raw.orders",
         }
     )
     (root / "sqlops.toml").write_text('[sources."raw.orders"]\npath = "data/orders.csv"\n')
@@ -75,7 +77,8 @@ def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) 
     root = make_project(
         {
             "data/orders.csv": "a\n1\n",
-            "sqlops.toml": f'[sources."raw.orders"]\npath = "data/orders.csv"\noptions = {options}\n',
+            "sqlops.toml": '[sources."raw.orders"]\npath = "data/orders.csv"\n'
+            f"options = {options}\n",
         }
     )
     source = resolve_sources(load_config(root), {})["raw.orders"]
