@@ -152,7 +152,13 @@ class Project:
                 full_refresh=full_refresh,
             )
             ctx = BuildContext(
-                self.objects, run_id, relations, state, spec.sources, self.config.csv_reader
+                self.objects,
+                run_id,
+                relations,
+                state,
+                spec.sources,
+                spec.models,
+                self.config.csv_reader,
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
         finally:

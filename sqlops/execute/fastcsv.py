@@ -8,8 +8,10 @@ else, and views, which must stay valid after the build, use DuckDB's own reader.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlops.execute.materialize import quote
 from sqlops.project.model import Model, Source
 
 if TYPE_CHECKING:
@@ -57,21 +59,50 @@ def polars_scan(source: Source) -> pl.LazyFrame | None:
     )
 
 
-def splice(model: Model, names: dict[str, str]) -> str:
-    """The model's SQL with each mention of a replaced table swapped for its scan's name.
+def expand(
+    model: Model, models: Mapping[str, Model], scans: Mapping[str, str], depth: int = 0
+) -> str | None:
+    """The model's SQL reading the given scans instead of their CSV sources, or None.
 
-    Offsets come from the parser, so only the table names change; lines stay where they were.
+    View models between the table model and the source are inlined as subqueries (DuckDB
+    expands views the same way), so ``table <- view <- csv`` gets the fast scan too. Lines
+    may shift; callers rerun the plain SQL on any error so messages point at the file.
     """
-    cuts = sorted(
-        (start, end, names[ref.target])
-        for ref in model.reads
-        if ref.target in names
-        for start, end in ref.spans
-    )
+    if depth > 50:
+        return None
+    cuts: list[tuple[int, int, str]] = []
+    for ref in model.reads:
+        if ref.target in scans:
+            replacement = quote(scans[ref.target])
+        elif (view := models.get(ref.target)) is not None and view.materialized == "view":
+            inner = expand(view, models, scans, depth + 1) if view.kind == "sql" else None
+            if inner is None:
+                continue
+            replacement = f"(\n{inner}\n)"
+        else:
+            continue
+        if not ref.aliased:
+            replacement += f" AS {quote(ref.target.split('.')[-1])}"
+        cuts.extend((start, end, replacement) for start, end in ref.spans)
+    if not cuts:
+        return None
     out, last = [], 0
-    for start, end, name in cuts:
+    for start, end, text in sorted(cuts):
         out.append(model.sql[last:start])
-        out.append(f'"{name}"')
+        out.append(text)
         last = end
     out.append(model.sql[last:])
     return "".join(out)
+
+
+def csv_sources(
+    model: Model, models: Mapping[str, Model], sources: Mapping[str, Source]
+) -> set[str]:
+    """The CSV sources a model reads directly or through view models."""
+    found: set[str] = set()
+    for ref in model.reads:
+        if ref.target in sources and sources[ref.target].format == "csv":
+            found.add(ref.target)
+        elif (view := models.get(ref.target)) is not None and view.materialized == "view":
+            found |= csv_sources(view, models, sources)
+    return found

@@ -17,7 +17,7 @@ from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
-from sqlops.execute.fastcsv import polars_scan, splice
+from sqlops.execute.fastcsv import csv_sources, expand, polars_scan
 from sqlops.execute.objects import ObjectStore
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
@@ -34,6 +34,7 @@ class BuildContext:
     existing: Mapping[str, str]
     state: Mapping[str, Mapping[str, Any]]
     sources: Mapping[str, Source] = field(default_factory=dict)
+    models: Mapping[str, Model] = field(default_factory=dict)
     csv_reader: str = "auto"
 
 
@@ -76,15 +77,16 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
     scans = _csv_scans(model, ctx)
-    if not scans:
+    fast = expand(model, ctx.models, {t: name for t, (name, _) in scans.items()})
+    if fast is None:
         return _table_model(engine, model, node, ctx, where, model.sql)
     for name, scan in scans.values():
         engine.register(name, scan)
     try:
-        sql = splice(model, {target: name for target, (name, _) in scans.items()})
-        return _table_model(engine, model, node, ctx, where, sql)
+        return _table_model(engine, model, node, ctx, where, fast)
     except ExecutionError:
-        # Polars and DuckDB infer CSV types differently; DuckDB's reader has the last word.
+        # Polars and DuckDB infer CSV types differently, and inlining views moves lines:
+        # the plain SQL has the last word, and its errors point into the model file.
         return _table_model(engine, model, node, ctx, where, model.sql)
     finally:
         for name, _ in scans.values():
@@ -100,17 +102,14 @@ def _table_model(
 
 
 def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
-    """Polars scans for the CSV sources a table model reads, by source name."""
+    """Polars scans for the CSV sources a table model reads (through views too)."""
     if ctx.csv_reader == "duckdb" or model.kind != "sql":
         return {}
     scans: dict[str, tuple[str, Any]] = {}
-    for ref in model.reads:
-        source = ctx.sources.get(ref.target)
-        if source is None or not ref.spans or ref.target in scans:
-            continue
-        scan = polars_scan(source)
+    for target in sorted(csv_sources(model, ctx.models, ctx.sources)):
+        scan = polars_scan(ctx.sources[target])
         if scan is not None:
-            scans[ref.target] = (f"__sqlops_csv_{ctx.run_id}_{ref.target.replace('.', '_')}", scan)
+            scans[target] = (f"__sqlops_csv_{ctx.run_id}_{target.replace('.', '_')}", scan)
     return scans
 
 

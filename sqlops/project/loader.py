@@ -24,7 +24,7 @@ from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
 from sqlops.project.sources import resolve_sources
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
-_CACHE_FILE = "cache/parse-v2.json"
+_CACHE_FILE = "cache/parse-v3.json"
 
 
 def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> ProjectSpec:
@@ -277,15 +277,15 @@ class _ParseCache:
 
             info = analyze(body, path=path, body_line=body_line, table_macros=TABLE_MACROS)
             entry = {
-                "tables": [[t.name, t.line, t.col, t.spans] for t in info.tables],
+                "tables": [[t.name, t.line, t.col, t.spans, t.aliased] for t in info.tables],
                 "files": list(info.files),
                 "hash": hashlib.sha256(info.canonical.encode()).hexdigest(),
             }
             self.entries[key] = entry
             self.dirty = True
         tables = [
-            TableRef(n, line, col, tuple((a, b) for a, b in spans))
-            for n, line, col, spans in entry["tables"]
+            TableRef(n, line, col, tuple((a, b) for a, b in spans), aliased)
+            for n, line, col, spans, aliased in entry["tables"]
         ]
         return tables, entry["files"], entry["hash"]
 

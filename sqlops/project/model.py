@@ -19,6 +19,7 @@ class TableRef:
     line: int | None = None
     col: int | None = None
     spans: tuple[tuple[int, int], ...] = ()  # [start, end) of each mention in the body
+    aliased: bool = False  # every mention has an alias (``FROM raw.orders o``)
     target: str = ""  # the source or model it resolves to (set by the loader)
 
 

@@ -71,6 +71,7 @@ def analyze(
     tables: dict[str, TableRef] = {}
     files: set[str] = set()
     spans: dict[str, list[tuple[int, int] | None]] = {}
+    aliased: dict[str, list[bool]] = {}
     macros = table_macros or {}
     for table in tree.find_all(exp.Table):
         line, col = _position(table, body_line)
@@ -82,6 +83,7 @@ def analyze(
                 files.add(table.name)
                 continue
             spans.setdefault(name, []).append(_span(table))
+            aliased.setdefault(name, []).append(bool(table.alias))
             tables.setdefault(name, TableRef(name, line, col))
         elif isinstance(table.this, exp.Func):
             fname = _func_name(table.this)
@@ -96,7 +98,9 @@ def analyze(
     for name, found in spans.items():
         known = tuple(s for s in found if s is not None)
         if len(known) == len(found):
-            tables[name] = dataclasses.replace(tables[name], spans=known)
+            tables[name] = dataclasses.replace(
+                tables[name], spans=known, aliased=all(aliased[name])
+            )
     return SqlInfo(
         tables=tuple(sorted(tables.values(), key=lambda t: t.name)),
         files=tuple(sorted(files)),

@@ -83,3 +83,24 @@ def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) 
     )
     source = resolve_sources(load_config(root), {})["raw.orders"]
     assert polars_scan(source) is None
+
+
+def test_views_between_table_and_csv_are_inlined(make_project: ProjectFactory) -> None:
+    rows = ["order_id,customer_id,amount,ordered_at"]
+    rows += [f"{i},{i % 5},{i * 0.5},2026-02-{i % 28 + 1:02d}" for i in range(1, 300)]
+    root = make_project(
+        {
+            "data/orders.csv": "\n".join(rows) + "\n",
+            "sql/v/orders.sql": "select customer_id, amount, ordered_at from raw.orders "
+            "where amount > 10",
+            "sql/v/recent.sql": "select * from v.orders as o where o.ordered_at > '2026-02-05'",
+            "sql/s/summary.sql": "-- materialized: table\nselect customer_id, sum(amount) as total,"
+            " count(*) as n, min(recent.ordered_at) as first\nfrom v.recent group by all",
+        }
+    )
+    from sqlops.execute.fastcsv import expand
+
+    assert_frame_equal(_build(root, "polars"), _build(root, "duckdb"))
+    spec = Project(root).load()
+    fast = expand(spec.models["s.summary"], spec.models, {"raw.orders": "scan"})
+    assert fast is not None and '"scan" AS "orders"' in fast and ') AS "recent"' in fast

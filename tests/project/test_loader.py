@@ -101,7 +101,7 @@ def test_parse_results_are_cached_by_content(make_project: ProjectFactory) -> No
     root = make_project({"sql/s/m.sql": "select 1 as a", "sql/s/n.sql": "select * from s.m"})
     config = load_config(root)
     load_project(config)
-    cache = root / ".sqlops/cache/parse-v2.json"
+    cache = root / ".sqlops/cache/parse-v3.json"
     assert cache.exists()
     (root / "sql/s/n.sql").write_text("select * from s.m, s.m2")
     (root / "sql/s/m2.sql").write_text("select 2 as b")
