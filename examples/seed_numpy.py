@@ -58,7 +58,7 @@ def run(csv_path=DEFAULT_CSV, out_path=None):
 
     # Salvando os dados transformados em um novo arquivo CSV
     if out_path is not None:
-        np.savetxt(out_path, agregados, delimiter=',', header='média_1,média_2,média_3,desvio_1,desvio_2,desvio_3')
+        np.savetxt(out_path, agregados, delimiter=',', header='média_1,média_2,média_3,desvio_1,desvio_2,desvio_3')  # noqa: E501
 
     return agregados
 

@@ -18,8 +18,6 @@ Semantics to match in SQL (subtle, because train_data is a DataFrame, not a Seri
 So the result has the same rows as train_data and ~10 % NULLs per column.
 """
 
-from pathlib import Path
-
 try:
     from seed_pandas import DEFAULT_CSV
     from seed_pandas import run as seed_pandas_run

@@ -120,7 +120,9 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        raise RuntimeError(f"{cmd[:3]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+        raise RuntimeError(
+            f"{cmd[:3]} failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
     return seconds, usage.ru_maxrss / 1024
 
 
@@ -136,8 +138,14 @@ def run(rows: int, reps: int) -> dict[str, tuple[float, float]]:
             "sqlops build": ([str(BIN / "sqlops"), "build", "--full-refresh"], project),
             "polars (hand-written)": ([py, "-c", POLARS, str(csv), str(out)], work),
             "duckdb (hand-written)": ([py, "-c", DUCKDB, str(csv), str(out)], work),
-            "pandas (seed code)": ([py, "-c", PANDAS, str(csv), str(out), str(ROOT / "examples")], work),
-            "numpy (seed code)": ([py, "-c", NUMPY, str(csv), str(out), str(ROOT / "examples")], work),
+            "pandas (seed code)": (
+                [py, "-c", PANDAS, str(csv), str(out), str(ROOT / "examples")],
+                work,
+            ),
+            "numpy (seed code)": (
+                [py, "-c", NUMPY, str(csv), str(out), str(ROOT / "examples")],
+                work,
+            ),
         }
         if rows > 2_000_000 and os.environ.get("SQLOPS_BENCH_NUMPY") != "1":
             del contenders["numpy (seed code)"]  # ~30 s a run at 10M rows: opt in
@@ -146,7 +154,10 @@ def run(rows: int, reps: int) -> dict[str, tuple[float, float]]:
             for name, (cmd, cwd) in contenders.items():
                 seconds, rss = timed(cmd, cwd)
                 prev = best.get(name)
-                best[name] = (min(seconds, prev[0]) if prev else seconds, max(rss, prev[1] if prev else 0))
+                best[name] = (
+                    min(seconds, prev[0]) if prev else seconds,
+                    max(rss, prev[1] if prev else 0),
+                )
         return best
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -154,11 +165,15 @@ def run(rows: int, reps: int) -> dict[str, tuple[float, float]]:
 
 def report(rows: int, best: dict[str, tuple[float, float]]) -> str:
     floor = min(best["polars (hand-written)"][0], best["duckdb (hand-written)"][0])
-    lines = [f"seed ETL, {rows:,} rows (min wall seconds incl. start-up; ratio to the faster hand-written)"]
+    lines = [
+        f"seed ETL, {rows:,} rows (min wall seconds incl. start-up; ratio to the faster hand-written)"
+    ]
     for name, (seconds, rss) in sorted(best.items(), key=lambda kv: kv[1][0]):
         lines.append(f"  {name:24} {seconds:7.2f} s  {seconds / floor:5.2f}x  peak {rss:7.0f} MiB")
     ratio = best["sqlops build"][0] / floor
-    lines.append(f"  target: sqlops within 1.15x -> {ratio:.2f}x {'met' if ratio <= 1.15 else 'MISSED'}")
+    lines.append(
+        f"  target: sqlops within 1.15x -> {ratio:.2f}x {'met' if ratio <= 1.15 else 'MISSED'}"
+    )
     return "\n".join(lines)
 
 
