@@ -90,15 +90,9 @@ class Commit:
 
     def summary(self) -> dict[str, Any]:
         """The commit without its tree: what ``log`` prints."""
-        return {
-            "id": self.id,
-            "parents": list(self.parents),
-            "message": self.message,
-            "author": self.author,
-            "time": self.time,
-            "metadata": dict(self.metadata),
-            "tables": sorted(self.tree),
-        }
+        out = self.to_json()
+        out["tables"] = sorted(out.pop("tree"))
+        return out
 
 
 def commit_id(
