@@ -11,17 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlops import __version__
 from sqlops.config import Config, load_config
-from sqlops.errors import SqlopsError, UnknownTableError, did_you_mean
+from sqlops.errors import SqlopsError, UnknownTableError, VersioningError, did_you_mean
 from sqlops.execute.lock import build_lock
-from sqlops.execute.objects import ObjectStore
+from sqlops.execute.objects import ObjectStore, atomic_write
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
 from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
-from sqlops.versioning.local import committed_objects
+from sqlops.versioning.local import DEFAULT_BRANCH, LocalStore, committed_objects
+from sqlops.versioning.store import Commit, TableVersion, TreeDiff, tree_diff
 
 if TYPE_CHECKING:
     import polars as pl
@@ -196,8 +198,11 @@ class Project:
             doomed -= committed_objects(self.config.state_path / "versions")
             self.objects.remove(doomed)
 
-    def table(self, name: str) -> pl.DataFrame:
-        """A built model or source as a Polars DataFrame."""
+    def table(self, name: str, ref: str | None = None) -> pl.DataFrame:
+        """A built model or source as a Polars DataFrame; with ``ref`` (branch, tag, commit,
+        ``main~1``), as it was committed there."""
+        if ref is not None:
+            return self._table_at(name, ref)
         engine = self._open_warehouse(read_only=True)
         try:
             relations = engine.relations()
@@ -210,6 +215,25 @@ class Project:
             from sqlops.execute.materialize import qualified
 
             return engine.polars(f"SELECT * FROM {qualified(key)}")
+        finally:
+            engine.close()
+
+    def _table_at(self, name: str, ref: str) -> pl.DataFrame:
+        from sqlops.execute.engine import Engine
+        from sqlops.versioning.workspace import read_version
+
+        store = self.versions
+        cid = store.resolve(ref)
+        tree = store.get_commit(cid).tree
+        key = name.lower() if "." in name else f"main.{name.lower()}"
+        if key not in tree:
+            raise UnknownTableError(
+                name, hint=did_you_mean(key, tree) or f"{ref} ({cid[:12]}) has no such table"
+            )
+        engine = Engine.open(macros=False)
+        try:
+            frame: pl.DataFrame = read_version(engine, self.objects, tree[key])
+            return frame
         finally:
             engine.close()
 
@@ -269,6 +293,110 @@ class Project:
 
         return Catalog(self.config.catalog_path).runs(limit)
 
+    # -- data versions ------------------------------------------------------------------
+
+    @property
+    def versions(self) -> LocalStore:
+        """The project's version store (created with an empty ``main`` on first use)."""
+        store = LocalStore(self.config.state_path / "versions", self.objects)
+        store.init()
+        return store
+
+    @property
+    def branch(self) -> str:
+        """The checked-out branch (or commit id, when a tag or commit was checked out)."""
+        head = self.config.state_path / "HEAD"
+        return head.read_text().strip() if head.is_file() else DEFAULT_BRANCH
+
+    def branches(self) -> dict[str, str]:
+        return self.versions.branches()
+
+    def create_branch(self, name: str, from_ref: str | None = None) -> str:
+        """A new branch at ``from_ref`` (the current branch by default); O(1) in data size."""
+        return self.versions.create_branch(name, from_ref or self.branch)
+
+    def delete_branch(self, name: str) -> None:
+        if name == self.branch:
+            raise VersioningError(
+                f"cannot delete {name!r}: it is checked out", hint="check out another branch first"
+            )
+        self.versions.delete_branch(name)
+
+    def commit(self, message: str, metadata: Mapping[str, str] | None = None) -> Commit | None:
+        """Commit every built table (and a snapshot of each file source) to the current
+        branch; None when nothing changed since its head."""
+        from sqlops.versioning.workspace import working_tree
+
+        store = self.versions
+        branch = self._writable_branch(store)
+        with build_lock(self.config.state_path):
+            head = store.get_commit(store.resolve(branch))
+            engine = self._open_warehouse(macros=False)
+            try:
+                engine.ensure_state()
+                tree = working_tree(engine, self.objects, head.tree, set(self.load().sources))
+            finally:
+                engine.close()
+            changes: dict[str, TableVersion | None] = {
+                n: v for n, v in tree.items() if n not in head.tree or head.tree[n] != v
+            }
+            changes.update({n: None for n in head.tree.keys() - tree.keys()})
+            if not changes:
+                return None
+            meta = {"sqlops_version": __version__, **_git_commit(self.root), **(metadata or {})}
+            return store.commit(branch, changes, message, meta)
+
+    def log(
+        self, table: str | None = None, ref: str | None = None, limit: int | None = None
+    ) -> list[Commit]:
+        """History of a ref (the current branch by default), or of one table in it."""
+        return self.versions.log(ref or self.branch, table.lower() if table else None, limit)
+
+    def tag(self, name: str, ref: str | None = None) -> str:
+        return self.versions.tag(name, ref or self.branch)
+
+    def diff(self, a: str, b: str | None = None) -> TreeDiff:
+        """Tables added, removed and changed from ``a`` to ``b`` (the current branch)."""
+        store = self.versions
+        ida, idb = store.resolve(a), store.resolve(b or self.branch)
+        return tree_diff(store.get_commit(ida).tree, store.get_commit(idb).tree, (ida, idb))
+
+    def merge(self, source: str, into: str | None = None) -> Commit:
+        """Three-way merge at table level; a table changed on both sides is a conflict."""
+        return self.versions.merge(source, into or self._writable_branch(self.versions))
+
+    def revert(self, ref: str) -> Commit:
+        """A new commit on the current branch undoing what ``ref`` changed."""
+        store = self.versions
+        return store.revert(ref, self._writable_branch(store))
+
+    def checkout(self, ref: str) -> list[str]:
+        """Point the warehouse at a version: views over its objects, no data copied."""
+        from sqlops.versioning.workspace import check_out
+
+        store = self.versions
+        commit = store.get_commit(store.resolve(ref))
+        with build_lock(self.config.state_path):
+            engine = self._open_warehouse(macros=False)
+            try:
+                names = check_out(engine, self.objects, commit, f"checkout_{commit.id[:12]}")
+            finally:
+                engine.close()
+            shortcut.forget(self.config)
+            target = ref if ref in store.branches() else commit.id
+            atomic_write(self.config.state_path / "HEAD", target.encode())
+        return names
+
+    def _writable_branch(self, store: LocalStore) -> str:
+        branch = self.branch
+        if branch not in store.branches():
+            raise VersioningError(
+                f"the warehouse is at commit {branch[:12]}, not on a branch",
+                hint="run `sqlops checkout <branch>` or `sqlops branch create NAME --from "
+                f"{branch[:12]}` first",
+            )
+        return branch
+
     def _column_sources(
         self, spec: ProjectSpec, dag: Dag, name: str, column: str
     ) -> list[tuple[str, str]]:
@@ -323,6 +451,19 @@ class Project:
 def _relative(location: str, root: Path) -> str:
     path = Path(location)
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
+
+
+def _git_commit(root: Path) -> dict[str, str]:
+    """The project's git commit, recorded in data commits for lineage (when there is one)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return {"git_commit": done.stdout.strip()} if done.returncode == 0 else {}
 
 
 def _node_record(node: NodeResult) -> dict[str, Any]:

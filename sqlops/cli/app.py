@@ -183,6 +183,134 @@ def runs(limit: Limit = 10, json: Json = False) -> None:
         )
 
 
+branch_app = typer.Typer(help="Create, list and delete branches of the data.", no_args_is_help=True)
+app.add_typer(branch_app, name="branch")
+
+
+@branch_app.command("list")
+def branch_list(json: Json = False) -> None:
+    """List branches and the commit each points to (* marks the checked-out one)."""
+    from sqlops.cli import render
+
+    project = _open()
+    rows = [
+        {"branch": name, "commit": cid[:12], "current": name == project.branch}
+        for name, cid in project.branches().items()
+    ]
+    render.as_json({"branches": rows}) if json else render.records(
+        rows, ["branch", "commit", "current"]
+    )
+
+
+@branch_app.command("create")
+def branch_create(
+    name: Annotated[str, typer.Argument(help="The new branch.")],
+    from_ref: Annotated[
+        str | None, typer.Option("--from", help="Start point (default: current).")
+    ] = None,
+) -> None:
+    """Create a branch; it shares all data with its start point (O(1) in data size)."""
+    from sqlops.cli import render
+
+    cid = _open().create_branch(name, from_ref)
+    render.out().print(f"created branch {name} at {cid[:12]}")
+
+
+@branch_app.command("delete")
+def branch_delete(name: Annotated[str, typer.Argument(help="The branch to delete.")]) -> None:
+    """Delete a branch (its commits stay reachable from other refs)."""
+    from sqlops.cli import render
+
+    _open().delete_branch(name)
+    render.out().print(f"deleted branch {name}")
+
+
+@app.command()
+def commit(message: Annotated[str, typer.Option("--message", "-m", help="What changed.")]) -> None:
+    """Commit the built tables (and snapshots of the file sources) to the current branch."""
+    from sqlops.cli import render
+
+    made = _open().commit(message)
+    render.out().print("nothing to commit" if made is None else f"committed {made.id[:12]}")
+
+
+@app.command()
+def log(
+    table: Annotated[
+        str | None, typer.Argument(help="Only commits that changed this table.")
+    ] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit.")] = None,
+    limit: Limit = 20,
+    json: Json = False,
+) -> None:
+    """Show the history of a branch, or of one table in it."""
+    from sqlops.cli import render
+
+    commits = [c.summary() for c in _open().log(table, ref, limit)]
+    if json:
+        render.as_json({"commits": commits})
+    else:
+        rows = [{**c, "id": c["id"][:12], "tables": len(c["tables"])} for c in commits]
+        render.records(rows, ["id", "time", "author", "message", "tables"])
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="From this ref.")],
+    b: Annotated[str | None, typer.Argument(help="To this ref (default: current branch).")] = None,
+    json: Json = False,
+) -> None:
+    """Tables added, removed and changed between two versions."""
+    from sqlops.cli import render
+
+    result = _open().diff(a, b).to_dict()
+    render.as_json(result) if json else render.mapping(result)
+
+
+@app.command()
+def merge(
+    source: Annotated[str, typer.Argument(help="The branch (or ref) to merge.")],
+    into: Annotated[
+        str | None, typer.Option("--into", help="Target branch (default: current).")
+    ] = None,
+) -> None:
+    """Merge a branch: three-way at table level; both sides changing a table is a conflict."""
+    from sqlops.cli import render
+
+    made = _open().merge(source, into)
+    render.out().print(f"merged {source}: {made.id[:12]}")
+
+
+@app.command()
+def tag(
+    name: Annotated[str, typer.Argument(help="The tag.")],
+    ref: Annotated[
+        str | None, typer.Argument(help="What to tag (default: current branch).")
+    ] = None,
+) -> None:
+    """Name a version for good (tags never move)."""
+    from sqlops.cli import render
+
+    render.out().print(f"tagged {_open().tag(name, ref)[:12]} as {name}")
+
+
+@app.command()
+def revert(ref: Annotated[str, typer.Argument(help="The commit to undo.")]) -> None:
+    """Commit the inverse of a commit's table changes on the current branch."""
+    from sqlops.cli import render
+
+    render.out().print(f"reverted in {_open().revert(ref).id[:12]}")
+
+
+@app.command()
+def checkout(ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")]) -> None:
+    """Point the warehouse at a version (views over stored objects; nothing is copied)."""
+    from sqlops.cli import render
+
+    names = _open().checkout(ref)
+    render.out().print(f"checked out {ref}: {len(names)} tables")
+
+
 def _params(items: list[str] | None) -> dict[str, Any]:
     from sqlops.execute.script import parse_param
 

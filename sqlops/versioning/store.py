@@ -236,19 +236,14 @@ def first_parent_history(store: VersionStore, start: str) -> Iterator[Commit]:
 
 
 def merge_base(store: VersionStore, a: str, b: str) -> str | None:
-    """The nearest common ancestor of two commits (breadth-first over all parents)."""
-    seen_a = _ancestors(store, a)
-    frontier, seen = [b], set()
-    while frontier:
-        nxt: list[str] = []
-        for cid in frontier:
-            if cid in seen_a:
-                return cid
-            if cid not in seen:
-                seen.add(cid)
-                nxt.extend(store.get_commit(cid).parents)
-        frontier = nxt
-    return None
+    """The best common ancestor of two commits: one that no other common ancestor descends
+    from (the most recent such, if criss-cross merges leave several)."""
+    common = _ancestors(store, a) & _ancestors(store, b)
+    if not common:
+        return None
+    shadowed = {p for c in common for p in _ancestors(store, c) if p != c}
+    best = common - shadowed
+    return max(best, key=lambda c: store.get_commit(c).time)
 
 
 def _ancestors(store: VersionStore, start: str) -> set[str]:

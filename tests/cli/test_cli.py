@@ -171,3 +171,26 @@ def test_unknown_config_key_fails_every_command(make_project: ProjectFactory) ->
     assert result.stderr.strip() == (
         "Error: sqlops.toml:1: unknown config key thread. did you mean threads?"
     )
+
+
+def test_version_commands_round_trip(orders_project: Path) -> None:
+    assert sqlops("build", cwd=orders_project).returncode == 0
+    assert "committed" in sqlops("commit", "-m", "first", cwd=orders_project).stdout
+    assert "nothing to commit" in sqlops("commit", "-m", "again", cwd=orders_project).stdout
+    assert sqlops("branch", "create", "dev", cwd=orders_project).returncode == 0
+    assert sqlops("checkout", "dev", cwd=orders_project).returncode == 0
+    branches = json.loads(sqlops("branch", "list", "--json", cwd=orders_project).stdout)
+    assert {b["branch"]: b["current"] for b in branches["branches"]} == {"dev": True, "main": False}
+    log = json.loads(sqlops("log", "marts.top", "--json", cwd=orders_project).stdout)
+    assert [c["message"] for c in log["commits"]] == ["first"]
+    bad = sqlops("checkout", "mian", cwd=orders_project)
+    assert bad.returncode == 1 and "did you mean main" in bad.stderr
+
+
+@pytest.mark.parametrize("sub", ["list", "create", "delete"])
+def test_branch_subcommands_have_help(sub: str) -> None:
+    from sqlops.cli.app import branch_app
+
+    command = next(c for c in branch_app.registered_commands if c.name == sub)
+    assert command.callback is not None and command.callback.__doc__
+    assert runner.invoke(app, ["branch", sub, "--help"]).exit_code == 0

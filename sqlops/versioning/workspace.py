@@ -1,0 +1,99 @@
+"""Between the warehouse and the version store: commit what a build produced, check out a
+version into the warehouse, and read a table at any version.
+
+Table outputs are already immutable objects, so committing them records ids only; file
+sources are snapshotted into objects once per content (identical data dedupes by hash), so
+a commit captures the inputs a build read. Checking out re-points views; nothing is copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlops.execute import materialize as m
+from sqlops.execute.engine import Engine, Where
+from sqlops.execute.objects import ObjectStore
+from sqlops.versioning.store import Commit, TableVersion
+
+
+def working_tree(
+    engine: Engine,
+    objects: ObjectStore,
+    head: Mapping[str, TableVersion],
+    sources: set[str],
+) -> dict[str, TableVersion]:
+    """Every committable table of the warehouse as the store would record it.
+
+    Tables built into objects are taken as they are; file sources are copied into an object
+    unless the head already holds the same source fingerprint.
+    """
+    state = engine.read_state()
+    tree: dict[str, TableVersion] = {}
+    for name, row in sorted(state.items()):
+        if row["objects"]:
+            tree[name] = TableVersion(
+                tuple(row["objects"]),
+                _columns(engine, name),
+                int(row["rows"] or 0),
+                row["fingerprint"],
+            )
+        elif name in sources:
+            previous = head.get(name)
+            if previous is not None and previous.fingerprint == row["fingerprint"]:
+                tree[name] = previous
+            else:
+                tree[name] = _snapshot(engine, objects, name, row["fingerprint"])
+    return tree
+
+
+def _columns(engine: Engine, name: str) -> tuple[tuple[str, str], ...]:
+    return tuple(engine.columns(name).items())
+
+
+def _snapshot(engine: Engine, objects: ObjectStore, name: str, fingerprint: str) -> TableVersion:
+    tmp = objects.temp_path()
+    try:
+        rows = engine.fetch_value(
+            m.copy_to(f"SELECT * FROM {m.qualified(name)}", str(tmp)), where=Where(model=name)
+        )
+        oid = objects.put(tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return TableVersion((oid,), _columns(engine, name), int(rows or 0), fingerprint)
+
+
+def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str) -> list[str]:
+    """Point the warehouse at a commit: one view per table over its objects, and the
+    commit's fingerprints as the build state, so the next build reruns only what differs.
+    Tables the commit lacks are dropped. Returns the names of the tables checked out."""
+    engine.ensure_state()
+    relations = engine.relations()
+    state = engine.read_state()
+    with engine.transaction():
+        schemas = sorted({n.split(".")[0] for n in commit.tree})
+        for schema in schemas:
+            engine.execute(f"CREATE SCHEMA IF NOT EXISTS {m.quote(schema)}")
+        for name, version in sorted(commit.tree.items()):
+            kind = relations.get(name)
+            if kind is not None and kind != "view":
+                engine.execute(m.drop_relation(name, kind.upper()))
+            paths = [objects.relative(p) for p in version.parts]
+            engine.execute(m.create_view(name, m.parts_select(paths)))
+            engine.execute(
+                m.state_insert(),
+                m.state_params(
+                    name, version.fingerprint, {}, "table", version.parts, version.rows, run_id
+                ),
+            )
+        for name, row in state.items():
+            if name not in commit.tree and row["objects"] and name in relations:
+                engine.execute(m.drop_relation(name, relations[name].upper()))
+    engine.compact_state()
+    return sorted(commit.tree)
+
+
+def read_version(engine: Engine, objects: ObjectStore, version: TableVersion) -> Any:
+    """A stored table version as a Polars DataFrame, read straight from its objects."""
+    paths = [str(objects.path(p)) for p in version.parts]
+    return engine.polars(m.parts_select(paths))

@@ -1,0 +1,129 @@
+"""Data versions through the Project API: commit what a build made, travel in time, branch,
+merge and check out — compared with what was built, not with the store's own records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from sqlops import Project
+from sqlops.errors import MergeConflict, RefNotFound, VersioningError
+
+
+def _append(csv: Path, line: str, tick: int) -> None:
+    csv.write_text(csv.read_text() + line)
+    os.utime(csv, ns=(tick, tick))
+
+
+def test_commit_log_and_time_travel(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    first_top = project.table("marts.top")
+    first = project.commit("first build")
+    assert first is not None
+    assert first.metadata["sqlops_version"]
+    assert {"marts.revenue", "marts.top", "raw.orders"} <= set(first.tree)
+    assert project.commit("again") is None  # nothing changed
+    _append(orders_project / "data/orders.csv", "6,40,99.0,2026-01-05\n", 10**18)
+    project.build()
+    second = project.commit("more orders")
+    assert second is not None and second.parents == (first.id,)
+    assert project.table("marts.top").height == first_top.height + 1
+    assert_frame_equal(
+        project.table("marts.top", ref="main~1").sort("customer_id"), first_top.sort("customer_id")
+    )
+    assert [c.message for c in project.log("marts.top")] == ["more orders", "first build"]
+    raw_then = project.table("raw.orders", ref=first.id[:10])
+    assert raw_then.height == 5  # the source was snapshotted as the build read it
+
+
+def test_unchanged_tables_share_objects_between_commits(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    first = project.commit("one")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12.5"))
+    project.build()
+    second = project.commit("two")
+    assert first is not None and second is not None
+    assert first.tree["marts.revenue"] == second.tree["marts.revenue"]
+    assert first.tree["marts.top"].parts != second.tree["marts.top"].parts
+    assert project.diff("main~1").changed == ("marts.top",)
+
+
+def test_checkout_switches_the_warehouse_and_back(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("v1")
+    project.tag("v1")
+    before = project.table("marts.revenue")
+    _append(orders_project / "data/orders.csv", "6,10,1000.0,2026-01-05\n", 10**18)
+    project.build()
+    project.commit("v2")
+    project.checkout("v1")
+    assert_frame_equal(
+        project.table("marts.revenue").sort("customer_id"), before.sort("customer_id")
+    )
+    with pytest.raises(VersioningError, match="not on a branch"):
+        project.commit("detached")
+    project.checkout("main")
+    assert project.table("marts.revenue").filter(pl.col("customer_id") == 10)["revenue"][0] > 1000
+    assert {n.action for n in project.plan().models} == {"skip"}
+
+
+def test_branches_merge_and_conflicts(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("base")
+    project.create_branch("dev")
+    project.checkout("dev")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12"))
+    project.build()
+    project.commit("dev: stricter top")
+    assert project.table("marts.top", ref="main").height == 2
+    merged = project.merge("dev", into="main")
+    assert len(merged.parents) == 2
+    assert project.table("marts.top", ref="main").height == project.table("marts.top").height
+    # conflicting edits of the same table on both branches
+    project.checkout("main")
+    path.write_text(path.read_text().replace("> 12", "> 5"))
+    project.build()
+    project.commit("main: looser top")
+    project.checkout("dev")
+    path.write_text(path.read_text().replace("> 5", "> 13"))
+    project.build()
+    project.commit("dev: even stricter")
+    with pytest.raises(MergeConflict, match=r"marts\.top"):
+        project.merge("dev", into="main")
+
+
+def test_revert_restores_the_previous_tables(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("good")
+    good = project.table("marts.top", ref="main")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 1000"))
+    project.build()
+    bad = project.commit("bad")
+    assert bad is not None
+    project.revert(bad.id)
+    assert_frame_equal(
+        project.table("marts.top", ref="main").sort("customer_id"), good.sort("customer_id")
+    )
+
+
+def test_bad_refs_name_close_ones(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("c")
+    project.create_branch("feature-a")
+    with pytest.raises(RefNotFound, match="did you mean feature-a"):
+        project.table("marts.top", ref="feature-b")
+    with pytest.raises(VersioningError, match="checked out"):
+        project.delete_branch("main")
