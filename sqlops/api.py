@@ -5,6 +5,7 @@ Every CLI command calls one function here of the same meaning; nothing here prin
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,13 +101,21 @@ class Project:
         sources: Mapping[str, Any] | None = None,
         on_event: OnEvent | None = None,
         wait: float = 0.0,
+        branch: str | None = None,
     ) -> BuildResult:
         """Build the selected models (all by default), skipping unchanged ones.
+
+        With ``branch``, the warehouse is first checked out at that branch, and a successful
+        build is committed to it with the run id and every model's fingerprint.
 
         ``sources`` maps source names to Polars/pandas/Arrow frames to read this time.
         Failed models are reported in the result (``result.ok``), not raised; call
         ``result.raise_on_error()`` to turn them into a ``BuildFailed``.
         """
+        if branch is not None:
+            return self._build_on_branch(
+                branch, select, exclude, full_refresh, sources, on_event, wait
+            )
         from sqlops.catalog.store import Catalog, now
 
         started = now()
@@ -124,6 +133,39 @@ class Project:
             catalog.record_build(result, "build", started)
             if result.ok and not sources:
                 shortcut.save(self.config, inputs, [_node_record(n) for n in result.nodes])
+        return result
+
+    def _build_on_branch(
+        self,
+        branch: str,
+        select: Sequence[str],
+        exclude: Sequence[str],
+        full_refresh: bool,
+        sources: Mapping[str, Any] | None,
+        on_event: OnEvent | None,
+        wait: float,
+    ) -> BuildResult:
+        if branch not in self.versions.branches():
+            raise VersioningError(
+                f"no branch {branch!r}", hint=f"create it first: sqlops branch create {branch}"
+            )
+        if self.branch != branch:
+            self.checkout(branch)
+        result = self.build(
+            select,
+            exclude,
+            full_refresh=full_refresh,
+            sources=sources,
+            on_event=on_event,
+            wait=wait,
+        )
+        if result.ok:
+            fingerprints = {n.name: n.fingerprint for n in result.nodes}
+            meta = {
+                "run_id": result.run_id,
+                "fingerprints": json.dumps(fingerprints, sort_keys=True),
+            }
+            self.commit(f"build {result.run_id}", meta)
         return result
 
     def _run(
@@ -386,6 +428,17 @@ class Project:
             target = ref if ref in store.branches() else commit.id
             atomic_write(self.config.state_path / "HEAD", target.encode())
         return names
+
+    def gc(self) -> tuple[int, int]:
+        """Delete objects that no commit and no warehouse table references."""
+        with build_lock(self.config.state_path):
+            state, _ = self._warehouse_state()
+            live = frozenset(o for row in state.values() for o in row.get("objects", ()))
+            return self.versions.gc(keep=live)
+
+    def fsck(self) -> list[str]:
+        """Check every ref, commit and object hash; returns the problems found (none: [])."""
+        return self.versions.fsck()
 
     def _writable_branch(self, store: LocalStore) -> str:
         branch = self.branch

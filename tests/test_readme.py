@@ -42,10 +42,10 @@ def test_readme_has_the_two_quickstart_commands() -> None:
     assert blocks[:2] == ["pip install uv && uv run sqlops build\n", "uv run pytest\n"]
 
 
-def test_project_commands_run_in_order(tmp_path: Path) -> None:
-    commands = _console_blocks()[0]
-    assert commands[0].startswith("sqlops init")
-    _run(commands, tmp_path)
+def test_project_and_version_commands_run_in_order(tmp_path: Path) -> None:
+    project, versions = _console_blocks()[:2]
+    assert project[0].startswith("sqlops init") and versions[0].startswith("sqlops commit")
+    _run(project + versions, tmp_path)
 
 
 def test_single_file_commands_run(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_single_file_commands_run(tmp_path: Path) -> None:
     (tmp_path / "analysis.sql").write_text(
         "select city, price from 'houses.csv' where price >= $min_price"
     )
-    _run(_console_blocks()[1], tmp_path)
+    _run(next(b for b in _console_blocks() if b[0].startswith("sqlops query")), tmp_path)
     assert pl.read_parquet(tmp_path / "result.parquet")["city"].to_list() == ["Recife"]
 
 

@@ -84,6 +84,9 @@ def build(
         bool, typer.Option("--full-refresh", help="Rebuild everything.")
     ] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running build.")] = 0,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Build on this branch and commit the result.")
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List unchanged models too.")
     ] = False,
@@ -94,7 +97,12 @@ def build(
 
     with render.build_progress(not json and sys.stderr.isatty()) as on_event:
         result = _open().build(
-            select or (), exclude or (), full_refresh=full_refresh, on_event=on_event, wait=wait
+            select or (),
+            exclude or (),
+            full_refresh=full_refresh,
+            on_event=on_event,
+            wait=wait,
+            branch=branch,
         )
     render.as_json(result.to_dict()) if json else render.build_summary(result, verbose)
     raise typer.Exit(0 if result.ok else 1)
@@ -309,6 +317,34 @@ def checkout(ref: Annotated[str, typer.Argument(help="Branch, tag, commit or mai
 
     names = _open().checkout(ref)
     render.out().print(f"checked out {ref}: {len(names)} tables")
+
+
+versions_app = typer.Typer(help="Maintain the version store.", no_args_is_help=True)
+app.add_typer(versions_app, name="versions")
+
+
+@versions_app.command("gc")
+def versions_gc() -> None:
+    """Delete stored objects that no commit and no warehouse table uses."""
+    from sqlops.cli import render
+
+    count, freed = _open().gc()
+    render.out().print(f"removed {count} objects, {freed / 2**20:.1f} MiB")
+
+
+@versions_app.command("fsck")
+def versions_fsck(json: Json = False) -> None:
+    """Verify every ref, commit and object hash; exits 1 if anything is wrong."""
+    from sqlops.cli import render
+
+    problems = _open().fsck()
+    if json:
+        render.as_json({"problems": problems})
+    else:
+        for problem in problems:
+            render.err().print(problem)
+        render.out().print("ok" if not problems else f"{len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:

@@ -127,3 +127,50 @@ def test_bad_refs_name_close_ones(orders_project: Path) -> None:
         project.table("marts.top", ref="feature-b")
     with pytest.raises(VersioningError, match="checked out"):
         project.delete_branch("main")
+
+
+def test_build_on_a_branch_commits_with_run_metadata(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("base")
+    project.create_branch("dev")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12.5"))
+    result = project.build(branch="dev")
+    assert result.ok and project.branch == "dev"
+    head = project.log(ref="dev", limit=1)[0]
+    assert head.metadata["run_id"] == result.run_id
+    assert "marts.top" in head.metadata["fingerprints"]
+    assert project.table("marts.top", ref="dev").height == 1
+    assert project.table("marts.top", ref="main").height == 2
+    with pytest.raises(VersioningError, match="no branch 'nope'"):
+        project.build(branch="nope")
+
+
+def test_gc_keeps_what_commits_and_the_warehouse_use(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("one")
+    committed = project.table("marts.top", ref="main")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12.5"))
+    project.build()  # the committed object of marts.top is kept: a commit references it
+    stray = project.objects.temp_path().parent.parent / "ff" / "0000.parquet"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"not referenced")
+    removed, _ = project.gc()
+    assert removed == 1 and not stray.exists()
+    assert_frame_equal(project.table("marts.top", ref="main"), committed)
+    assert project.table("marts.top").height == 1
+    assert project.fsck() == []
+
+
+def test_fsck_names_the_table_of_a_corrupt_object(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    made = project.commit("one")
+    assert made is not None
+    part = made.tree["marts.top"].parts[0]
+    project.objects.path(part).write_bytes(b"garbage")
+    problems = project.fsck()
+    assert any("table marts.top" in p and "corrupt" in p for p in problems)
