@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -328,9 +327,6 @@ class LocalStore:
                         )
         return problems
 
-    def copy_object_to(self, object_id: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.part_path(object_id), target)
 
 
 def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
