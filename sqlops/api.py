@@ -403,6 +403,28 @@ class Project:
         ida, idb = store.resolve(a), store.resolve(b or self.branch)
         return tree_diff(store.get_commit(ida).tree, store.get_commit(idb).tree, (ida, idb))
 
+    def diff_rows(self, table: str, a: str, b: str | None, key: Sequence[str]) -> pl.DataFrame:
+        """Rows of one table added, removed or changed between two refs, by a unique key."""
+        from sqlops.execute.engine import Engine
+        from sqlops.versioning.workspace import row_diff
+
+        if not key:
+            raise VersioningError("a row diff needs a key", hint="pass --key COLUMN")
+        store = self.versions
+        name = table.lower() if "." in table else f"main.{table.lower()}"
+        trees = [store.get_commit(store.resolve(r)).tree for r in (a, b or self.branch)]
+        if all(name not in tree for tree in trees):
+            known = set(trees[0]) | set(trees[1])
+            raise UnknownTableError(table, hint=did_you_mean(name, known) or "see `sqlops log`")
+        engine = Engine.open(macros=False)
+        try:
+            frame: pl.DataFrame = row_diff(
+                engine, self.objects, trees[0].get(name), trees[1].get(name), list(key)
+            )
+            return frame
+        finally:
+            engine.close()
+
     def merge(self, source: str, into: str | None = None) -> Commit:
         """Three-way merge at table level; a table changed on both sides is a conflict."""
         return self.versions.merge(source, into or self._writable_branch(self.versions))

@@ -266,12 +266,23 @@ def log(
 def diff(
     a: Annotated[str, typer.Argument(help="From this ref.")],
     b: Annotated[str | None, typer.Argument(help="To this ref (default: current branch).")] = None,
+    table: Annotated[str | None, typer.Argument(help="With --rows: the table to compare.")] = None,
+    rows: Annotated[bool, typer.Option("--rows", help="Row-level diff of TABLE by --key.")] = False,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", "-k", help="Unique key column(s).")
+    ] = None,
+    limit: Limit = 20,
     json: Json = False,
 ) -> None:
-    """Tables added, removed and changed between two versions."""
+    """Tables added, removed and changed between two versions; --rows for one table's rows."""
     from sqlops.cli import render
 
-    result = _open().diff(a, b).to_dict()
+    project = _open()
+    if rows or table:
+        frame = project.diff_rows(table or "", a, b, key or [])
+        _show(frame, None, limit, json)
+        return
+    result = project.diff(a, b).to_dict()
     render.as_json(result) if json else render.mapping(result)
 
 

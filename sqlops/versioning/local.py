@@ -328,7 +328,6 @@ class LocalStore:
         return problems
 
 
-
 def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
     a, b = (older.tree.get(table) if older else None), newer.tree.get(table)
     if a is None or b is None:

@@ -97,3 +97,34 @@ def read_version(engine: Engine, objects: ObjectStore, version: TableVersion) ->
     """A stored table version as a Polars DataFrame, read straight from its objects."""
     paths = [str(objects.path(p)) for p in version.parts]
     return engine.polars(m.parts_select(paths))
+
+
+def row_diff(
+    engine: Engine,
+    objects: ObjectStore,
+    before: TableVersion | None,
+    after: TableVersion | None,
+    key: list[str],
+) -> Any:
+    """Rows added, removed and changed between two versions of a table, matched by a unique
+    key: one row per difference with ``change`` and the key columns (Polars DataFrame)."""
+    empty = "SELECT NULL WHERE false"
+    a_sql = m.parts_select([str(objects.path(p)) for p in before.parts]) if before else empty
+    b_sql = m.parts_select([str(objects.path(p)) for p in after.parts]) if after else empty
+    keys = [m.quote(k) for k in key]
+    select_keys = ", ".join(keys)
+    match = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
+    out_keys = ", ".join(f"coalesce(a.{k}, b.{k}) AS {k}" for k in keys)
+    return engine.polars(
+        f"""
+        WITH a AS (SELECT {select_keys}, hash(t) AS __h FROM ({a_sql}) t),
+             b AS (SELECT {select_keys}, hash(t) AS __h FROM ({b_sql}) t)
+        SELECT CASE WHEN a.__h IS NULL THEN 'added'
+                    WHEN b.__h IS NULL THEN 'removed' ELSE 'changed' END AS change,
+               {out_keys}
+        FROM a FULL OUTER JOIN b ON {match}
+        WHERE a.__h IS DISTINCT FROM b.__h
+        ORDER BY change, {select_keys}
+        """,
+        where=Where(model="diff"),
+    )

@@ -174,3 +174,31 @@ def test_fsck_names_the_table_of_a_corrupt_object(orders_project: Path) -> None:
     project.objects.path(part).write_bytes(b"garbage")
     problems = project.fsck()
     assert any("table marts.top" in p and "corrupt" in p for p in problems)
+
+
+def test_row_diff_by_key_matches_an_independent_comparison(orders_project: Path) -> None:
+    project = Project(orders_project)
+    path = orders_project / "sql/marts/ids.sql"
+    path.write_text("-- materialized: table\nselect range as id, range * 2 as v from range(100)")
+    project.build()
+    project.commit("before")
+    before = project.table("marts.ids")
+    path.write_text(
+        "-- materialized: table\nselect range as id, case when range % 10 = 0 then -1 "
+        "else range * 2 end as v from range(5, 120)"
+    )
+    project.build()
+    project.commit("after")
+    after = project.table("marts.ids")
+    got = project.diff_rows("marts.ids", "main~1", "main", ["id"])
+    joined = before.join(after, on="id", how="full", suffix="_b", coalesce=True)
+    expected = {
+        "added": set(after["id"]) - set(before["id"]),
+        "removed": set(before["id"]) - set(after["id"]),
+        "changed": set(joined.filter(pl.col("v") != pl.col("v_b"))["id"]),
+    }
+    for change, ids in expected.items():
+        assert set(got.filter(pl.col("change") == change)["id"]) == ids, change
+    assert got.height == sum(len(ids) for ids in expected.values())
+    with pytest.raises(VersioningError, match="needs a key"):
+        project.diff_rows("marts.ids", "main~1", "main", [])
