@@ -279,15 +279,27 @@ class Project:
         finally:
             engine.close()
 
-    def sql(self, query: str, **params: Any) -> pl.DataFrame:
-        """Run a query against the warehouse; ``$name`` parameters come from ``params``."""
+    def sql(self, query: str, ref: str | None = None, **params: Any) -> pl.DataFrame:
+        """Run a query against the warehouse, or against version ``ref`` (branch, tag,
+        commit, ``main~1``); ``$name`` parameters come from ``params``."""
         from sqlops.execute.engine import Where
 
-        engine = self._open_warehouse(read_only=True)
+        engine = self._open_warehouse(read_only=True) if ref is None else self.engine_at(ref)
         try:
             return engine.polars(query, params or None, Where(path="<query>"))
         finally:
             engine.close()
+
+    def engine_at(self, ref: str) -> Engine:
+        """A scratch DuckDB connection whose views show every table as committed at ``ref``."""
+        from sqlops.execute.engine import Engine
+        from sqlops.versioning.workspace import attach_views
+
+        store = self.versions
+        commit = store.get_commit(store.resolve(ref))
+        engine = Engine.open()
+        attach_views(engine, self.objects, commit)
+        return engine
 
     def lineage(self, model: str, column: str | None = None) -> Lineage:
         """Upstream and downstream of a model; with ``column``, the source columns behind it."""
@@ -615,12 +627,17 @@ def run_file(
 
 
 def query(
-    text: str, params: Mapping[str, Any] | None = None, *, project: Path | str | None = None
+    text: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    project: Path | str | None = None,
+    ref: str | None = None,
 ) -> pl.DataFrame | None:
-    """Run SQL given as a string, like ``run_file`` (the warehouse if there is one)."""
+    """Run SQL given as a string, like ``run_file`` (the warehouse if there is one); with
+    ``ref``, against the project's tables as committed at that version."""
     from sqlops.execute.script import run_script
 
-    engine = _scratch_engine(project)
+    engine = _scratch_engine(project) if ref is None else Project(project).engine_at(ref)
     try:
         return run_script(engine, text, params or {}, "<query>")
     finally:

@@ -154,6 +154,9 @@ def run(
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run (against the warehouse if one exists).")],
     param: Params = None,
+    ref: Annotated[
+        str | None, typer.Option("--ref", help="Query the tables as committed at this ref.")
+    ] = None,
     out: Out = None,
     limit: Limit = 20,
     json: Json = False,
@@ -161,7 +164,7 @@ def query(
     """Run SQL given on the command line and show the result."""
     from sqlops import api
 
-    _show(api.query(sql, _params(param), project=_project["path"]), out, limit, json)
+    _show(api.query(sql, _params(param), project=_project["path"], ref=ref), out, limit, json)
 
 
 @app.command()

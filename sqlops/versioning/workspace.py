@@ -93,6 +93,15 @@ def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str)
     return sorted(commit.tree)
 
 
+def attach_views(engine: Engine, objects: ObjectStore, commit: Commit) -> None:
+    """Create one view per table of a commit (in a scratch database) for querying it."""
+    for schema in sorted({n.split(".")[0] for n in commit.tree}):
+        engine.execute(f"CREATE SCHEMA IF NOT EXISTS {m.quote(schema)}")
+    for name, version in sorted(commit.tree.items()):
+        paths = [str(objects.path(p)) for p in version.parts]
+        engine.execute(m.create_view(name, m.parts_select(paths)))
+
+
 def read_version(engine: Engine, objects: ObjectStore, version: TableVersion) -> Any:
     """A stored table version as a Polars DataFrame, read straight from its objects."""
     paths = [str(objects.path(p)) for p in version.parts]

@@ -202,3 +202,19 @@ def test_row_diff_by_key_matches_an_independent_comparison(orders_project: Path)
     assert got.height == sum(len(ids) for ids in expected.values())
     with pytest.raises(VersioningError, match="needs a key"):
         project.diff_rows("marts.ids", "main~1", "main", [])
+
+
+def test_queries_at_a_ref_see_that_version(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("one")
+    _append(orders_project / "data/orders.csv", "6,40,99.0,2026-01-05\n", 10**18)
+    project.build()
+    project.commit("two")
+    q = "select count(*) as n from marts.top"
+    assert project.sql(q)["n"][0] == 3
+    assert project.sql(q, ref="main~1")["n"][0] == 2
+    import sqlops
+
+    got = sqlops.query("select count(*) as n from raw.orders", project=orders_project, ref="main~1")
+    assert got is not None and got["n"][0] == 5
