@@ -12,19 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlops import __version__
-from sqlops.config import Config, load_config
+from sqlops.api.versions import VersionsMixin
+from sqlops.config import load_config
 from sqlops.errors import SqlopsError, UnknownTableError, VersioningError, did_you_mean
 from sqlops.execute.lock import build_lock
-from sqlops.execute.objects import ObjectStore, atomic_write
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
 from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
-from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
-from sqlops.versioning.local import DEFAULT_BRANCH, LocalStore, committed_objects
-from sqlops.versioning.store import Commit, TableVersion, TreeDiff, tree_diff
+from sqlops.versioning.local import committed_objects
 
 if TYPE_CHECKING:
     import polars as pl
@@ -57,7 +54,7 @@ class Lineage:
         return out
 
 
-class Project:
+class Project(VersionsMixin):
     """A sqlops project on disk: ``Project(".").build()``.
 
     Args:
@@ -65,17 +62,6 @@ class Project:
         **overrides: config values that win over the files and environment, e.g.
             ``threads=8``.
     """
-
-    def __init__(self, path: Path | str | None = None, **overrides: Any) -> None:
-        self.config: Config = load_config(path, **overrides)
-
-    @property
-    def root(self) -> Path:
-        return self.config.root
-
-    def load(self, sources: Mapping[str, Any] | None = None) -> ProjectSpec:
-        """Read sources and models from disk (parse results are cached)."""
-        return load_project(self.config, sources)
 
     def plan(
         self,
@@ -210,22 +196,6 @@ class Project:
         self._drop_replaced(state, result)
         return result
 
-    @property
-    def objects(self) -> ObjectStore:
-        """Where table outputs are stored (shared with the local version store)."""
-        return ObjectStore(self.config.state_path / "versions" / "objects", self.root)
-
-    def _intact(
-        self, state: Mapping[str, Mapping[str, Any]], relations: Mapping[str, str]
-    ) -> set[str]:
-        """Relations that exist and whose stored objects are all still on disk."""
-        objects = self.objects
-        return {
-            name
-            for name in relations
-            if all(objects.exists(o) for o in state.get(name, {}).get("objects", ()))
-        }
-
     def _drop_replaced(self, state: Mapping[str, Mapping[str, Any]], result: BuildResult) -> None:
         """Delete the objects of outputs this build replaced, unless a commit keeps them."""
         old = {
@@ -260,25 +230,6 @@ class Project:
         finally:
             engine.close()
 
-    def _table_at(self, name: str, ref: str) -> pl.DataFrame:
-        from sqlops.execute.engine import Engine
-        from sqlops.versioning.workspace import read_version
-
-        store = self.versions
-        cid = store.resolve(ref)
-        tree = store.get_commit(cid).tree
-        key = name.lower() if "." in name else f"main.{name.lower()}"
-        if key not in tree:
-            raise UnknownTableError(
-                name, hint=did_you_mean(key, tree) or f"{ref} ({cid[:12]}) has no such table"
-            )
-        engine = Engine.open(macros=False)
-        try:
-            frame: pl.DataFrame = read_version(engine, self.objects, tree[key])
-            return frame
-        finally:
-            engine.close()
-
     def sql(self, query: str, ref: str | None = None, **params: Any) -> pl.DataFrame:
         """Run a query against the warehouse, or against version ``ref`` (branch, tag,
         commit, ``main~1``); ``$name`` parameters come from ``params``."""
@@ -289,17 +240,6 @@ class Project:
             return engine.polars(query, params or None, Where(path="<query>"))
         finally:
             engine.close()
-
-    def engine_at(self, ref: str) -> Engine:
-        """A scratch DuckDB connection whose views show every table as committed at ``ref``."""
-        from sqlops.execute.engine import Engine
-        from sqlops.versioning.workspace import attach_views
-
-        store = self.versions
-        commit = store.get_commit(store.resolve(ref))
-        engine = Engine.open()
-        attach_views(engine, self.objects, commit)
-        return engine
 
     def lineage(self, model: str, column: str | None = None) -> Lineage:
         """Upstream and downstream of a model; with ``column``, the source columns behind it."""
@@ -347,143 +287,6 @@ class Project:
 
         return Catalog(self.config.catalog_path).runs(limit)
 
-    # -- data versions ------------------------------------------------------------------
-
-    @property
-    def versions(self) -> LocalStore:
-        """The project's version store (created with an empty ``main`` on first use)."""
-        store = LocalStore(self.config.state_path / "versions", self.objects)
-        store.init()
-        return store
-
-    @property
-    def branch(self) -> str:
-        """The checked-out branch (or commit id, when a tag or commit was checked out)."""
-        head = self.config.state_path / "HEAD"
-        return head.read_text().strip() if head.is_file() else DEFAULT_BRANCH
-
-    def branches(self) -> dict[str, str]:
-        return self.versions.branches()
-
-    def create_branch(self, name: str, from_ref: str | None = None) -> str:
-        """A new branch at ``from_ref`` (the current branch by default); O(1) in data size."""
-        return self.versions.create_branch(name, from_ref or self.branch)
-
-    def delete_branch(self, name: str) -> None:
-        if name == self.branch:
-            raise VersioningError(
-                f"cannot delete {name!r}: it is checked out", hint="check out another branch first"
-            )
-        self.versions.delete_branch(name)
-
-    def commit(self, message: str, metadata: Mapping[str, str] | None = None) -> Commit | None:
-        """Commit every built table (and a snapshot of each file source) to the current
-        branch; None when nothing changed since its head."""
-        from sqlops.versioning.workspace import working_tree
-
-        store = self.versions
-        branch = self._writable_branch(store)
-        with build_lock(self.config.state_path):
-            head = store.get_commit(store.resolve(branch))
-            engine = self._open_warehouse(macros=False)
-            try:
-                engine.ensure_state()
-                tree = working_tree(engine, self.objects, head.tree, set(self.load().sources))
-            finally:
-                engine.close()
-            changes: dict[str, TableVersion | None] = {
-                n: v for n, v in tree.items() if n not in head.tree or head.tree[n] != v
-            }
-            changes.update({n: None for n in head.tree.keys() - tree.keys()})
-            if not changes:
-                return None
-            meta = {"sqlops_version": __version__, **_git_commit(self.root), **(metadata or {})}
-            return store.commit(branch, changes, message, meta)
-
-    def log(
-        self, table: str | None = None, ref: str | None = None, limit: int | None = None
-    ) -> list[Commit]:
-        """History of a ref (the current branch by default), or of one table in it."""
-        return self.versions.log(ref or self.branch, table.lower() if table else None, limit)
-
-    def tag(self, name: str, ref: str | None = None) -> str:
-        return self.versions.tag(name, ref or self.branch)
-
-    def diff(self, a: str, b: str | None = None) -> TreeDiff:
-        """Tables added, removed and changed from ``a`` to ``b`` (the current branch)."""
-        store = self.versions
-        ida, idb = store.resolve(a), store.resolve(b or self.branch)
-        return tree_diff(store.get_commit(ida).tree, store.get_commit(idb).tree, (ida, idb))
-
-    def diff_rows(self, table: str, a: str, b: str | None, key: Sequence[str]) -> pl.DataFrame:
-        """Rows of one table added, removed or changed between two refs, by a unique key."""
-        from sqlops.execute.engine import Engine
-        from sqlops.versioning.workspace import row_diff
-
-        if not key:
-            raise VersioningError("a row diff needs a key", hint="pass --key COLUMN")
-        store = self.versions
-        name = table.lower() if "." in table else f"main.{table.lower()}"
-        trees = [store.get_commit(store.resolve(r)).tree for r in (a, b or self.branch)]
-        if all(name not in tree for tree in trees):
-            known = set(trees[0]) | set(trees[1])
-            raise UnknownTableError(table, hint=did_you_mean(name, known) or "see `sqlops log`")
-        engine = Engine.open(macros=False)
-        try:
-            frame: pl.DataFrame = row_diff(
-                engine, self.objects, trees[0].get(name), trees[1].get(name), list(key)
-            )
-            return frame
-        finally:
-            engine.close()
-
-    def merge(self, source: str, into: str | None = None) -> Commit:
-        """Three-way merge at table level; a table changed on both sides is a conflict."""
-        return self.versions.merge(source, into or self._writable_branch(self.versions))
-
-    def revert(self, ref: str) -> Commit:
-        """A new commit on the current branch undoing what ``ref`` changed."""
-        store = self.versions
-        return store.revert(ref, self._writable_branch(store))
-
-    def checkout(self, ref: str) -> list[str]:
-        """Point the warehouse at a version: views over its objects, no data copied."""
-        from sqlops.versioning.workspace import check_out
-
-        store = self.versions
-        commit = store.get_commit(store.resolve(ref))
-        with build_lock(self.config.state_path):
-            engine = self._open_warehouse(macros=False)
-            try:
-                names = check_out(engine, self.objects, commit, f"checkout_{commit.id[:12]}")
-            finally:
-                engine.close()
-            shortcut.forget(self.config)
-            target = ref if ref in store.branches() else commit.id
-            atomic_write(self.config.state_path / "HEAD", target.encode())
-        return names
-
-    def gc(self) -> tuple[int, int]:
-        """Delete objects that no commit and no warehouse table references."""
-        with build_lock(self.config.state_path):
-            state, _ = self._warehouse_state()
-            live = frozenset(o for row in state.values() for o in row.get("objects", ()))
-            return self.versions.gc(keep=live)
-
-    def fsck(self) -> list[str]:
-        """Check every ref, commit and object hash; returns the problems found (none: [])."""
-        return self.versions.fsck()
-
-    def _writable_branch(self, store: LocalStore) -> str:
-        branch = self.branch
-        if branch not in store.branches():
-            raise VersioningError(
-                f"the warehouse is at commit {branch[:12]}, not on a branch",
-                hint="run `sqlops checkout <branch>` or `sqlops branch create NAME --from "
-                f"{branch[:12]}` first",
-            )
-        return branch
-
     def _column_sources(
         self, spec: ProjectSpec, dag: Dag, name: str, column: str
     ) -> list[tuple[str, str]]:
@@ -507,50 +310,10 @@ class Project:
                 engine.close()
         return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
 
-    def _open_warehouse(self, read_only: bool = False, macros: bool = True) -> Engine:
-        from sqlops.execute.engine import Engine
-
-        path = self.config.warehouse_path
-        if read_only and not path.exists():
-            raise SqlopsError(
-                f"no warehouse at {path.relative_to(self.root)}", hint="run `sqlops build` first"
-            )
-        return Engine.open(
-            path,
-            read_only=read_only,
-            threads=self.config.duckdb_threads,
-            memory_limit=self.config.memory_limit,
-            macros=macros,
-            search_path=self.root,
-        )
-
-    def _warehouse_state(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
-        if not self.config.warehouse_path.exists():
-            return {}, set()
-        engine = self._open_warehouse(read_only=True, macros=False)
-        try:
-            state = engine.read_state()
-            return state, self._intact(state, engine.relations())
-        finally:
-            engine.close()
-
 
 def _relative(location: str, root: Path) -> str:
     path = Path(location)
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
-
-
-def _git_commit(root: Path) -> dict[str, str]:
-    """The project's git commit, recorded in data commits for lineage (when there is one)."""
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    return {"git_commit": done.stdout.strip()} if done.returncode == 0 else {}
 
 
 def _node_record(node: NodeResult) -> dict[str, Any]:
