@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -180,6 +179,8 @@ class VersionsMixin(ProjectBase):
 
 def _git_commit(root: Path) -> dict[str, str]:
     """The project's git commit, recorded in data commits for lineage (when there is one)."""
+    import subprocess
+
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
