@@ -219,10 +219,9 @@ def _check_keys(
             raise ConfigError(
                 f"unknown config key {prefix}{key}", path=path, line=line_of(text, key), hint=hint
             )
-        if not isinstance(value, allowed[key]) or isinstance(value, bool) is not (
-            allowed[key] is bool
-        ):
-            want = allowed[key]
+        want = allowed[key]
+        # no key is boolean, and bool is a subclass of int: True is never a valid value
+        if not isinstance(value, want) or isinstance(value, bool):
             names = (
                 " or ".join(t.__name__ for t in want) if isinstance(want, tuple) else want.__name__
             )

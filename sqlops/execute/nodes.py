@@ -173,11 +173,9 @@ def _incremental(
     select = m.incremental_select(sql, model.cursor, cursor_value)
     new_oid, new_rows = _write_object(engine, select, ctx, where)
     parts = _merge_parts(engine, model, previous, new_oid, new_rows, ctx)
-    total = engine.fetch_value(
-        f"SELECT count(*) FROM ({m.parts_select([ctx.objects.relative(p) for p in parts])})"
-    )
-    out = Output(int(total or 0), parts)
     select = m.parts_select([ctx.objects.relative(p) for p in parts])
+    total = engine.fetch_value(f"SELECT count(*) FROM ({select})")
+    out = Output(int(total or 0), parts)
     _publish(engine, node, select, out, ctx, where)
     return Output(new_rows, parts)
 

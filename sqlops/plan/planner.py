@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlops.plan.dag import Dag
@@ -44,7 +44,6 @@ class Plan:
     spec: ProjectSpec
     dag: Dag
     nodes: tuple[PlannedNode, ...]
-    selected: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def models(self) -> list[PlannedNode]:
@@ -92,7 +91,7 @@ def make_plan(
             node = _plan_model(model, fp, state.get(name), name in existing, full_refresh)
         fingerprints[name] = fp.value
         nodes.append(node)
-    return Plan(spec=spec, dag=dag, nodes=tuple(nodes), selected=frozenset(selected))
+    return Plan(spec=spec, dag=dag, nodes=tuple(nodes))
 
 
 def _plan_model(
@@ -105,8 +104,8 @@ def _plan_model(
     action, reason = _decide(fp, previous, exists, full_refresh)
     incremental = False
     if model.materialized == "incremental" and action == "run" and previous and exists:
-        parts = previous.get("inputs", {})
-        definition_same = parts.get("sql") == fp.sql and parts.get("config") == fp.config
+        inputs = previous.get("inputs", {})
+        definition_same = inputs.get("sql") == fp.sql and inputs.get("config") == fp.config
         if definition_same and not full_refresh:
             incremental = True
             reason += " (incremental: new rows only)"
@@ -128,16 +127,16 @@ def _decide(
         return "run", "missing from the warehouse"
     if previous.get("fingerprint") == fp.value:
         return "skip", "unchanged"
-    parts = previous.get("inputs", {})
-    if parts.get("sql") != fp.sql:
+    inputs = previous.get("inputs", {})
+    if inputs.get("sql") != fp.sql:
         return "run", "SQL changed"
-    if parts.get("config") != fp.config:
+    if inputs.get("config") != fp.config:
         return "run", "config changed"
-    before: Mapping[str, str] = parts.get("upstream", {})
+    before: Mapping[str, str] = inputs.get("upstream", {})
     changed = sorted(n for n, v in fp.upstream.items() if before.get(n) != v)
     if changed:
         more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
         return "run", f"upstream changed: {', '.join(changed[:3])}{more}"
-    if parts.get("data") != fp.data:
+    if inputs.get("data") != fp.data:
         return "run", "input data changed"
     return "run", "fingerprint changed"

@@ -43,12 +43,7 @@ class Source:
     description: str = ""
     owner: str = ""
     tags: tuple[str, ...] = ()
-    config_line: int | None = None
     frame: Any = None
-
-    @property
-    def schema(self) -> str:
-        return self.name.split(".")[0]
 
     @property
     def is_frame(self) -> bool:
@@ -85,14 +80,6 @@ class Model:
     meta: Mapping[str, str] = field(default_factory=dict)
     func: Callable[..., Any] | None = None
 
-    @property
-    def schema(self) -> str:
-        return self.name.split(".")[0]
-
-    @property
-    def table_name(self) -> str:
-        return self.name.split(".", 1)[1]
-
     def config_items(self) -> dict[str, Any]:
         """The config that changes what the model produces (part of its fingerprint)."""
         return {
@@ -110,9 +97,6 @@ class ProjectSpec:
     root: Path
     sources: Mapping[str, Source]
     models: Mapping[str, Model]
-
-    def node(self, name: str) -> Source | Model:
-        return self.models[name] if name in self.models else self.sources[name]
 
     @property
     def names(self) -> list[str]:

@@ -34,10 +34,11 @@ def resolve_sources(config: Config, frames: Mapping[str, Any]) -> dict[str, Sour
 
     A frame given under a configured name replaces that source for this build.
     """
+    replaced = {f.lower() for f in frames}
     sources = {
         name: resolve_source(cfg, config)
         for name, cfg in config.sources.items()
-        if name.lower() not in {f.lower() for f in frames}
+        if name.lower() not in replaced
     }
     for name, frame in frames.items():
         if name.count(".") != 1:
@@ -51,8 +52,6 @@ def resolve_sources(config: Config, frames: Mapping[str, Any]) -> dict[str, Sour
 
 def resolve_source(cfg: SourceConfig, config: Config) -> Source:
     """Find the files behind one configured source and decide how DuckDB reads them."""
-    text = (config.root / config.config_file).read_text() if config.config_file else ""
-    line = line_of(text, cfg.name)
     raw = cfg.path or ""
     target = Path(raw) if Path(raw).is_absolute() else config.root / raw
     hive = False
@@ -68,19 +67,16 @@ def resolve_source(cfg: SourceConfig, config: Config) -> Source:
         files = (target,) if target.is_file() else ()
         location = str(target)
     if not files:
-        raise SourceError(
-            f"source {cfg.name}: no file matches {raw!r}",
-            hint="check the path; it is relative to the project root",
-            path=config.config_file,
-            line=line,
+        raise _error(
+            cfg, config, f"no file matches {raw!r}", "check the path; it is relative to the root"
         )
     fmt = cfg.format or _FORMAT_BY_SUFFIX.get(files[0].suffix.lower())
     if fmt is None:
-        raise SourceError(
-            f"source {cfg.name}: cannot tell the format of {files[0].name}",
-            hint="add format = 'csv' (or parquet, json, ndjson, duckdb, sqlite)",
-            path=config.config_file,
-            line=line,
+        raise _error(
+            cfg,
+            config,
+            f"cannot tell the format of {files[0].name}",
+            "add format = 'csv' (or parquet, json, ndjson, duckdb, sqlite)",
         )
     options = dict(cfg.options)
     hive = bool(options.pop("hive_partitioning", hive))
@@ -96,5 +92,15 @@ def resolve_source(cfg: SourceConfig, config: Config) -> Source:
         description=cfg.description,
         owner=cfg.owner,
         tags=cfg.tags,
-        config_line=line,
+    )
+
+
+def _error(cfg: SourceConfig, config: Config, message: str, hint: str) -> SourceError:
+    """A source error at the source's line in the config (read only when there is one)."""
+    text = (config.root / config.config_file).read_text() if config.config_file else ""
+    return SourceError(
+        f"source {cfg.name}: {message}",
+        hint=hint,
+        path=config.config_file,
+        line=line_of(text, cfg.name),
     )
