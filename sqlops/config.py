@@ -23,6 +23,7 @@ PYPROJECT = "pyproject.toml"
 
 SOURCE_FORMATS = ("csv", "parquet", "json", "ndjson", "duckdb", "sqlite")
 CSV_READERS = ("auto", "duckdb", "polars")
+VERSION_BACKENDS = ("local", "lakefs")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,27 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class LakeFSConfig:
+    """``[versions.lakefs]``: where the lakeFS backend keeps data versions.
+
+    Endpoint and credentials left empty are taken the way lakectl does: the
+    ``LAKECTL_SERVER_ENDPOINT_URL`` / ``LAKECTL_CREDENTIALS_*`` variables, then
+    ``~/.lakectl.yaml``. The secret never appears in ``sqlops config`` output.
+    """
+
+    endpoint: str = ""
+    repository: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+    storage_namespace: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        out = dataclasses.asdict(self)
+        out["secret_access_key"] = "***" if self.secret_access_key else ""
+        return out
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration of one project; paths are relative to ``root``."""
 
@@ -55,6 +77,8 @@ class Config:
     duckdb_threads: int | None = None
     memory_limit: str | None = None
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    versions_backend: str = "local"
+    lakefs: LakeFSConfig = field(default_factory=LakeFSConfig)
     config_file: Path | None = None
 
     @property
@@ -80,6 +104,7 @@ class Config:
         out["config_file"] = str(self.config_file) if self.config_file else None
         out["warehouse"] = str(self.warehouse_path.relative_to(self.root))
         out["catalog"] = str(self.catalog_path.relative_to(self.root))
+        out["lakefs"] = self.lakefs.to_dict()
         for src in out["sources"].values():
             src["options"] = dict(src["options"])
             src["columns"] = dict(src["columns"])
@@ -95,6 +120,11 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
     "python_models": list,
     "sources": dict,
     "engine": dict,
+    "versions": dict,
+}
+_VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {"backend": str, "lakefs": dict}
+_LAKEFS_KEYS: dict[str, type | tuple[type, ...]] = {
+    f.name: str for f in dataclasses.fields(LakeFSConfig)
 }
 _ENGINE_KEYS: dict[str, type | tuple[type, ...]] = {
     "csv_reader": str,
@@ -117,6 +147,15 @@ _ENV_KEYS = {
     "SQLOPS_WAREHOUSE": "warehouse",
     "SQLOPS_CATALOG": "catalog",
     "SQLOPS_THREADS": "threads",
+}
+# lakectl's own variables first, so sqlops's win when both are set
+_LAKEFS_ENV = {
+    "LAKECTL_SERVER_ENDPOINT_URL": "endpoint",
+    "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": "access_key_id",
+    "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": "secret_access_key",
+    "SQLOPS_LAKEFS_ENDPOINT": "endpoint",
+    "SQLOPS_LAKEFS_REPOSITORY": "repository",
+    "SQLOPS_LAKEFS_STORAGE_NAMESPACE": "storage_namespace",
 }
 
 
@@ -162,6 +201,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
     }
+    backend, lakefs = _versions(raw.pop("versions", {}), config_file, text)
     threads = raw.get("threads", 4)
     if threads < 1:
         raise ConfigError(f"threads = {threads} must be at least 1", path=config_file)
@@ -177,8 +217,28 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         duckdb_threads=engine.get("threads"),
         memory_limit=engine.get("memory_limit"),
         sources=sources,
+        versions_backend=backend,
+        lakefs=lakefs,
         config_file=config_file,
     )
+
+
+def _versions(raw: dict[str, Any], path: Path | None, text: str) -> tuple[str, LakeFSConfig]:
+    """``[versions]``: which backend stores data versions, and the lakeFS settings."""
+    _check_keys(raw, _VERSIONS_KEYS, path, text, "versions.")
+    backend = os.environ.get("SQLOPS_VERSIONS_BACKEND") or raw.get("backend", "local")
+    if backend not in VERSION_BACKENDS:
+        raise ConfigError(
+            f"versions.backend = {backend!r} is not one of {', '.join(VERSION_BACKENDS)}",
+            path=path,
+            line=line_of(text, "backend"),
+        )
+    settings = dict(raw.get("lakefs", {}))
+    _check_keys(settings, _LAKEFS_KEYS, path, text, "versions.lakefs.")
+    for env, key in _LAKEFS_ENV.items():
+        if os.environ.get(env):
+            settings[key] = os.environ[env]
+    return backend, LakeFSConfig(**settings)
 
 
 def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:

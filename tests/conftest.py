@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from lakefs_server import LakeFSServer, find_or_build_lakefs, start_lakefs
 
 ProjectFactory = Callable[..., Path]
 
@@ -64,3 +67,25 @@ def orders_project(make_project: ProjectFactory) -> Path:
             """,
         }
     )
+
+
+@pytest.fixture(scope="session")
+def lakefs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSServer]:
+    """A real lakeFS server (built from its Go module, cached) for the whole session."""
+    server = start_lakefs(find_or_build_lakefs(), tmp_path_factory.mktemp("lakefs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lakefs_env(lakefs_server: LakeFSServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every project (and CLI subprocess) at a fresh lakeFS repository, the way a user
+    would: environment variables only. Returns the repository name."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("SQLOPS_VERSIONS_BACKEND", "lakefs")
+    monkeypatch.setenv("SQLOPS_LAKEFS_REPOSITORY", name)
+    monkeypatch.setenv("SQLOPS_LAKEFS_STORAGE_NAMESPACE", f"local://{name}")
+    monkeypatch.setenv("LAKECTL_SERVER_ENDPOINT_URL", lakefs_server.endpoint)
+    monkeypatch.setenv("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", lakefs_server.access_key_id)
+    monkeypatch.setenv("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", lakefs_server.secret_access_key)
+    return name

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from sqlops.execute.objects import ObjectStore
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
 from sqlops.versioning.local import DEFAULT_BRANCH, LocalStore
+from sqlops.versioning.store import TableVersion, VersionStore
 
 if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
@@ -80,12 +82,29 @@ class ProjectBase:
         finally:
             engine.close()
 
-    @property
-    def versions(self) -> LocalStore:
-        """The project's version store (created with an empty ``main`` on first use)."""
+    @cached_property
+    def versions(self) -> VersionStore:
+        """The project's version store: the embedded local one (created with an empty
+        ``main`` on first use) or lakeFS, as ``[versions] backend`` says."""
+        if self.config.versions_backend == "lakefs":
+            from sqlops.versioning.lakefs import LakeFSStore
+
+            remote = LakeFSStore(
+                self.config.lakefs, self.objects, self.config.state_path / "cache" / "lakefs"
+            )
+            remote.init()
+            return remote
         store = LocalStore(self.config.state_path / "versions", self.objects)
         store.init()
         return store
+
+    def _fetch(self, versions: Iterable[TableVersion | None]) -> None:
+        """Make every part of these table versions readable from the local object folder
+        (a no-op on the local store; a cached download from lakeFS)."""
+        store = self.versions
+        for version in versions:
+            for part in version.parts if version else ():
+                store.part_path(part)
 
     @property
     def branch(self) -> str:

@@ -12,8 +12,7 @@ from sqlops.errors import UnknownTableError, VersioningError, did_you_mean
 from sqlops.execute.lock import build_lock
 from sqlops.execute.objects import atomic_write
 from sqlops.plan import shortcut
-from sqlops.versioning.local import LocalStore
-from sqlops.versioning.store import Commit, TableVersion, TreeDiff, tree_diff
+from sqlops.versioning.store import Commit, TableVersion, TreeDiff, VersionStore, tree_diff
 
 if TYPE_CHECKING:
     import polars as pl
@@ -90,6 +89,7 @@ class VersionsMixin(ProjectBase):
         if all(name not in tree for tree in trees):
             known = set(trees[0]) | set(trees[1])
             raise UnknownTableError(table, hint=did_you_mean(name, known) or "see `sqlops log`")
+        self._fetch(tree.get(name) for tree in trees)
         engine = Engine.open(macros=False)
         try:
             frame: pl.DataFrame = row_diff(
@@ -114,6 +114,7 @@ class VersionsMixin(ProjectBase):
 
         store = self.versions
         commit = store.get_commit(store.resolve(ref))
+        self._fetch(commit.tree.values())
         with build_lock(self.config.state_path):
             engine = self._open_warehouse(macros=False)
             try:
@@ -136,7 +137,7 @@ class VersionsMixin(ProjectBase):
         """Check every ref, commit and object hash; returns the problems found (none: [])."""
         return self.versions.fsck()
 
-    def _writable_branch(self, store: LocalStore) -> str:
+    def _writable_branch(self, store: VersionStore) -> str:
         branch = self.branch
         if branch not in store.branches():
             raise VersioningError(
@@ -158,6 +159,7 @@ class VersionsMixin(ProjectBase):
             raise UnknownTableError(
                 name, hint=did_you_mean(key, tree) or f"{ref} ({cid[:12]}) has no such table"
             )
+        self._fetch([tree[key]])
         engine = Engine.open(macros=False)
         try:
             frame: pl.DataFrame = read_version(engine, self.objects, tree[key])
@@ -172,6 +174,7 @@ class VersionsMixin(ProjectBase):
 
         store = self.versions
         commit = store.get_commit(store.resolve(ref))
+        self._fetch(commit.tree.values())
         engine = Engine.open()
         attach_views(engine, self.objects, commit)
         return engine

@@ -30,10 +30,11 @@ from sqlops.versioning.store import (
     TableVersion,
     check_name,
     commit_id,
-    first_parent_history,
+    history,
     merge_base,
     parse_ref,
     three_way,
+    undo_tree,
 )
 
 DEFAULT_BRANCH = "main"
@@ -216,7 +217,7 @@ class LocalStore:
         before = self.get_commit(target.parents[0]).tree if target.parents else {}
 
         def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
-            undo, conflicts = three_way(target.tree, before, tree)
+            undo, conflicts = undo_tree(target, before, tree)
             if conflicts:
                 raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
             return undo
@@ -280,15 +281,7 @@ class LocalStore:
 
     def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
         """First-parent history, newest first; with ``table``, only commits that changed it."""
-        out: list[Commit] = []
-        history = first_parent_history(self, self.resolve(ref))
-        commit = next(history, None)
-        while commit is not None and (limit is None or len(out) < limit):
-            parent = next(history, None)
-            if table is None or _changed(commit, parent, table):
-                out.append(commit)
-            commit = parent
-        return out
+        return history(self, ref, table, limit)
 
     def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
         """Delete objects no commit (nor ``keep``) references; returns (count, bytes freed)."""
@@ -326,10 +319,3 @@ class LocalStore:
                             f"table {table} in commit {commit.id[:12]}: object {part} is corrupt"
                         )
         return problems
-
-
-def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
-    a, b = (older.tree.get(table) if older else None), newer.tree.get(table)
-    if a is None or b is None:
-        return (a is None) != (b is None)
-    return a.content != b.content

@@ -225,6 +225,48 @@ class VersionStore(Protocol):
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit: ...
 
+    def revert(self, ref: str, branch: str, author: str = "") -> Commit:
+        """A new commit on ``branch`` that undoes what commit ``ref`` changed (table level)."""
+        ...
+
+    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
+        """Delete local objects nothing needs; returns (count, bytes freed)."""
+        ...
+
+    def fsck(self) -> list[str]:
+        """Every problem found (refs to missing commits, missing or corrupt objects)."""
+        ...
+
+
+def history(
+    store: VersionStore, ref: str, table: str | None = None, limit: int | None = None
+) -> list[Commit]:
+    """First-parent history, newest first; with ``table``, only commits that changed it."""
+    out: list[Commit] = []
+    commits = first_parent_history(store, store.resolve(ref))
+    commit = next(commits, None)
+    while commit is not None and (limit is None or len(out) < limit):
+        parent = next(commits, None)
+        if table is None or _changed(commit, parent, table):
+            out.append(commit)
+        commit = parent
+    return out
+
+
+def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
+    a, b = (older.tree.get(table) if older else None), newer.tree.get(table)
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    return a.content != b.content
+
+
+def undo_tree(
+    target: Commit, before: Mapping[str, TableVersion], current: Mapping[str, TableVersion]
+) -> tuple[dict[str, TableVersion], list[str]]:
+    """The tree after undoing ``target`` (whose first parent's tree is ``before``) on top of
+    ``current``, and the tables changed since in a way that conflicts with the undo."""
+    return three_way(target.tree, before, current)
+
 
 def first_parent_history(store: VersionStore, start: str) -> Iterator[Commit]:
     """Walk first parents from a commit back to the root."""

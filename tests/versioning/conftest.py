@@ -11,9 +11,29 @@ import pytest
 from sqlops.versioning.local import LocalStore
 from sqlops.versioning.store import TableVersion, VersionStore
 
+BACKENDS = ["local", "lakefs"]
 
-@pytest.fixture(params=["local"])
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run a project-level test once per backend (lakeFS through the environment)."""
+    if request.param == "lakefs":
+        request.getfixturevalue("lakefs_env")
+    return str(request.param)
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> VersionStore:
+    if request.param == "lakefs":
+        from sqlops.config import load_config
+        from sqlops.execute.objects import ObjectStore
+        from sqlops.versioning.lakefs import LakeFSStore
+
+        request.getfixturevalue("lakefs_env")
+        settings = load_config(tmp_path).lakefs
+        remote = LakeFSStore(settings, ObjectStore(tmp_path / "objects", tmp_path), tmp_path / "c")
+        remote.init()
+        return remote
     local = LocalStore(tmp_path / "versions")
     local.init()
     return local

@@ -1,0 +1,488 @@
+"""The lakeFS backend: data versions in a lakeFS repository, through the official SDK.
+
+This is the only module that calls the ``lakefs`` SDK; every SDK error leaves it as a sqlops
+error. Layout in the repository::
+
+    tables/<schema>/<name>/<object id>.parquet   the table's parts (ids are blake3 hashes)
+    _sqlops/tables/<schema>.<name>.json          its TableVersion: parts, columns, rows, ...
+
+One metadata file per table makes lakeFS's own three-way merge conflict per table. A sqlops
+commit is staged on a short-lived ``sqlops-tx-*`` branch cut from the head, committed there
+and merged into the target branch: the target never holds half-staged changes, a crash
+leaves at most a stray transaction branch, and two writers to one branch are serialized by
+lakeFS's merge (the second is refused if both changed the same table). That merge commit is
+the sqlops commit; its transaction parent is hidden, so history reads as on the local store.
+
+Parts are read through the project's object folder, a local cache keyed by the same content
+hash: a part built here is never downloaded, and a downloaded one is checked against its id.
+Commits are immutable, so their trees are cached on disk by commit id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lakefs
+from lakefs import exceptions as lx
+from lakefs.client import Client
+from lakefs.models import ObjectInfo
+
+from sqlops.config import LakeFSConfig
+from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
+from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
+from sqlops.versioning.store import (
+    Commit,
+    TableVersion,
+    check_name,
+    history,
+    merge_base,
+    parse_ref,
+    three_way,
+    undo_tree,
+)
+
+TX_PREFIX = "sqlops-tx-"
+_META = "_sqlops/tables/"
+_AUTHOR = "sqlops_author"
+_TX = "sqlops_tx"
+_CHUNK = 8 << 20
+
+
+class LakeFSStore:
+    """Data versions in one lakeFS repository (``[versions.lakefs]`` in the config)."""
+
+    def __init__(self, settings: LakeFSConfig, objects: ObjectStore, cache: Path) -> None:
+        if not settings.repository:
+            raise ConfigError(
+                "versions.lakefs.repository is not set",
+                hint="add repository = 'name' under [versions.lakefs] or set "
+                "SQLOPS_LAKEFS_REPOSITORY",
+            )
+        given = {
+            "host": settings.endpoint,
+            "username": settings.access_key_id,
+            "password": settings.secret_access_key,
+        }
+        self.endpoint = settings.endpoint or os.environ.get("LAKECTL_SERVER_ENDPOINT_URL", "")
+        with self._sdk("read the lakeFS credentials"):
+            self.client = Client(**{k: v for k, v in given.items() if v})  # type: ignore[no-untyped-call]
+        self.name = settings.repository
+        self.namespace = settings.storage_namespace
+        self.repo = lakefs.Repository(self.name, client=self.client)
+        self.objects = objects
+        self.cache = cache / self.name
+        self._located: dict[str, tuple[str, str]] = {}  # object id -> (commit id, table)
+        self._meta: dict[str, TableVersion] = {}  # metadata checksum -> table version
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Check the repository exists; create it when a storage namespace is configured."""
+        with self._sdk(f"open repository {self.name}"):
+            try:
+                next(iter(self.repo.branches(max_amount=1)), None)
+                return
+            except lx.NotFoundException:
+                if not self.namespace:
+                    raise VersioningError(
+                        f"lakeFS repository {self.name!r} does not exist at {self.endpoint}",
+                        hint="create it (lakectl repo create) or set "
+                        "versions.lakefs.storage_namespace so sqlops creates it",
+                    ) from None
+            self.repo.create(storage_namespace=self.namespace, exist_ok=True)
+
+    # -- refs ----------------------------------------------------------------------------
+
+    def branches(self) -> dict[str, str]:
+        with self._sdk("list branches"):
+            return {b.id: b.head.id for b in self.repo.branches() if not b.id.startswith(TX_PREFIX)}
+
+    def tags(self) -> dict[str, str]:
+        with self._sdk("list tags"):
+            return {t.id: t.get_commit().id for t in self.repo.tags()}
+
+    def resolve(self, ref: str) -> str:
+        base, back = parse_ref(ref)
+        with self._sdk(f"resolve {ref}"):
+            try:
+                return str(self.repo.ref(ref.strip()).get_commit().id)
+            except lx.NotFoundException:
+                pass
+            if back:
+                self.resolve(base)  # raises RefNotFound when the base is unknown
+                raise VersioningError(
+                    f"{ref} goes back past the first commit", hint="use a smaller ~N"
+                )
+            raise RefNotFound(base, [*self.branches(), *self.tags()])
+
+    def create_branch(self, name: str, from_ref: str = "main") -> str:
+        check_name(name, "branch")
+        target = self.resolve(from_ref)
+        with self._sdk(f"create branch {name}"):
+            try:
+                self.repo.branch(name).create(source_reference=target)
+            except lx.ConflictException:
+                raise VersioningError(
+                    f"branch {name!r} already exists", hint="pick another name"
+                ) from None
+            except lx.BadRequestException as exc:
+                raise VersioningError(
+                    f"invalid branch name {name!r} for lakeFS: {_reason(exc)}",
+                    hint="lakeFS branch names use letters, digits, '_' and '-'",
+                ) from None
+        return target
+
+    def delete_branch(self, name: str) -> None:
+        known = self.branches()
+        if name not in known:
+            raise RefNotFound(name, known)
+        if len(known) == 1:
+            raise VersioningError(f"cannot delete {name!r}, the only branch")
+        with self._sdk(f"delete branch {name}"):
+            try:
+                self.repo.branch(name).delete()
+            except lx.ServerException as exc:
+                reason = _reason(exc)
+                raise VersioningError(f"lakeFS refused to delete {name!r}: {reason}") from None
+
+    def tag(self, name: str, ref: str) -> str:
+        check_name(name, "tag")
+        target = self.resolve(ref)
+        with self._sdk(f"create tag {name}"):
+            try:
+                self.repo.tag(name).create(target)
+            except lx.ConflictException:
+                raise VersioningError(
+                    f"tag {name!r} already exists", hint="tags never move; pick another name"
+                ) from None
+        return target
+
+    # -- objects -------------------------------------------------------------------------
+
+    def put_part(self, path: Path) -> str:
+        """Keep the file in the local cache under its hash; it is uploaded at commit."""
+        return self.objects.put(path)
+
+    def part_path(self, object_id: str) -> Path:
+        """The cached file of a part, downloaded (and checked against its id) on a miss."""
+        path = self.objects.path(object_id)
+        if path.is_file():
+            return path
+        if object_id not in self._located:
+            raise CorruptObject(f"object {object_id} is in no commit of {self.name} read so far")
+        commit, table = self._located[object_id]
+        tmp = self.objects.temp_path()
+        try:
+            with self._sdk(f"download table {table}"):
+                try:
+                    source = self.repo.ref(commit).object(_part(table, object_id))
+                    with source.reader(mode="rb") as reader, tmp.open("wb") as out:
+                        while chunk := reader.read(_CHUNK):
+                            out.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+                except lx.NotFoundException:
+                    raise CorruptObject(
+                        f"table {table} in commit {commit[:12]}: object {object_id} is missing "
+                        f"from lakeFS repository {self.name}"
+                    ) from None
+            if file_hash(tmp) != object_id:
+                raise CorruptObject(
+                    f"table {table} in commit {commit[:12]}: object {object_id} is corrupt "
+                    "(its bytes do not match its hash)"
+                )
+            self.objects.put(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    # -- commits -------------------------------------------------------------------------
+
+    def get_commit(self, commit_id: str) -> Commit:
+        cached = self.cache / "commits" / f"{commit_id}.json"
+        if cached.is_file():
+            commit = Commit.from_json(json.loads(cached.read_text()))
+        else:
+            with self._sdk(f"read commit {commit_id[:12]}"):
+                try:
+                    raw = self.repo.ref(commit_id).get_commit()
+                except lx.NotFoundException:
+                    raise RefNotFound(commit_id, [*self.branches(), *self.tags()]) from None
+                commit = self._to_commit(raw)
+            atomic_write(self.cache / "commits" / f"{commit.id}.json", _dump(commit))
+        for table, version in commit.tree.items():
+            for part in version.parts:
+                self._located.setdefault(part, (commit.id, table))
+        return commit
+
+    def _to_commit(self, raw: Any) -> Commit:
+        metadata = {k: v for k, v in (raw.metadata or {}).items() if not k.startswith(".lakefs")}
+        author = metadata.pop(_AUTHOR, raw.committer or "")
+        parents = tuple(raw.parents or ())
+        if metadata.pop(_TX, None):
+            parents = parents[:1]  # the transaction branch's commit is an implementation detail
+        return Commit(
+            id=raw.id,
+            parents=parents,
+            message=raw.message or "",
+            author=author,
+            time=datetime.fromtimestamp(raw.creation_date, UTC).isoformat(),
+            metadata=metadata,
+            tree=self._read_tree(raw.id),
+        )
+
+    def _read_tree(self, commit_id: str) -> dict[str, TableVersion]:
+        ref = self.repo.ref(commit_id)
+        tree: dict[str, TableVersion] = {}
+        for info in ref.objects(prefix=_META):
+            if not isinstance(info, ObjectInfo):
+                continue
+            name = info.path[len(_META) : -len(".json")]
+            if info.checksum not in self._meta:
+                with ref.object(info.path).reader(mode="rb") as reader:
+                    self._meta[info.checksum] = TableVersion.from_json(json.loads(reader.read()))
+            tree[name] = self._meta[info.checksum]
+        return tree
+
+    def commit(
+        self,
+        branch: str,
+        changes: Mapping[str, TableVersion | None],
+        message: str,
+        metadata: Mapping[str, str],
+        author: str = "",
+    ) -> Commit:
+        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
+
+        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+            for name, version in changes.items():
+                if version is None:
+                    tree.pop(name, None)
+                else:
+                    tree[name] = version
+            return tree
+
+        return self._transact(branch, apply, message, metadata, author)
+
+    def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
+        """Three-way merge at table level of ``source`` into branch ``dest``.
+
+        Conflicts are found here first, so the error names every conflicting table; lakeFS
+        then merges the objects and records both parents.
+        """
+        source_id = self.resolve(source)
+        head = self._head(dest)
+        base = merge_base(self, source_id, head)
+        base_tree = self.get_commit(base).tree if base else {}
+        theirs, ours = self.get_commit(source_id).tree, self.get_commit(head).tree
+        _, conflicts = three_way(base_tree, theirs, ours)
+        if conflicts:
+            raise MergeConflict(source, dest, conflicts)
+        meta = {_AUTHOR: author or _user()}
+        with self._sdk(f"merge {source} into {dest}"):
+            try:
+                merged = self.repo.ref(source_id).merge_into(
+                    self.repo.branch(dest),
+                    message=message or f"merge {source} into {dest}",
+                    metadata=meta,
+                )
+            except lx.ConflictException:
+                raise VersioningError(
+                    f"{dest} changed while merging {source} into it",
+                    hint="run the merge again",
+                ) from None
+        return self.get_commit(merged)
+
+    def revert(self, ref: str, branch: str, author: str = "") -> Commit:
+        target = self.get_commit(self.resolve(ref))
+        before = self.get_commit(target.parents[0]).tree if target.parents else {}
+
+        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+            undo, conflicts = undo_tree(target, before, tree)
+            if conflicts:
+                raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
+            return undo
+
+        message = f"revert {target.id[:12]}: {target.message}"
+        return self._transact(branch, apply, message, {"reverts": target.id}, author)
+
+    def _transact(
+        self,
+        branch: str,
+        apply: Callable[[dict[str, TableVersion]], dict[str, TableVersion]],
+        message: str,
+        metadata: Mapping[str, str],
+        author: str,
+    ) -> Commit:
+        """Stage the new tree on a transaction branch, commit it, merge it into ``branch``."""
+        head = self._head(branch)
+        old = self.get_commit(head).tree
+        new = apply(dict(old))
+        if new == old:
+            raise VersioningError(f"nothing to commit on {branch}: no table changed")
+        for name, version in new.items():
+            if old.get(name) != version:
+                for part in version.parts:
+                    if not (self.objects.exists(part) or part in self._located):
+                        raise CorruptObject(f"table {name}: object {part} was never stored")
+        tx_name = f"{TX_PREFIX}{uuid.uuid4().hex[:16]}"
+        meta = {**metadata, _AUTHOR: author or _user(), _TX: "1"}
+        with self._sdk(f"commit to {branch}"):
+            tx = self.repo.branch(tx_name).create(source_reference=head)
+            try:
+                self._stage(tx, old, new)
+                tx.commit(message=message, metadata={_AUTHOR: meta[_AUTHOR]})
+                merged = tx.merge_into(self.repo.branch(branch), message=message, metadata=meta)
+            except lx.ConflictException:
+                raise VersioningError(
+                    f"another writer changed the same tables on {branch} during this commit",
+                    hint="run the commit again",
+                ) from None
+            finally:
+                tx.delete()
+        return self.get_commit(merged)
+
+    def _stage(
+        self, tx: Any, old: Mapping[str, TableVersion], new: Mapping[str, TableVersion]
+    ) -> None:
+        stale: list[str] = []
+        for name in sorted(old.keys() | new.keys()):
+            before, after = old.get(name, _EMPTY), new.get(name)
+            if after == old.get(name):
+                continue
+            keep = set(after.parts) if after else set()
+            stale += [_part(name, p) for p in before.parts if p not in keep]
+            if after is None:
+                stale.append(f"{_META}{name}.json")
+                continue
+            for part in sorted(keep - set(before.parts)):
+                self._put(tx, name, part)
+            tx.object(f"{_META}{name}.json").upload(
+                data=json.dumps(after.to_json(), sort_keys=True).encode(),
+                content_type="application/json",
+            )
+        if stale:
+            tx.delete_objects(stale)
+
+    def _put(self, tx: Any, table: str, part: str) -> None:
+        """Upload a part from the local cache, or copy it inside lakeFS from the commit it was
+        read from (a revert or merge can bring back parts this machine never had)."""
+        target = _part(table, part)
+        if self.objects.exists(part):
+            writer = tx.object(target).writer(
+                mode="wb", content_type="application/vnd.apache.parquet"
+            )
+            with writer as out, self.objects.path(part).open("rb") as src:
+                shutil.copyfileobj(src, out, _CHUNK)
+            return
+        commit, origin = self._located[part]
+        self.repo.ref(commit).object(_part(origin, part)).copy(tx.id, target)
+
+    def _head(self, branch: str) -> str:
+        heads = self.branches()
+        if branch not in heads:
+            raise RefNotFound(branch, heads)
+        return heads[branch]
+
+    # -- history and upkeep --------------------------------------------------------------
+
+    def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
+        return history(self, ref, table, limit)
+
+    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
+        """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all)."""
+        removed = freed = 0
+        for path in self.objects.folder.glob("??/*.parquet"):
+            if path.parent.name + path.stem not in keep:
+                freed += path.stat().st_size
+                path.unlink()
+                removed += 1
+        return removed, freed
+
+    def fsck(self) -> list[str]:
+        """Check that every table part of every branch and tag head is in lakeFS, and that
+        every cached part still matches its hash."""
+        problems: list[str] = []
+        heads = {**{f"branch {n}": c for n, c in self.branches().items()}}
+        heads.update({f"tag {n}": c for n, c in self.tags().items()})
+        for cid in sorted(set(heads.values())):
+            commit = self.get_commit(cid)
+            ref = self.repo.ref(cid)
+            for table, version in sorted(commit.tree.items()):
+                with self._sdk(f"list table {table}"):
+                    stored = {i.path for i in ref.objects(prefix=_part(table, ""))}
+                for part in version.parts:
+                    if _part(table, part) not in stored:
+                        problems.append(
+                            f"table {table} in commit {cid[:12]}: object {part} is missing"
+                        )
+                    cached = self.objects.path(part)
+                    if cached.is_file() and file_hash(cached) != part:
+                        problems.append(
+                            f"table {table} in commit {cid[:12]}: cached object {part} is corrupt"
+                        )
+        return problems
+
+    # -- errors --------------------------------------------------------------------------
+
+    @contextmanager
+    def _sdk(self, action: str) -> Iterator[None]:
+        """Translate what the SDK and its HTTP client raise into one-line sqlops errors."""
+        try:
+            yield
+        except lx.NoAuthenticationFound:
+            raise ConfigError(
+                f"no lakeFS endpoint or credentials to {action}",
+                hint="set [versions.lakefs] endpoint and access_key_id, the LAKECTL_* "
+                "variables, or ~/.lakectl.yaml",
+            ) from None
+        except (lx.NotAuthorizedException, lx.ForbiddenException, lx.PermissionException) as exc:
+            raise VersioningError(
+                f"lakeFS refused to {action}: {_reason(exc)}",
+                hint="check the access key and its permissions",
+            ) from None
+        except lx.LakeFSException as exc:
+            raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from None
+        except OSError as exc:  # urllib3's connection errors derive from OSError
+            raise VersioningError(
+                f"cannot reach lakeFS at {self.endpoint or 'the configured endpoint'} to "
+                f"{action}: {type(exc).__name__}",
+                hint="is the server running? check versions.lakefs.endpoint",
+            ) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("urllib3"):
+                raise VersioningError(
+                    f"cannot reach lakeFS at {self.endpoint} to {action}",
+                    hint="is the server running? check versions.lakefs.endpoint",
+                ) from None
+            raise
+
+
+_EMPTY = TableVersion((), (), 0)
+
+
+def _part(table: str, object_id: str) -> str:
+    schema, name = table.split(".", 1)
+    folder = f"tables/{schema}/{name}/"
+    return f"{folder}{object_id}.parquet" if object_id else folder
+
+
+def _reason(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return str(exc).splitlines()[0]
+
+
+def _dump(commit: Commit) -> bytes:
+    return json.dumps(commit.to_json()).encode()
+
+
+def _user() -> str:
+    return os.environ.get("USER", "sqlops")
