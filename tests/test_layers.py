@@ -25,7 +25,11 @@ RANK = {
     "cli": 7,
 }
 # Third-party libraries wrapped by exactly one module each.
-BOUNDARIES = {"sqlglot": {"project/parse.py"}, "rich": {"cli/render.py"}}
+BOUNDARIES = {
+    "sqlglot": {"project/parse.py"},
+    "rich": {"cli/render.py"},
+    "lakefs": {"versioning/lakefs.py"},
+}
 
 
 def _layer(path: Path) -> str:

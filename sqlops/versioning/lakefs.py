@@ -79,7 +79,7 @@ class LakeFSStore:
         self.repo = lakefs.Repository(self.name, client=self.client)
         self.objects = objects
         self.cache = cache / self.name
-        self._located: dict[str, tuple[str, str]] = {}  # object id -> (commit id, table)
+        self._located: dict[str, list[tuple[str, str]]] = {}  # object id -> [(commit, table)]
         self._meta: dict[str, TableVersion] = {}  # metadata checksum -> table version
 
     # -- setup ---------------------------------------------------------------------------
@@ -176,9 +176,19 @@ class LakeFSStore:
         path = self.objects.path(object_id)
         if path.is_file():
             return path
-        if object_id not in self._located:
+        places = self._located.get(object_id)
+        if not places:
             raise CorruptObject(f"object {object_id} is in no commit of {self.name} read so far")
-        commit, table = self._located[object_id]
+        problems = [
+            p for commit, table in places if (p := self._download(object_id, commit, table))
+        ]
+        if len(problems) == len(places):
+            raise CorruptObject(problems[0])
+        return path
+
+    def _download(self, object_id: str, commit: str, table: str) -> str | None:
+        """Fetch one part as stored in ``commit``; returns what is wrong with it, if anything."""
+        where = f"table {table} in commit {commit[:12]}: object {object_id}"
         tmp = self.objects.temp_path()
         try:
             with self._sdk(f"download table {table}"):
@@ -188,19 +198,13 @@ class LakeFSStore:
                         while chunk := reader.read(_CHUNK):
                             out.write(chunk if isinstance(chunk, bytes) else chunk.encode())
                 except lx.NotFoundException:
-                    raise CorruptObject(
-                        f"table {table} in commit {commit[:12]}: object {object_id} is missing "
-                        f"from lakeFS repository {self.name}"
-                    ) from None
+                    return f"{where} is missing from lakeFS repository {self.name}"
             if file_hash(tmp) != object_id:
-                raise CorruptObject(
-                    f"table {table} in commit {commit[:12]}: object {object_id} is corrupt "
-                    "(its bytes do not match its hash)"
-                )
+                return f"{where} is corrupt (its bytes do not match its hash)"
             self.objects.put(tmp)
+            return None
         finally:
             tmp.unlink(missing_ok=True)
-        return path
 
     # -- commits -------------------------------------------------------------------------
 
@@ -218,7 +222,9 @@ class LakeFSStore:
             atomic_write(self.cache / "commits" / f"{commit.id}.json", _dump(commit))
         for table, version in commit.tree.items():
             for part in version.parts:
-                self._located.setdefault(part, (commit.id, table))
+                places = self._located.setdefault(part, [])
+                if (commit.id, table) not in places:
+                    places.append((commit.id, table))
         return commit
 
     def _to_commit(self, raw: Any) -> Commit:
@@ -381,7 +387,7 @@ class LakeFSStore:
             with writer as out, self.objects.path(part).open("rb") as src:
                 shutil.copyfileobj(src, out, _CHUNK)
             return
-        commit, origin = self._located[part]
+        commit, origin = self._located[part][0]
         self.repo.ref(commit).object(_part(origin, part)).copy(tx.id, target)
 
     def _head(self, branch: str) -> str:
