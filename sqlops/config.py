@@ -79,6 +79,7 @@ class Config:
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     versions_backend: str = "local"
     lakefs: LakeFSConfig = field(default_factory=LakeFSConfig)
+    pre_merge: tuple[str, ...] = ()
     config_file: Path | None = None
 
     @property
@@ -122,7 +123,12 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
     "engine": dict,
     "versions": dict,
 }
-_VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {"backend": str, "lakefs": dict}
+_VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "backend": str,
+    "lakefs": dict,
+    "pre_merge": list,
+}
+_CHECK_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _LAKEFS_KEYS: dict[str, type | tuple[type, ...]] = {
     f.name: str for f in dataclasses.fields(LakeFSConfig)
 }
@@ -201,7 +207,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
     }
-    backend, lakefs = _versions(raw.pop("versions", {}), config_file, text)
+    backend, lakefs, pre_merge = _versions(raw.pop("versions", {}), config_file, text)
     threads = raw.get("threads", 4)
     if threads < 1:
         raise ConfigError(f"threads = {threads} must be at least 1", path=config_file)
@@ -219,12 +225,16 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         sources=sources,
         versions_backend=backend,
         lakefs=lakefs,
+        pre_merge=pre_merge,
         config_file=config_file,
     )
 
 
-def _versions(raw: dict[str, Any], path: Path | None, text: str) -> tuple[str, LakeFSConfig]:
-    """``[versions]``: which backend stores data versions, and the lakeFS settings."""
+def _versions(
+    raw: dict[str, Any], path: Path | None, text: str
+) -> tuple[str, LakeFSConfig, tuple[str, ...]]:
+    """``[versions]``: which backend stores data versions, the lakeFS settings, and the
+    pre-merge checks (``"module:function"``) every merge runs first."""
     _check_keys(raw, _VERSIONS_KEYS, path, text, "versions.")
     backend = os.environ.get("SQLOPS_VERSIONS_BACKEND") or raw.get("backend", "local")
     if backend not in VERSION_BACKENDS:
@@ -238,7 +248,16 @@ def _versions(raw: dict[str, Any], path: Path | None, text: str) -> tuple[str, L
     for env, key in _LAKEFS_ENV.items():
         if os.environ.get(env):
             settings[key] = os.environ[env]
-    return backend, LakeFSConfig(**settings)
+    checks = raw.get("pre_merge", [])
+    for spec in checks:
+        if not isinstance(spec, str) or not _CHECK_SPEC.match(spec):
+            raise ConfigError(
+                f"versions.pre_merge entry {spec!r} is not 'module:function'",
+                path=path,
+                line=line_of(text, "pre_merge"),
+                hint='e.g. pre_merge = ["checks:no_negative_revenue"] for checks.py at the root',
+            )
+    return backend, LakeFSConfig(**settings), tuple(checks)
 
 
 def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:

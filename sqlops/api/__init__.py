@@ -5,9 +5,13 @@ Every CLI command calls one function here of the same meaning; nothing here prin
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import shutil
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,11 +92,18 @@ class Project(VersionsMixin):
         on_event: OnEvent | None = None,
         wait: float = 0.0,
         branch: str | None = None,
+        at: str | None = None,
     ) -> BuildResult:
         """Build the selected models (all by default), skipping unchanged ones.
 
         With ``branch``, the warehouse is first checked out at that branch, and a successful
         build is committed to it with the run id and every model's fingerprint.
+
+        With ``at`` (a commit, tag or ``main~N``), file sources are read from the snapshots
+        that version recorded instead of the files on disk, so the build reproduces that
+        version's inputs exactly (the models are today's SQL). It builds into the warehouse
+        like any build and moves no ref; the next plain build sees the sources changed back
+        and rebuilds what depends on them.
 
         ``sources`` maps source names to Polars/pandas/Arrow frames to read this time.
         Failed models are reported in the result (``result.ok``), not raised; call
@@ -100,8 +111,18 @@ class Project(VersionsMixin):
         """
         if branch is not None:
             return self._build_on_branch(
-                branch, select, exclude, full_refresh, sources, on_event, wait
+                branch, select, exclude, full_refresh, sources, on_event, wait, at
             )
+        if at is not None:
+            with self._inputs_at(at):
+                return self.build(
+                    select,
+                    exclude,
+                    full_refresh=full_refresh,
+                    sources=sources,
+                    on_event=on_event,
+                    wait=wait,
+                )
         from sqlops.catalog.store import Catalog, now
 
         started = now()
@@ -130,6 +151,7 @@ class Project(VersionsMixin):
         sources: Mapping[str, Any] | None,
         on_event: OnEvent | None,
         wait: float,
+        at: str | None,
     ) -> BuildResult:
         if branch not in self.versions.branches():
             raise VersioningError(
@@ -144,6 +166,7 @@ class Project(VersionsMixin):
             sources=sources,
             on_event=on_event,
             wait=wait,
+            at=at,
         )
         if result.ok:
             fingerprints = {n.name: n.fingerprint for n in result.nodes}
@@ -151,8 +174,52 @@ class Project(VersionsMixin):
                 "run_id": result.run_id,
                 "fingerprints": json.dumps(fingerprints, sort_keys=True),
             }
+            if at is not None:
+                meta["inputs_at"] = self.versions.resolve(at)
             self.commit(f"build {result.run_id}", meta)
         return result
+
+    @contextmanager
+    def _inputs_at(self, ref: str) -> Iterator[None]:
+        """For the duration, read every file source from its snapshot at ``ref``: the
+        snapshot's parts are hard-linked under ``.sqlops/at/<commit>/`` (no copy) and the
+        source becomes a Parquet glob over them."""
+        store = self.versions
+        commit = store.get_commit(store.resolve(ref))
+        spec = self.load()
+        needed = {d for m in spec.models.values() for d in m.depends_on}
+        missing = sorted(n for n in self.config.sources if n.lower() not in commit.tree)
+        if missing and needed & {n.lower() for n in missing}:
+            raise VersioningError(
+                f"{ref} ({commit.id[:12]}) has no snapshot of source(s) {', '.join(missing)}",
+                hint="pick a version committed after those sources were built (sqlops log)",
+            )
+        kept = {n: v for n, v in commit.tree.items() if n in {s.lower() for s in spec.sources}}
+        self._fetch(kept.values())
+        folder = self.config.state_path / "at" / commit.id[:16]
+        _prune_other(folder)
+        sources = dict(self.config.sources)
+        for name, cfg in self.config.sources.items():
+            version = kept.get(name.lower())
+            if version is None:
+                continue
+            target = _link_parts(
+                folder / name.lower(), [self.objects.path(p) for p in version.parts]
+            )
+            sources[name] = dataclasses.replace(
+                cfg,
+                path=(target / "*.parquet").relative_to(self.root).as_posix(),
+                format="parquet",
+                options={"union_by_name": True} if len(version.parts) > 1 else {},
+                columns={},
+                table=None,
+            )
+        before = self.config
+        self.config = dataclasses.replace(before, sources=sources)
+        try:
+            yield
+        finally:
+            self.config = before
 
     def _run(
         self,
@@ -309,6 +376,28 @@ class Project(VersionsMixin):
             finally:
                 engine.close()
         return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
+
+
+def _link_parts(folder: Path, parts: Sequence[Path]) -> Path:
+    """Hard-link (or copy, across devices) a table's parts into ``folder``, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, part in enumerate(parts):
+        link = folder / f"part-{index:05d}.parquet"
+        if link.exists():
+            continue
+        try:
+            os.link(part, link)
+        except OSError:
+            shutil.copyfile(part, link)
+    return folder
+
+
+def _prune_other(keep: Path) -> None:
+    """Drop the part links of other ``build --at`` versions: every plain build re-reads the
+    source files, so only the latest historical build's links can still be in use."""
+    for folder in keep.parent.glob("*") if keep.parent.is_dir() else ():
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _relative(location: str, root: Path) -> str:

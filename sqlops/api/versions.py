@@ -2,26 +2,75 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
+import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlops import __version__
 from sqlops.api.base import ProjectBase
-from sqlops.errors import UnknownTableError, VersioningError, did_you_mean
+from sqlops.config import SourceConfig
+from sqlops.errors import (
+    ConfigError,
+    MergeConflict,
+    SourceError,
+    UnknownTableError,
+    VersioningError,
+    did_you_mean,
+)
 from sqlops.execute.lock import build_lock
-from sqlops.execute.objects import atomic_write
+from sqlops.execute.objects import atomic_write, file_hash
 from sqlops.plan import shortcut
+from sqlops.versioning import datafiles
+from sqlops.versioning.checks import (
+    Check,
+    ChecksFailed,
+    MergeCandidate,
+    check_name,
+    load_checks,
+    run_checks,
+)
+from sqlops.versioning.datafiles import DataFile
 from sqlops.versioning.store import Commit, TableVersion, TreeDiff, VersionStore, tree_diff
 
 if TYPE_CHECKING:
     import polars as pl
 
     from sqlops.execute.engine import Engine
+    from sqlops.execute.results import BuildResult
+
+_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".ndjson", ".jsonl")
+
+
+@dataclass(frozen=True)
+class DataAdded:
+    """What ``data_add`` did: the file, the source it feeds, and the commit (None when the
+    file was already stored as it is)."""
+
+    file: DataFile
+    commit: Commit | None
+    new_source: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.file.to_dict(),
+            "commit": self.commit.id if self.commit else None,
+            "new_source": self.new_source,
+        }
 
 
 class VersionsMixin(ProjectBase):
     """Data versions on the project's store (the embedded local store)."""
+
+    if TYPE_CHECKING:
+
+        def build(self, *args: Any, **kwargs: Any) -> BuildResult: ...
 
     def branches(self) -> dict[str, str]:
         return self.versions.branches()
@@ -52,10 +101,15 @@ class VersionsMixin(ProjectBase):
                 tree = working_tree(engine, self.objects, head.tree, set(self.load().sources))
             finally:
                 engine.close()
+            # raw files change only through data_add: a checkout may list them in the
+            # warehouse state, but they are never built, so never deleted by a commit
+            tree = {n: v for n, v in tree.items() if not datafiles.is_entry(n)}
             changes: dict[str, TableVersion | None] = {
                 n: v for n, v in tree.items() if n not in head.tree or head.tree[n] != v
             }
-            changes.update({n: None for n in head.tree.keys() - tree.keys()})
+            changes.update(
+                {n: None for n in head.tree.keys() - tree.keys() if not datafiles.is_entry(n)}
+            )
             if not changes:
                 return None
             meta = {"sqlops_version": __version__, **_git_commit(self.root), **(metadata or {})}
@@ -100,8 +154,211 @@ class VersionsMixin(ProjectBase):
             engine.close()
 
     def merge(self, source: str, into: str | None = None) -> Commit:
-        """Three-way merge at table level; a table changed on both sides is a conflict."""
-        return self.versions.merge(source, into or self._writable_branch(self.versions))
+        """Three-way merge at table level; a table changed on both sides is a conflict.
+
+        Pre-merge checks (``add_check`` and ``[versions] pre_merge``) run first against the
+        exact commit ``source`` names, and that commit is what gets merged; if any check
+        fails, ``ChecksFailed`` names each failed check and table and nothing is merged.
+        """
+        store = self.versions
+        dest = into or self._writable_branch(store)
+        checks = [*load_checks(self.config.pre_merge, self.root), *self._added_checks]
+        if not checks:
+            return store.merge(source, dest)
+        cid = store.resolve(source)
+        failures = run_checks(checks, self._candidate(source, dest, cid))
+        if failures:
+            raise ChecksFailed(source, dest, failures)
+        message = f"merge {source} into {dest} ({len(checks)} pre-merge checks passed)"
+        try:
+            return store.merge(cid, dest, message)
+        except MergeConflict as exc:
+            raise MergeConflict(source, dest, exc.tables) from None
+
+    def add_check(self, check: Check) -> Check:
+        """Register a pre-merge check for this project object; returns it, so it also works
+        as a decorator. The check gets a ``MergeCandidate`` (``.sql(q)``, ``.table(name)``,
+        ``.changed``) and returns nothing when fine, else ``(table, message)`` pairs."""
+        self._added_checks.append((check_name(check), check))
+        return check
+
+    @cached_property
+    def _added_checks(self) -> list[tuple[str, Check]]:
+        return []
+
+    def _candidate(self, source: str, dest: str, cid: str) -> MergeCandidate:
+        store = self.versions
+        tree = store.get_commit(cid).tree
+        head = store.get_commit(store.resolve(dest)).tree
+        tables = tuple(sorted(n for n in tree if not datafiles.is_entry(n)))
+        changed = tuple(n for n in tables if n not in head or head[n].content != tree[n].content)
+        return MergeCandidate(source, dest, cid, tables, changed, lambda: self.engine_at(cid))
+
+    def data_add(
+        self, path: Path | str, name: str | None = None, message: str | None = None
+    ) -> DataAdded:
+        """Snapshot a data file into the store as a commit on the current branch: its exact
+        bytes (restored by ``data_checkout``) and the table they parse to (what
+        ``table(name, ref=)`` and ``build(at=)`` read). The file becomes source ``name``
+        (default: the source already reading it, else ``raw.<file stem>``) if it is not one.
+        Relative paths start at the project root."""
+        store = self.versions
+        branch = self._writable_branch(store)
+        file, rel = self._data_file(path)
+        name, new = self._data_source(file, rel, name)
+        config_text = _with_source(self.config, name, rel) if new else None
+        before = self.config
+        if new:
+            sources = {**before.sources, name: SourceConfig(name=name, path=rel)}
+            self.config = dataclasses.replace(before, sources=sources)
+        try:
+            made = self._snapshot_file(store, branch, file, rel, name, message)
+        except BaseException:
+            self.config = before
+            raise
+        if config_text is not None:
+            config_file = before.config_file or Path("sqlops.toml")
+            atomic_write(self.root / config_file, config_text.encode())
+            self.config = dataclasses.replace(self.config, config_file=config_file)
+        return DataAdded(made[0], made[1], new)
+
+    def _snapshot_file(
+        self,
+        store: VersionStore,
+        branch: str,
+        file: Path,
+        rel: str,
+        name: str,
+        message: str | None,
+    ) -> tuple[DataFile, Commit | None]:
+        """Build the source's view, then commit its parsed rows and its raw bytes."""
+        from sqlops.versioning.workspace import working_tree
+
+        result = self.build(select=[name])
+        failed = next((n for n in result.nodes if n.status == "error"), None)
+        if failed is not None:
+            reason = (failed.error or "unreadable").splitlines()[0]
+            raise SourceError(f"cannot read {rel} as source {name}: {reason}", path=rel)
+        with build_lock(self.config.state_path):
+            head = store.get_commit(store.resolve(branch))
+            engine = self._open_warehouse(macros=False)
+            try:
+                parsed = working_tree(engine, self.objects, head.tree, {name})[name]
+            finally:
+                engine.close()
+            raw = datafiles.pack(file, rel, name, self.objects)
+            info = DataFile(name, rel, file.stat().st_size, raw.fingerprint)
+            new = {name: parsed, datafiles.entry_name(name): raw}
+            if all(n in head.tree and head.tree[n].content == v.content for n, v in new.items()):
+                return info, None
+            changes: dict[str, TableVersion | None] = {
+                n: v for n, v in new.items() if head.tree.get(n) != v
+            }
+            meta = {"sqlops_version": __version__, **_git_commit(self.root), "data_add": rel}
+            made = store.commit(branch, changes, message or f"data add {rel}", meta)
+        return info, made
+
+    def _data_file(self, path: Path | str) -> tuple[Path, str]:
+        """The file to add and its path relative to the project root."""
+        given = Path(path)
+        file = (given if given.is_absolute() else self.root / given).resolve()
+        shown = file.relative_to(self.root).as_posix() if file.is_relative_to(self.root) else path
+        if not file.is_file():
+            what = "is a folder" if file.is_dir() else "does not exist"
+            raise SourceError(
+                f"{shown} {what}",
+                hint="give one data file; relative paths start at the project root",
+            )
+        if not file.is_relative_to(self.root):
+            raise SourceError(
+                f"{path} is outside the project folder {self.root}",
+                hint="copy it into the project (e.g. data/) and add it from there",
+            )
+        if file.suffix.lower() not in _DATA_SUFFIXES:
+            raise SourceError(
+                f"cannot tell the format of {file.name}",
+                hint="data add takes .csv, .tsv, .parquet, .json or .ndjson files",
+            )
+        return file, file.relative_to(self.root).as_posix()
+
+    def _data_source(self, file: Path, rel: str, name: str | None) -> tuple[str, bool]:
+        """The source the file feeds, and whether it has to be declared."""
+        reading = [
+            cfg.name
+            for cfg in self.config.sources.values()
+            if cfg.path and (self.root / cfg.path).resolve() == file
+        ]
+        if name is None:
+            if reading:
+                return reading[0].lower(), False
+            stem = re.sub(r"[^a-z0-9_]", "_", file.stem.lower())
+            name = f"raw.{stem if stem[:1].isalpha() else 't_' + stem}"
+        if not _SOURCE_NAME.match(name):
+            raise SourceError(
+                f"source name {name!r} must be schema.table",
+                hint=f"e.g. --name raw.{re.sub(r'[^a-z0-9_]', '_', name.lower()) or 'orders'}",
+            )
+        name = name.lower()
+        known = {n.lower(): cfg for n, cfg in self.config.sources.items()}
+        if name in known:
+            cfg = known[name]
+            if name not in {r.lower() for r in reading}:
+                raise SourceError(
+                    f"source {name} reads {cfg.path!r}, not {rel}",
+                    hint="pick another --name, or point the source at this file",
+                )
+            return name, False
+        if reading:
+            raise SourceError(
+                f"{rel} is already source {reading[0]}",
+                hint=f"use --name {reading[0]} (or leave --name out)",
+            )
+        if name in self.load().models:
+            raise SourceError(f"{name} is a model", hint="pick another --name for the data file")
+        return name, True
+
+    def data_checkout(
+        self, ref: str, name: str | None = None, force: bool = False
+    ) -> list[DataFile]:
+        """Write the raw files recorded at ``ref`` back to their paths, byte for byte
+        (hash-verified). A file whose current content is stored in no version known here
+        (neither at ``ref`` nor at the checked-out head) is refused unless ``force``."""
+        store = self.versions
+        commit = store.get_commit(store.resolve(ref))
+        files = datafiles.entries(commit.tree)
+        if not files:
+            raise VersioningError(
+                f"{ref} ({commit.id[:12]}) holds no data files",
+                hint="snapshot one with `sqlops data add PATH`",
+            )
+        if name is not None:
+            key = name.lower()
+            if key not in files:
+                hint = did_you_mean(key, files) or f"{ref} has: {', '.join(files)}"
+                raise UnknownTableError(name, hint=hint)
+            files = {key: files[key]}
+        self._fetch(files.values())
+        head = datafiles.entries(store.get_commit(store.resolve(self.branch)).tree)
+        plan = [(datafiles.describe(self.objects, v), v) for v in files.values()]
+        if not force:
+            for info, version in plan:
+                self._check_overwrite(info, version, head.get(info.source))
+        return [datafiles.unpack(self.objects, v, self.root) for _, v in plan]
+
+    def _check_overwrite(
+        self, info: DataFile, target: TableVersion, head: TableVersion | None
+    ) -> None:
+        path = self.root / info.path
+        if not path.is_file():
+            return
+        current = file_hash(path)
+        if current in {target.fingerprint, head.fingerprint if head else ""}:
+            return
+        raise VersioningError(
+            f"{info.path} has changes that are stored in no version",
+            hint=f"snapshot them first with `sqlops data add {info.path}`, or pass --force "
+            "to overwrite them",
+        )
 
     def revert(self, ref: str) -> Commit:
         """A new commit on the current branch undoing what ``ref`` changed."""
@@ -178,6 +435,26 @@ class VersionsMixin(ProjectBase):
         engine = Engine.open()
         attach_views(engine, self.objects, commit)
         return engine
+
+
+def _with_source(config: Any, name: str, rel: str) -> str:
+    """The config file's text with ``[sources."name"]`` appended (checked to parse)."""
+    config_file = config.config_file or Path("sqlops.toml")
+    path = config.root / config_file
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    prefix = "tool.sqlops." if config_file.name == "pyproject.toml" else ""
+    block = f'[{prefix}sources."{name}"]\npath = {json.dumps(rel)}\n'
+    new = text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "")
+    new += block
+    try:
+        tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"cannot declare source {name} in {config_file}: {exc}",
+            path=config_file,
+            hint=f"add it by hand: {block.strip()}",
+        ) from None
+    return new
 
 
 def _git_commit(root: Path) -> dict[str, str]:

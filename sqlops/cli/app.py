@@ -87,6 +87,10 @@ def build(
     branch: Annotated[
         str | None, typer.Option("--branch", help="Build on this branch and commit the result.")
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Read file sources as committed at this ref (reproduce it)."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List unchanged models too.")
     ] = False,
@@ -103,6 +107,7 @@ def build(
             on_event=on_event,
             wait=wait,
             branch=branch,
+            at=at,
         )
     render.as_json(result.to_dict()) if json else render.build_summary(result, verbose)
     raise typer.Exit(0 if result.ok else 1)
@@ -331,6 +336,40 @@ def checkout(ref: Annotated[str, typer.Argument(help="Branch, tag, commit or mai
 
     names = _open().checkout(ref)
     render.out().print(f"checked out {ref}: {len(names)} tables")
+
+
+data_app = typer.Typer(
+    help="Snapshot raw data files into the store and bring them back.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("add")
+def data_add(
+    path: Annotated[Path, typer.Argument(help="The data file (CSV, Parquet, JSON, NDJSON).")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Source name, schema.table (default: raw.<stem>).")
+    ] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")] = None,
+) -> None:
+    """Commit a file's exact bytes (and the table it parses to) to the current branch."""
+    from sqlops.cli import render
+
+    render.data_added(_open().data_add(path.absolute(), name, message))
+
+
+@data_app.command("checkout")
+def data_checkout(
+    ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")],
+    name: Annotated[str | None, typer.Option("--name", help="Only this source's file.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files with changes stored in no version.")
+    ] = False,
+) -> None:
+    """Write the data files recorded at REF back to their paths, byte for byte."""
+    from sqlops.cli import render
+
+    render.data_restored(_open().data_checkout(ref, name, force), ref)
 
 
 versions_app = typer.Typer(help="Maintain the version store.", no_args_is_help=True)

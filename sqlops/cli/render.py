@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from sqlops.api import Lineage
+    from sqlops.api.versions import DataAdded
     from sqlops.execute.results import BuildResult, Event
     from sqlops.plan.planner import Plan
+    from sqlops.versioning.datafiles import DataFile
 
 
 @functools.cache
@@ -217,3 +219,19 @@ def mapping(value: Mapping[str, Any], indent: int = 0) -> None:
 def written(paths: list[Any]) -> None:
     for path in paths:
         out().print(f"[green]created[/] {path}")
+
+
+def data_added(added: DataAdded) -> None:
+    """One line: the file, the source it feeds, the commit (or that nothing changed)."""
+    info = added.file
+    what = f"{info.path} ({info.size:,} bytes) as {info.source}"
+    if added.commit is None:
+        out().print(f"{escape(what)}: unchanged, nothing to commit")
+        return
+    declared = "; declared the source in the config" if added.new_source else ""
+    out().print(f"added {escape(what)} in {added.commit.id[:12]}{declared}")
+
+
+def data_restored(files: list[DataFile], ref: str) -> None:
+    for info in files:
+        out().print(f"restored {escape(info.path)} ({info.source}) from {escape(ref)}")
