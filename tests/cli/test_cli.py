@@ -194,3 +194,89 @@ def test_branch_subcommands_have_help(sub: str) -> None:
     command = next(c for c in branch_app.registered_commands if c.name == sub)
     assert command.callback is not None and command.callback.__doc__
     assert runner.invoke(app, ["branch", sub, "--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize("sub", ["add", "checkout"])
+def test_data_subcommands_have_help(sub: str) -> None:
+    from sqlops.cli.app import data_app
+
+    command = next(c for c in data_app.registered_commands if c.name == sub)
+    assert command.callback is not None and command.callback.__doc__
+    assert runner.invoke(app, ["data", sub, "--help"]).exit_code == 0
+
+
+def test_data_add_and_checkout_from_a_subfolder(orders_project: Path) -> None:
+    data = orders_project / "data"
+    (data / "prices.csv").write_bytes(b"sku,price\r\nA,1.5\r\nB,2\r\n")
+    added = sqlops("data", "add", "prices.csv", "--name", "raw.prices", cwd=data)
+    assert added.returncode == 0, added.stderr
+    assert "added data/prices.csv (23 bytes) as raw.prices" in added.stdout
+    rows = json.loads(sqlops("query", "select * from raw.prices", "--json", cwd=data).stdout)
+    assert rows == [{"sku": "A", "price": 1.5}, {"sku": "B", "price": 2.0}]
+    again = sqlops("data", "add", "prices.csv", "--name", "raw.prices", cwd=data)
+    assert "unchanged, nothing to commit" in again.stdout
+    (data / "prices.csv").write_text("sku,price\nC,3\n")
+    refused = sqlops("data", "checkout", "main", cwd=orders_project)
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "stored in no version" in refused.stderr and "--force" in refused.stderr
+    forced = sqlops("data", "checkout", "main", "--force", cwd=orders_project)
+    assert "restored data/prices.csv (raw.prices) from main" in forced.stdout
+    assert (data / "prices.csv").read_bytes() == b"sku,price\r\nA,1.5\r\nB,2\r\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "add", "data/nope.csv"], "Error: data/nope.csv does not exist."),
+        (["data", "add", "data/orders.csv", "--name", "orders"], "must be schema.table"),
+        (["data", "checkout", "mian"], "unknown ref 'mian'. did you mean main?"),
+        (["build", "--at", "mian"], "unknown ref 'mian'. did you mean main?"),
+    ],
+)
+def test_bad_data_and_build_at_input_is_one_line(
+    orders_project: Path, args: list[str], message: str
+) -> None:
+    result = sqlops(*args, cwd=orders_project)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_build_at_a_tag_gives_the_old_numbers(orders_project: Path) -> None:
+    csv = orders_project / "data/orders.csv"
+    old = pl.read_csv(csv.read_bytes()).drop_nulls(["customer_id", "amount"])
+    expected = old.group_by("customer_id").agg(pl.col("amount").sum()).sort("customer_id")
+    assert sqlops("build", "--branch", "main", cwd=orders_project).returncode == 0
+    assert sqlops("tag", "v1", cwd=orders_project).returncode == 0
+    csv.write_text("order_id,customer_id,amount,ordered_at\n1,10,99.0,2026-01-01\n")
+    os.utime(csv, ns=(10**18, 10**18))
+    assert sqlops("build", cwd=orders_project).returncode == 0
+    built = sqlops("build", "--at", "v1", cwd=orders_project)
+    assert built.returncode == 0, built.stderr
+    q = "select customer_id, revenue from marts.revenue order by customer_id"
+    rows = json.loads(sqlops("query", q, "--json", cwd=orders_project).stdout)
+    assert [r["customer_id"] for r in rows] == expected["customer_id"].to_list()
+    assert [r["revenue"] for r in rows] == pytest.approx(expected["amount"].to_list())
+
+
+def test_merge_refused_by_a_check_exits_1_with_one_line(orders_project: Path) -> None:
+    (orders_project / "merge_checks.py").write_text(
+        "def small_orders(version):\n"
+        "    n = version.sql('select count(*) n from raw.orders where amount > 100')['n'][0]\n"
+        "    return [('raw.orders', f'{n} orders over 100')] if n else None\n"
+    )
+    config = orders_project / "sqlops.toml"
+    config.write_text(
+        '[versions]\npre_merge = ["merge_checks:small_orders"]\n' + config.read_text()
+    )
+    assert sqlops("build", "--branch", "main", cwd=orders_project).returncode == 0
+    assert sqlops("branch", "create", "dev", cwd=orders_project).returncode == 0
+    csv = orders_project / "data/orders.csv"
+    csv.write_text(csv.read_text() + "6,40,500.0,2026-01-05\n")
+    assert sqlops("build", "--branch", "dev", cwd=orders_project).returncode == 0
+    result = sqlops("merge", "dev", "--into", "main", cwd=orders_project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: merge of dev into main refused: 1 pre-merge check(s) failed: small_orders on "
+        "raw.orders: 1 orders over 100. fix the data on dev (or the check) and merge again; "
+        "nothing was merged"
+    )
