@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import sqlops
 from sqlops import Project
 
 from conftest import ProjectFactory
@@ -104,3 +109,69 @@ def test_views_between_table_and_csv_are_inlined(make_project: ProjectFactory) -
     spec = Project(root).load()
     fast = expand(spec.models["s.summary"], spec.models, {"raw.orders": "scan"})
     assert fast is not None and '"scan" AS "orders"' in fast and ') AS "recent"' in fast
+
+
+# Polars frames reach DuckDB through the Arrow C stream interface (see Engine.register):
+# narrowed and filtered in Polars, without importing pyarrow.
+
+FRAME = {
+    "i": [1, 2, None],
+    "f": [1.5, float("nan"), None],
+    "s": ["a", None, "ç"],
+    "d": [date(2026, 1, 1), None, date(2026, 3, 1)],
+    "ts": [datetime(2026, 1, 1, 12, tzinfo=UTC), None, datetime(2026, 1, 2, tzinfo=UTC)],
+    "dec": [Decimal("1.25"), Decimal("-2.50"), None],
+    "b": [True, None, False],
+    "l": [[1, 2], [], None],
+    "st": [{"a": 1, "b": "x"}, None, {"a": None, "b": "z"}],
+    "ln": [[None], None, []],
+}
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_polars_frames_read_back_unchanged(lazy: bool) -> None:
+    frame = pl.DataFrame(FRAME, schema_overrides={"dec": pl.Decimal(10, 2)}).with_columns(
+        cat=pl.Series(["x", "y", "x"], dtype=pl.Enum(["x", "y"]))
+    )
+    got = sqlops.sql("select * from df", df=frame.lazy() if lazy else frame)
+    assert got.columns == frame.columns
+    expected = [{**row, "f": str(row["f"])} for row in frame.to_dicts()]  # nan != nan
+    assert [{**row, "f": str(row["f"])} for row in got.to_dicts()] == expected
+
+
+def test_filters_read_like_duckdb_including_nan(tmp_path: Path) -> None:
+    # DuckDB sorts NaN above every number, and Parquet statistics (two rows per row group
+    # here) leave NaN out: filters handed to the Polars scan must still keep the NaN row.
+    path = tmp_path / "x.parquet"
+    pl.DataFrame(
+        {"k": [1, 2, 3, 4], "x": [1.0, float("nan"), 2.0, None], "s": ["a", "b", None, "d"]}
+    ).write_parquet(path, row_group_size=2)
+    lf = pl.scan_parquet(path)
+    cases = {
+        "x > 1.5": [2, 3],
+        "x is not null": [1, 2, 3],
+        "k >= 2 and s is not null": [2, 4],
+        "s in ('a', 'd') or k = 3": [1, 3, 4],
+        "not (k < 3)": [3, 4],
+    }
+    for where, keys in cases.items():
+        got = sqlops.sql(f"select k from lf where {where} order by k", lf=lf)
+        assert got["k"].to_list() == keys, where
+
+
+def test_reading_a_polars_scan_does_not_import_pyarrow(tmp_path: Path) -> None:
+    pytest.importorskip("duckdb._sources", reason="this DuckDB reads Polars through pyarrow")
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b,c\n1,x,2.5\n2,,3.5\n3,z,\n")
+    script = f"""
+import sys
+import polars as pl
+from sqlops.execute.engine import Engine
+engine = Engine.open()
+engine.register("t", pl.scan_csv({str(csv)!r}))
+rows = engine.execute("select a, c from t where c is not null order by a").fetchall()
+engine.execute("copy (select * from t) to {str(tmp_path / "t.parquet")!r} (format parquet)")
+print(rows, "pyarrow" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[(1,", "2.5),", "(2,", "3.5)]", "False"]
