@@ -391,10 +391,13 @@ class LakeFSStore:
         self.repo.ref(commit).object(_part(origin, part)).copy(tx.id, target)
 
     def _head(self, branch: str) -> str:
-        heads = self.branches()
-        if branch not in heads:
-            raise RefNotFound(branch, heads)
-        return heads[branch]
+        with self._sdk(f"read branch {branch}"):
+            try:
+                if not branch.startswith(TX_PREFIX):
+                    return str(self.repo.branch(branch).get_commit().id)
+            except lx.NotFoundException:
+                pass
+            raise RefNotFound(branch, self.branches())
 
     # -- history and upkeep --------------------------------------------------------------
 
