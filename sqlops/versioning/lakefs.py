@@ -394,7 +394,7 @@ class LakeFSStore:
         with self._sdk(f"read branch {branch}"):
             try:
                 if not branch.startswith(TX_PREFIX):
-                    return str(self.repo.branch(branch).get_commit().id)
+                    return str(self.repo.branch(branch).get_commit().id)  # type: ignore[no-untyped-call]
             except lx.NotFoundException:
                 pass
             raise RefNotFound(branch, self.branches())
