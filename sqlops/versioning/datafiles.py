@@ -149,9 +149,8 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
 
 def describe(objects: ObjectStore, version: TableVersion) -> DataFile:
     """What a container holds (read from its first row group only)."""
-    first = pq.ParquetFile(_path(objects, version)).read_row_group(
-        0, columns=["source", "path", "size", "blake3"]
-    )
+    with pq.ParquetFile(_path(objects, version)) as reader:
+        first = reader.read_row_group(0, columns=["source", "path", "size", "blake3"])
     row = first.to_pylist()[0]
     return DataFile(row["source"], row["path"], int(row["size"]), row["blake3"])
 
@@ -164,11 +163,15 @@ def unpack(objects: ObjectStore, version: TableVersion, root: Path) -> DataFile:
     """
     info = describe(objects, version)
     target = root / info.path
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise CorruptObject(
+            f"a stored file of source {info.source} points outside the project: {info.path}",
+            hint="run `sqlops versions fsck`; data add only records paths inside the project",
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.sqlops-tmp")
     try:
-        reader = pq.ParquetFile(_path(objects, version))
-        with tmp.open("wb") as out:
+        with pq.ParquetFile(_path(objects, version)) as reader, tmp.open("wb") as out:
             for group in range(reader.num_row_groups):
                 table = reader.read_row_group(group, columns=["data"])
                 for value in table.column("data").to_pylist():

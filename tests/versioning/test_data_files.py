@@ -199,3 +199,19 @@ def test_bad_data_checkout_refs_and_names(orders_project: Path) -> None:
         project.data_checkout("mian")
     with pytest.raises(UnknownTableError, match=r"did you mean raw\.orders"):
         project.data_checkout("main", name="raw.order")
+
+
+def test_a_recorded_path_outside_the_project_is_never_written(
+    orders_project: Path, tmp_path: Path
+) -> None:
+    from sqlops.errors import CorruptObject
+    from sqlops.versioning import datafiles
+
+    project = Project(orders_project)
+    forged = datafiles.pack(
+        orders_project / "data/orders.csv", "../escaped.csv", "raw.evil", project.objects
+    )
+    project.versions.commit("main", {datafiles.entry_name("raw.evil"): forged}, "forged", {})
+    with pytest.raises(CorruptObject, match="points outside the project"):
+        project.data_checkout("main")
+    assert not (orders_project.parent / "escaped.csv").exists()
