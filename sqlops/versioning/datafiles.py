@@ -20,28 +20,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import CorruptObject
 from sqlops.execute.objects import ObjectStore, file_hash, fsync_dir
 from sqlops.versioning.store import TableVersion
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported where it is used: the API imports this module, and a no-op build
+# should not pay pyarrow's import time.
 SCHEMA = "_sqlops_files"
 CHUNK = 16 << 20
 # compressing an already compressed format costs time and saves nothing
 _STORED = {".parquet", ".pq", ".gz", ".zst", ".zip", ".bz2", ".xz"}
-_CONTAINER = pa.schema(
-    [
-        ("source", pa.string()),
-        ("path", pa.string()),
-        ("size", pa.int64()),
-        ("blake3", pa.string()),
-        ("chunk", pa.int32()),
-        ("data", pa.large_binary()),
-    ]
-)
 _COLUMNS = (
     ("source", "VARCHAR"),
     ("path", "VARCHAR"),
@@ -64,6 +57,21 @@ class DataFile:
 
     def to_dict(self) -> dict[str, object]:
         return {"source": self.source, "path": self.path, "size": self.size, "blake3": self.blake3}
+
+
+def _container() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("source", pa.string()),
+            ("path", pa.string()),
+            ("size", pa.int64()),
+            ("blake3", pa.string()),
+            ("chunk", pa.int32()),
+            ("data", pa.large_binary()),
+        ]
+    )
 
 
 def entry_name(source: str) -> str:
@@ -105,6 +113,10 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
     The file is hashed first and again while it is copied, so a file that changes while it
     is being added is refused instead of stored half old, half new.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _container()
     digest = file_hash(file)
     size = file.stat().st_size
     tmp = objects.temp_path()
@@ -115,7 +127,7 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
             file.open("rb") as handle,
             pq.ParquetWriter(
                 tmp,
-                _CONTAINER,
+                schema,
                 compression=compression,
                 use_dictionary=False,
                 write_statistics=["source", "path", "size", "blake3", "chunk"],
@@ -125,7 +137,7 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
                 data = handle.read(CHUNK)
                 if not data and chunks:
                     break
-                batch = {
+                batch: dict[str, list[Any]] = {
                     "source": [source],
                     "path": [rel],
                     "size": [size],
@@ -133,7 +145,7 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
                     "chunk": [chunks],
                     "data": [data],
                 }
-                writer.write_table(pa.table(batch, schema=_CONTAINER))
+                writer.write_table(pa.table(batch, schema=schema))
                 chunks += 1
                 if not data:
                     break
@@ -149,6 +161,8 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
 
 def describe(objects: ObjectStore, version: TableVersion) -> DataFile:
     """What a container holds (read from its first row group only)."""
+    import pyarrow.parquet as pq
+
     with pq.ParquetFile(_path(objects, version)) as reader:
         first = reader.read_row_group(0, columns=["source", "path", "size", "blake3"])
     row = first.to_pylist()[0]
@@ -161,6 +175,8 @@ def unpack(objects: ObjectStore, version: TableVersion, root: Path) -> DataFile:
     The bytes go to a temporary file beside the target and are checked against the recorded
     blake3 before the rename, so the target is either untouched or exactly restored.
     """
+    import pyarrow.parquet as pq
+
     info = describe(objects, version)
     target = root / info.path
     if not target.resolve().is_relative_to(root.resolve()):
