@@ -3,8 +3,13 @@
 -- Column-name arguments (col, cols, keys) match case-insensitively, like SQL identifiers.
 -- Table-name arguments (tbl) are strings resolved by query_table: 't', 'raw.orders',
 -- 'db.raw.orders', '"my schema"."my table"', a view, or a CTE of the calling query.
--- Windowed scalar macros use OVER (): statistics are taken over the rows of the SELECT they
--- appear in (after WHERE), they cannot be nested in each other, in aggregates or in WHERE.
+-- Windowed scalar macros use one window over all rows: statistics are taken over the rows of
+-- the SELECT they appear in (after WHERE), they cannot be nested in each other, in aggregates
+-- or in WHERE. The window is written OVER (PARTITION BY true), the same single partition as
+-- OVER (): DuckDB then rewrites it over tables and Parquet into an aggregate joined back to
+-- the rows (its window_self_join optimizer), which takes about half the time and memory of
+-- the Window operator (tests/bench/seed_etl_variants.py, duckdb_zscore_parquet_*); inputs it
+-- must not read twice (CSV, Arrow/Polars scans, volatile functions) keep the Window operator.
 
 -- Internal: TRUE if every name in the list cols is a column of tbl, else an error naming caller.
 CREATE OR REPLACE TEMP MACRO _sqlops_require_columns(tbl, cols, caller) AS (
@@ -28,16 +33,19 @@ END;
 
 -- zscore(x): (x - mean) / population std (ddof=0, numpy/sklearn StandardScaler); DOUBLE; NULL stays NULL; constant column -> NULL.
 CREATE OR REPLACE TEMP MACRO zscore(x) AS
-    (x::DOUBLE - avg(x::DOUBLE) OVER ()) / nullif(stddev_pop(x::DOUBLE) OVER (), 0);
+    (x::DOUBLE - avg(x::DOUBLE) OVER (PARTITION BY true))
+    / nullif(stddev_pop(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- zscore_samp(x): (x - mean) / sample std (ddof=1, pandas .std()); DOUBLE; NULL stays NULL; fewer than 2 values or constant -> NULL.
 CREATE OR REPLACE TEMP MACRO zscore_samp(x) AS
-    (x::DOUBLE - avg(x::DOUBLE) OVER ()) / nullif(stddev_samp(x::DOUBLE) OVER (), 0);
+    (x::DOUBLE - avg(x::DOUBLE) OVER (PARTITION BY true))
+    / nullif(stddev_samp(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- minmax(x): rescale to [0, 1] as (x - min) / (max - min); DOUBLE; NULL stays NULL; constant column -> NULL.
 CREATE OR REPLACE TEMP MACRO minmax(x) AS
-    (x::DOUBLE - min(x::DOUBLE) OVER ())
-    / nullif(max(x::DOUBLE) OVER () - min(x::DOUBLE) OVER (), 0);
+    (x::DOUBLE - min(x::DOUBLE) OVER (PARTITION BY true))
+    / nullif(max(x::DOUBLE) OVER (PARTITION BY true)
+             - min(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- clip(x, lo, hi): x bounded to [lo, hi] (pandas .clip); NULL x stays NULL (unlike least/greatest, which skip NULLs).
 CREATE OR REPLACE TEMP MACRO clip(x, lo, hi) AS
@@ -46,17 +54,17 @@ CREATE OR REPLACE TEMP MACRO clip(x, lo, hi) AS
 -- clip_quantile(x, lo, hi): x bounded to its lo/hi quantiles (quantile_cont = pandas linear); DOUBLE; lo, hi constants in [0, 1].
 CREATE OR REPLACE TEMP MACRO clip_quantile(x, lo, hi) AS
     CASE WHEN x IS NULL THEN NULL ELSE least(
-        greatest(x::DOUBLE, quantile_cont(x::DOUBLE, lo) OVER ()),
-        quantile_cont(x::DOUBLE, hi) OVER ())
+        greatest(x::DOUBLE, quantile_cont(x::DOUBLE, lo) OVER (PARTITION BY true)),
+        quantile_cont(x::DOUBLE, hi) OVER (PARTITION BY true))
     END;
 
 -- fill_null_mean(x): NULL replaced by the mean of the non-NULL values (pandas fillna(mean)); DOUBLE.
 CREATE OR REPLACE TEMP MACRO fill_null_mean(x) AS
-    coalesce(x::DOUBLE, avg(x::DOUBLE) OVER ());
+    coalesce(x::DOUBLE, avg(x::DOUBLE) OVER (PARTITION BY true));
 
 -- fill_null_median(x): NULL replaced by the median of the non-NULL values (interpolated, pandas fillna(median)); DOUBLE.
 CREATE OR REPLACE TEMP MACRO fill_null_median(x) AS
-    coalesce(x::DOUBLE, quantile_cont(x::DOUBLE, 0.5) OVER ());
+    coalesce(x::DOUBLE, quantile_cont(x::DOUBLE, 0.5) OVER (PARTITION BY true));
 
 -- deduplicate(tbl): distinct rows (NULLs equal); deduplicate(tbl, keys): one row per distinct keys, keeping the row first in ORDER BY ALL ASC NULLS LAST (deterministic), output sorted that way.
 CREATE OR REPLACE TEMP MACRO deduplicate(tbl) AS TABLE (

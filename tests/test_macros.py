@@ -109,6 +109,25 @@ def test_scalar_macro_matches_pandas_per_row(
     assert column(con, template.format(c=col)) == pytest.approx(want, nan_ok=True)
 
 
+@pytest.mark.parametrize(("template", "expected"), WINDOW_CASES, ids=[t for t, _ in WINDOW_CASES])
+def test_scalar_macro_matches_pandas_over_a_frame_and_after_group_by(
+    con: duckdb.DuckDBPyConnection,
+    template: str,
+    expected: Callable[[pd.Series], pd.Series],
+) -> None:
+    # Over a table, grouped or not, DuckDB plans the window as an aggregate joined back to the
+    # rows; over an Arrow scan, which it reads only once, it keeps the Window operator.
+    con.register("feats_frame", FEATS)
+    sql = f"SELECT {template.format(c='amount')} FROM feats_frame ORDER BY rn"
+    want = expected(feats_series("amount")).to_list()
+    assert floats_or_nan([v for (v,) in rows(con, sql)]) == pytest.approx(want, nan_ok=True)
+
+    sql = f"SELECT {template.format(c='sum(amount)')} FROM feats GROUP BY rn % 3 ORDER BY rn % 3"
+    sums = FEATS.to_pandas().groupby(FEATS["rn"].to_numpy() % 3)["amount"].sum(min_count=1)
+    want = expected(sums.reset_index(drop=True)).to_list()
+    assert floats_or_nan([v for (v,) in rows(con, sql)]) == pytest.approx(want, nan_ok=True)
+
+
 def test_window_statistics_cover_only_the_rows_the_query_keeps(
     con: duckdb.DuckDBPyConnection,
 ) -> None:

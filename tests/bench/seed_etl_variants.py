@@ -256,6 +256,53 @@ def duckdb_ctas_file_auto() -> Runner:
     return _duckdb_ctas(_read_csv_auto, "file")
 
 
+# ---- (ii b) the z-score macro's window over an upstream table (a Parquet object) -------------
+
+# sqlops' zscore(x) is a windowed scalar macro. Written OVER (PARTITION BY true) (the same
+# single partition as OVER ()), DuckDB's window_self_join optimizer turns it into an aggregate
+# joined back to the rows whenever the input may be read twice (tables, Parquet); the
+# Window operator it replaces buffers every row. "zscore" is that stage alone.
+ZSCORE = (
+    "(age_years::DOUBLE - avg(age_years::DOUBLE) OVER {w})"
+    " / nullif(stddev_pop(age_years::DOUBLE) OVER {w}, 0)"
+)
+
+
+def _duckdb_zscore_parquet(window: str) -> Runner:
+    import duckdb
+
+    def run(csv: str, out: str) -> Result:
+        con = duckdb.connect()
+        clean = out + ".clean.parquet"
+        t0 = time.perf_counter()
+        con.execute(
+            f"COPY (SELECT {', '.join(COLS)} FROM {_read_csv_typed(csv)} WHERE {NOT_NULL}) "
+            f"TO '{clean}' {PARQUET}"
+        )
+        t1 = time.perf_counter()
+        z = ZSCORE.format(w=window)
+        con.execute(
+            f"COPY (SELECT area_m2, {z} AS age_years, price FROM read_parquet('{clean}')) "
+            f"TO '{out}' {PARQUET}"
+        )
+        t2 = time.perf_counter()
+        n, aggs = _agg_row(con.execute(AGG_SQL.format(src=f"read_parquet('{out}')")).fetchone())
+        os.remove(clean)
+        return n, aggs, {"prep": t1 - t0, "zscore": t2 - t1}
+
+    return run
+
+
+def duckdb_zscore_parquet_over() -> Runner:
+    """Upstream table as Parquet, then zscore written OVER (): the Window operator."""
+    return _duckdb_zscore_parquet("()")
+
+
+def duckdb_zscore_parquet_partition() -> Runner:
+    """Same, OVER (PARTITION BY true) as sqlops' macro: aggregate + join."""
+    return _duckdb_zscore_parquet("(PARTITION BY true)")
+
+
 # ---- (iii) DuckDB querying Polars / Arrow ------------------------------------------------------
 
 
@@ -493,6 +540,8 @@ ETL_VARIANTS: dict[str, tuple[str, Callable[[], Runner], dict[str, str]]] = {
     "duckdb_ctas_memory_typed": ("ii duckdb", duckdb_ctas_memory_typed, {}),
     "duckdb_ctas_file_typed": ("ii duckdb", duckdb_ctas_file_typed, {}),
     "duckdb_ctas_file_auto": ("ii duckdb", duckdb_ctas_file_auto, {}),
+    "duckdb_zscore_parquet_over": ("ii duckdb", duckdb_zscore_parquet_over, {}),
+    "duckdb_zscore_parquet_partition": ("ii duckdb", duckdb_zscore_parquet_partition, {}),
     "duckdb_on_lazyframe": ("iii duckdb+polars", duckdb_on_lazyframe, {}),
     "duckdb_on_lazyframe_projected": ("iii duckdb+polars", duckdb_on_lazyframe_projected, {}),
     "duckdb_register_lazyframe": ("iii duckdb+polars", duckdb_register_lazyframe, {}),
