@@ -141,6 +141,51 @@ def copy_to(select: str, path: str) -> str:
     return f"COPY (\n{select}\n) TO {literal(path)} (FORMAT parquet)"
 
 
+def stage_table(name: str, select: str) -> str:
+    """Run a query once into a temporary table (in insertion order) so its rows can be cut
+    into parts by row number; the newline keeps a trailing ``--`` comment in the model from
+    swallowing the closing parenthesis, and the query starts on the second line like
+    :func:`copy_to`'s, so error line numbers map back the same way."""
+    return f"CREATE TEMP TABLE {quote(name)} AS (\n{select}\n)"
+
+
+def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) -> str:
+    """Write rows ``start <= rowid < stop`` of a staged table to one Parquet file (every row
+    when ``stop`` is None). One file per statement keeps DuckDB's order-preserving parallel
+    writer, so equal rows always give equal bytes. The table's name goes into the file's
+    metadata: equal rows of two different tables stay two objects, each named by its table.
+
+    >>> print(copy_rows("s", 0, 10, "p", "m.t"))
+    COPY (SELECT * FROM temp.main."s" WHERE rowid >= 0 AND rowid < 10) TO 'p'
+    (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
+    """
+    where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
+    options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
+    return f"COPY (SELECT * FROM temp.main.{quote(staged)}{where}) TO {literal(path)}\n({options})"
+
+
+def staged_columns() -> str:
+    """Column names and types of a staged temporary table (parameter: its name)."""
+    return (
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = 'temp' AND table_name = ? ORDER BY column_index"
+    )
+
+
+def average_widths(table: str, columns: Mapping[str, str]) -> str:
+    """The average bytes per row of variable-width columns (``{column: "VARCHAR" | "BLOB"}``;
+    NULLs count as 0).
+
+    >>> average_widths("s", {"a": "VARCHAR"})
+    'SELECT coalesce(avg(coalesce(strlen("a"), 0)), 0) FROM temp.main."s"'
+    """
+    terms = " + ".join(
+        f"coalesce({'strlen' if kind == 'VARCHAR' else 'octet_length'}({quote(c)}), 0)"
+        for c, kind in columns.items()
+    )
+    return f"SELECT coalesce(avg({terms}), 0) FROM temp.main.{quote(table)}"
+
+
 def drop_relation(name: str, kind: str) -> str:
     return f"DROP {kind} IF EXISTS {qualified(name)}"
 

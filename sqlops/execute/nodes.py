@@ -1,4 +1,4 @@
-"""Build one node: write its rows to a Parquet object, then publish it as a view.
+"""Build one node: write its rows to Parquet objects (parts), then publish a view over them.
 
 Publishing is one DuckDB transaction (drop a relation of another kind, create the view,
 append the state row), so a crash or a failed model leaves the previous version in place.
@@ -18,7 +18,7 @@ from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
 from sqlops.execute.fastcsv import csv_sources, expand, polars_scan
-from sqlops.execute.objects import ObjectStore
+from sqlops.execute.objects import ObjectStore, write_parts
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
 
@@ -116,20 +116,15 @@ def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
 def _write_table(
     engine: Engine, node: PlannedNode, select: str, ctx: BuildContext, where: Where
 ) -> Output:
-    """Write the rows to one new object and publish a view over it."""
-    oid, rows = _write_object(engine, select, ctx, where)
-    out = Output(rows, (oid,))
-    _publish(engine, node, m.parts_select([ctx.objects.relative(oid)]), out, ctx, where)
+    """Write the rows to new parts and publish a view over them."""
+    parts, rows = write_parts(engine, select, ctx.objects, node.name, where)
+    out = Output(rows, parts)
+    _publish(engine, node, _parts_select(parts, ctx), out, ctx, where)
     return out
 
 
-def _write_object(engine: Engine, select: str, ctx: BuildContext, where: Where) -> tuple[str, int]:
-    tmp = ctx.objects.temp_path()
-    try:
-        rows = engine.fetch_value(m.copy_to(select, str(tmp)), where=where)
-        return ctx.objects.put(tmp), int(rows or 0)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _parts_select(parts: Sequence[str], ctx: BuildContext) -> str:
+    return m.parts_select([ctx.objects.relative(p) for p in parts])
 
 
 def _publish(
@@ -171,9 +166,9 @@ def _incremental(
             f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
         )
     select = m.incremental_select(sql, model.cursor, cursor_value)
-    new_oid, new_rows = _write_object(engine, select, ctx, where)
-    parts = _merge_parts(engine, model, previous, new_oid, new_rows, ctx)
-    select = m.parts_select([ctx.objects.relative(p) for p in parts])
+    new_parts, new_rows = write_parts(engine, select, ctx.objects, model.name, where)
+    parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx)
+    select = _parts_select(parts, ctx)
     total = engine.fetch_value(f"SELECT count(*) FROM ({select})")
     out = Output(int(total or 0), parts)
     _publish(engine, node, select, out, ctx, where)
@@ -184,30 +179,32 @@ def _merge_parts(
     engine: Engine,
     model: Model,
     previous: Sequence[str],
-    new_oid: str,
+    new_parts: Sequence[str],
     new_rows: int,
     ctx: BuildContext,
 ) -> tuple[str, ...]:
+    """The model's parts after this run: the new ones appended (only they are new bytes),
+    or, when new keys match old rows, the whole table rewritten as an upsert."""
     if new_rows == 0:
         return tuple(previous)
     if not model.unique_key or not previous:
-        return (*previous, new_oid)
-    old_sql = m.parts_select([ctx.objects.relative(p) for p in previous])
-    new_sql = m.parts_select([ctx.objects.relative(new_oid)])
+        return (*previous, *new_parts)
+    old_sql = _parts_select(previous, ctx)
+    new_sql = _parts_select(new_parts, ctx)
     match = m.key_match(model.unique_key)
     overlap = engine.fetch_value(
         f"SELECT count(*) FROM ({new_sql}) n "
         f"WHERE EXISTS (SELECT 1 FROM ({old_sql}) o WHERE {match})"
     )
     if not overlap:
-        return (*previous, new_oid)
+        return (*previous, *new_parts)
     merged = (
         f"SELECT * FROM ({old_sql}) o WHERE NOT EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         f"\nUNION ALL BY NAME {new_sql}"
     )
     where = Where(path=model.path, model=model.name)
     try:
-        oid, _ = _write_object(engine, merged, ctx, where)
+        parts, _ = write_parts(engine, merged, ctx.objects, model.name, where)
     except ExecutionError as exc:
         raise ExecutionError(
             f"incremental merge into {model.name} failed: {exc.message}",
@@ -215,7 +212,7 @@ def _merge_parts(
             path=model.path,
             hint="if the model's columns changed, rebuild it with --full-refresh",
         ) from exc
-    return (oid,)
+    return parts
 
 
 def _with_frame(

@@ -1,21 +1,54 @@
 """Immutable, content-addressed Parquet objects: where table outputs live.
 
-A table model is written to a temporary Parquet file, hashed (blake3) and renamed to
-``objects/ab/cdef....parquet``; the warehouse then exposes it through a view. Objects never
-change once written, so a commit of the version store only records their ids, identical
-data is stored once, and switching versions is a matter of re-pointing views.
+A table is written as one or more Parquet *parts*: temporary files, each hashed (blake3) and
+renamed to ``objects/ab/cdef....parquet``; the warehouse then exposes them through a view.
+Objects never change once written, so a commit of the version store only records their ids,
+identical data is stored once, and switching versions is a matter of re-pointing views.
+
+Parts are cut at fixed row numbers (a power of two per table, chosen so a part is about
+``PART_BYTES``) and each is written by its own single-file ``COPY``, DuckDB's
+order-preserving parallel writer: the same rows in the same order give the same bytes,
+whatever the thread count. So a table whose rows change in one contiguous range, or that
+grows at the end, stores only the parts that cover the change. A change scattered over the
+whole table (or an insert near the start, which shifts every later row) rewrites every
+part; so does a model whose row order is not deterministic (GROUP BY or JOIN without
+ORDER BY under several threads).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 
+from sqlops.execute import materialize as m
+
+if TYPE_CHECKING:
+    from sqlops.execute.engine import Engine, Where
+
 _CHUNK = 8 << 20
+# A part's target size, estimated from column widths (Parquet usually compresses below
+# it): small enough that a 1% change of a 1 GiB table rewrites a few percent of it, large
+# enough that per-file costs (a COPY, a hash, a rename) stay negligible. Measured in
+# tests/bench/test_versions.py.
+PART_BYTES = 32 << 20
+MIN_PART_ROWS = 1 << 10
+MAX_PART_ROWS = 1 << 22
+_FIXED_WIDTHS = {
+    "BOOLEAN": 1, "TINYINT": 1, "UTINYINT": 1, "SMALLINT": 2, "USMALLINT": 2, "ENUM": 2,
+    "INTEGER": 4, "UINTEGER": 4, "FLOAT": 4, "DATE": 4, "BIGINT": 8, "UBIGINT": 8,
+    "DOUBLE": 8, "TIME": 8, "TIMESTAMP": 8, "HUGEINT": 16, "UHUGEINT": 16, "UUID": 16,
+    "INTERVAL": 16, "DECIMAL": 16,
+}  # fmt: skip
+_VARIABLE = {"VARCHAR": "VARCHAR", "JSON": "VARCHAR", "BLOB": "BLOB", "BIT": "BLOB"}
+_NESTED_WIDTH = 64
+_TYPE_HEAD = re.compile(r"^[A-Z]+")
 
 
 def file_hash(path: Path) -> str:
@@ -98,3 +131,77 @@ class ObjectStore:
                 freed += path.stat().st_size
                 path.unlink()
         return freed
+
+
+def write_parts(
+    engine: Engine, select: str, store: ObjectStore, table: str, where: Where | None = None
+) -> tuple[tuple[str, ...], int]:
+    """Run ``select`` once and store its rows as deterministic parts of ``table``:
+    ``(object ids, rows)``.
+
+    The query goes into a temporary table first (its rowids are the row numbers), then each
+    part is copied out by a rowid range. An empty result still gives one (empty) part, so
+    the table keeps its columns.
+    """
+    staged = f"__sqlops_stage_{uuid.uuid4().hex}"
+    engine.execute(m.stage_table(staged, select), where=where)
+    try:
+        rows = int(engine.fetch_value(f"SELECT count(*) FROM temp.main.{m.quote(staged)}") or 0)
+        per_part = part_rows(engine, staged, rows)
+        parts: list[str] = []
+        for start in range(0, max(rows, 1), per_part):
+            stop = None if rows <= per_part else start + per_part
+            tmp = store.temp_path()
+            try:
+                engine.execute(m.copy_rows(staged, start, stop, str(tmp), table))
+                parts.append(store.put(tmp))
+            finally:
+                tmp.unlink(missing_ok=True)
+        return tuple(parts), rows
+    finally:
+        engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(staged)}")
+
+
+def part_rows(engine: Engine, staged: str, rows: int) -> int:
+    """Rows per part of a staged table: a power of two whose estimated size is at most
+    ``PART_BYTES``. A power of two keeps the cut points where they were when the average
+    row width moves a little between versions; a table of ``MIN_PART_ROWS`` rows or fewer
+    is one part without looking at its data."""
+    if rows <= MIN_PART_ROWS:
+        return MIN_PART_ROWS
+    columns = dict(engine.execute(m.staged_columns(), [staged]).fetchall())
+    if "rowid" in {c.lower() for c in columns}:
+        return max(rows, 1)  # a column shadows the rowid the parts are cut by: one part
+    fixed, variable = row_width(columns)
+    measured = float(engine.fetch_value(m.average_widths(staged, variable)) or 0) if variable else 0
+    return rows_for(fixed + measured)
+
+
+def row_width(columns: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """Bytes per row of the fixed-width columns, and the variable-width columns to measure.
+
+    >>> row_width({"id": "BIGINT", "name": "VARCHAR", "tags": "VARCHAR[]"})
+    (72, {'name': 'VARCHAR'})
+    """
+    fixed = 0
+    variable: dict[str, str] = {}
+    for name, kind in columns.items():
+        match = _TYPE_HEAD.match(kind)
+        head = match.group(0) if match else ""
+        nested = kind.endswith("]") or head in ("STRUCT", "MAP", "UNION", "LIST")
+        if not nested and head in _VARIABLE:
+            variable[name] = _VARIABLE[head]
+        else:
+            fixed += _NESTED_WIDTH if nested else _FIXED_WIDTHS.get(head, 16)
+    return fixed, variable
+
+
+def rows_for(width: float) -> int:
+    """Rows per part for rows of ``width`` bytes: the largest power of two that fits in
+    ``PART_BYTES``, within ``MIN_PART_ROWS`` and ``MAX_PART_ROWS``.
+
+    >>> rows_for(64), rows_for(1), rows_for(1e6)
+    (524288, 4194304, 1024)
+    """
+    exponent = math.floor(math.log2(PART_BYTES / max(width, 1.0)))
+    return min(MAX_PART_ROWS, max(MIN_PART_ROWS, 1 << max(exponent, 0)))

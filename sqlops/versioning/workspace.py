@@ -2,7 +2,7 @@
 version into the warehouse, and read a table at any version.
 
 Table outputs are already immutable objects, so committing them records ids only; file
-sources are snapshotted into objects once per content (identical data dedupes by hash), so
+sources are snapshotted into parts once per content (identical parts dedupe by hash), so
 a commit captures the inputs a build read. Checking out re-points views; nothing is copied.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
-from sqlops.execute.objects import ObjectStore
+from sqlops.execute.objects import ObjectStore, write_parts
 from sqlops.versioning.store import Commit, TableVersion
 
 
@@ -52,15 +52,11 @@ def _columns(engine: Engine, name: str) -> tuple[tuple[str, str], ...]:
 
 
 def _snapshot(engine: Engine, objects: ObjectStore, name: str, fingerprint: str) -> TableVersion:
-    tmp = objects.temp_path()
-    try:
-        rows = engine.fetch_value(
-            m.copy_to(f"SELECT * FROM {m.qualified(name)}", str(tmp)), where=Where(model=name)
-        )
-        oid = objects.put(tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return TableVersion((oid,), _columns(engine, name), int(rows or 0), fingerprint)
+    """Copy a file source's rows into parts (deterministic, so an unchanged stretch of a
+    changed file dedupes against the previous snapshot)."""
+    select = f"SELECT * FROM {m.qualified(name)}"
+    parts, rows = write_parts(engine, select, objects, name, Where(model=name))
+    return TableVersion(parts, _columns(engine, name), rows, fingerprint)
 
 
 def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str) -> list[str]:
