@@ -3,6 +3,7 @@ and nothing committed before the kill is lost (on both backends)."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -25,17 +26,22 @@ def test_kill_9_while_committing_never_breaks_a_ref(backend: str, tmp_path: Path
     # a lakeFS commit is five API calls (~0.15 s here), so give it time to land some
     window, expected = (0.15, 50) if backend == "local" else (0.5, 25)
     seen: set[str] = set()
+    server = subprocess.Popen(
+        [sys.executable, str(WRITER), "--fork-server", backend, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    assert server.stdout.readline().strip() == "ready"
     for round_ in range(50):
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), backend, str(tmp_path), "main", str(round_ * 1000), "-1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        server.stdin.write(f"{round_ * 1000}\n")
+        server.stdin.flush()
+        lines = sorted(server.stdout.readline().split() for _ in range(2))  # pid N, ready
+        assert lines[0][0] == "pid" and lines[1] == ["ready"], lines
+        pid = int(lines[0][1])
         time.sleep(rng.uniform(0.0, window))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+        os.kill(pid, signal.SIGKILL)
         store = open_store(backend, tmp_path)
         assert store.fsck() == [], f"round {round_}"
         assert set(store.branches()) == {"main"}  # a half-done transaction never shows
@@ -46,4 +52,7 @@ def test_kill_9_while_committing_never_breaks_a_ref(backend: str, tmp_path: Path
         history = {c.id for c in store.log("main")}
         assert seen <= history  # nothing committed before a kill is ever lost
         seen = history
+    server.stdin.close()
+    server.wait(timeout=30)
+    server.stdout.close()
     assert len(seen) > expected
