@@ -17,6 +17,7 @@ result against the hash recorded at ``data add``, then renames it into place.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,15 +138,8 @@ def pack(file: Path, rel: str, source: str, objects: ObjectStore) -> TableVersio
                 data = handle.read(CHUNK)
                 if not data and chunks:
                     break
-                batch: dict[str, list[Any]] = {
-                    "source": [source],
-                    "path": [rel],
-                    "size": [size],
-                    "blake3": [digest],
-                    "chunk": [chunks],
-                    "data": [data],
-                }
-                writer.write_table(pa.table(batch, schema=schema))
+                row = [source, rel, size, digest, chunks, data]
+                writer.write_table(pa.Table.from_arrays(_arrays(row), schema=schema))
                 chunks += 1
                 if not data:
                     break
@@ -165,7 +159,7 @@ def describe(objects: ObjectStore, version: TableVersion) -> DataFile:
 
     with pq.ParquetFile(_path(objects, version)) as reader:
         first = reader.read_row_group(0, columns=["source", "path", "size", "blake3"])
-    row = first.to_pylist()[0]
+    row = {name: first.column(name).chunk(0)[0].as_py() for name in first.column_names}
     return DataFile(row["source"], row["path"], int(row["size"]), row["blake3"])
 
 
@@ -190,8 +184,9 @@ def unpack(objects: ObjectStore, version: TableVersion, root: Path) -> DataFile:
         with pq.ParquetFile(_path(objects, version)) as reader, tmp.open("wb") as out:
             for group in range(reader.num_row_groups):
                 table = reader.read_row_group(group, columns=["data"])
-                for value in table.column("data").to_pylist():
-                    out.write(value)
+                for chunk in table.column("data").chunks:
+                    for value in chunk:
+                        out.write(value.as_buffer() or b"")
             out.flush()
             os.fsync(out.fileno())
         restored = file_hash(tmp)
@@ -206,6 +201,30 @@ def unpack(objects: ObjectStore, version: TableVersion, root: Path) -> DataFile:
     finally:
         tmp.unlink(missing_ok=True)
     return info
+
+
+def _arrays(row: list[Any]) -> list[Any]:
+    """One container row as Arrow arrays, built from buffers: converting Python objects
+    would make pyarrow import pandas (a second of start-up) to check for pandas inputs."""
+    import pyarrow as pa
+
+    source, rel, size, digest, chunk, data = row
+
+    def blob(value: bytes, kind: Any, fmt: str) -> Any:
+        offsets = pa.py_buffer(struct.pack(f"<2{fmt}", 0, len(value)))
+        return pa.Array.from_buffers(kind, 1, [None, offsets, pa.py_buffer(value)])
+
+    def number(value: int, kind: Any, fmt: str) -> Any:
+        return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(struct.pack(f"<{fmt}", value))])
+
+    return [
+        blob(source.encode(), pa.string(), "i"),
+        blob(rel.encode(), pa.string(), "i"),
+        number(size, pa.int64(), "q"),
+        blob(digest.encode(), pa.string(), "i"),
+        number(chunk, pa.int32(), "i"),
+        blob(data, pa.large_binary(), "q"),
+    ]
 
 
 def _path(objects: ObjectStore, version: TableVersion) -> Path:

@@ -215,3 +215,22 @@ def test_a_recorded_path_outside_the_project_is_never_written(
     with pytest.raises(CorruptObject, match="points outside the project"):
         project.data_checkout("main")
     assert not (orders_project.parent / "escaped.csv").exists()
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 4096 * 3 + 17])
+def test_containers_restore_any_size_across_chunk_boundaries(
+    tmp_path: Path, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlops.execute.objects import ObjectStore
+    from sqlops.versioning import datafiles
+
+    monkeypatch.setattr(datafiles, "CHUNK", 4096)
+    payload = bytes((i * 7919) % 251 for i in range(size))
+    (tmp_path / "blob.csv").write_bytes(payload)
+    objects = ObjectStore(tmp_path / "objects", tmp_path)
+    version = datafiles.pack(tmp_path / "blob.csv", "blob.csv", "raw.blob", objects)
+    assert version.rows == max(1, -(-size // 4096))
+    (tmp_path / "blob.csv").unlink()
+    info = datafiles.unpack(objects, version, tmp_path)
+    assert (tmp_path / "blob.csv").read_bytes() == payload
+    assert (info.size, info.path, info.source) == (size, "blob.csv", "raw.blob")
