@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -241,12 +242,18 @@ class VersionsMixin(ProjectBase):
             raise SourceError(f"cannot read {rel} as source {name}: {reason}", path=rel)
         with build_lock(self.config.state_path):
             head = store.get_commit(store.resolve(branch))
+            before = file_hash(file)
             engine = self._open_warehouse(macros=False)
             try:
                 parsed = working_tree(engine, self.objects, head.tree, {name})[name]
             finally:
                 engine.close()
             raw = datafiles.pack(file, rel, name, self.objects)
+            if raw.fingerprint != before:  # the rows and the bytes must be one version
+                raise SourceError(
+                    f"{rel} changed while it was being added",
+                    hint="add it again once it is written",
+                )
             info = DataFile(name, rel, file.stat().st_size, raw.fingerprint)
             new = {name: parsed, datafiles.entry_name(name): raw}
             if all(n in head.tree and head.tree[n].content == v.content for n, v in new.items()):
@@ -384,11 +391,29 @@ class VersionsMixin(ProjectBase):
         return names
 
     def gc(self) -> tuple[int, int]:
-        """Delete objects that no commit and no warehouse table references."""
+        """Delete objects that no commit and no warehouse table references, and the part
+        links of ``build --at`` inputs that no warehouse view reads any more."""
         with build_lock(self.config.state_path):
             state, _ = self._warehouse_state()
             live = frozenset(o for row in state.values() for o in row.get("objects", ()))
+            self._prune_inputs_at()
             return self.versions.gc(keep=live)
+
+    def _prune_inputs_at(self) -> None:
+        folder = self.config.state_path / "at"
+        if not folder.is_dir():
+            return
+        views = ""
+        if self.config.warehouse_path.exists():
+            engine = self._open_warehouse(read_only=True, macros=False)
+            try:
+                frame = engine.polars("SELECT sql FROM duckdb_views() WHERE NOT internal")
+                views = "\n".join(str(v) for v in frame["sql"].to_list())
+            finally:
+                engine.close()
+        for links in folder.iterdir():
+            if f"{links}/" not in views:
+                shutil.rmtree(links, ignore_errors=True)
 
     def fsck(self) -> list[str]:
         """Check every ref, commit and object hash; returns the problems found (none: [])."""

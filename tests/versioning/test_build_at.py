@@ -129,3 +129,26 @@ def test_build_at_a_version_without_a_needed_source_is_refused(orders_project: P
     (orders_project / "sql/marts/names.sql").write_text("select * from raw.customers\n")
     with pytest.raises(VersioningError, match=r"no snapshot of source\(s\) raw\.customers"):
         Project(orders_project).build(at="main")
+
+
+def test_gc_keeps_the_links_a_historical_build_reads_and_drops_stale_ones(
+    orders_project: Path,
+) -> None:
+    csv = orders_project / "data/orders.csv"
+    old = csv.read_bytes()
+    project = Project(orders_project)
+    project.build()
+    project.commit("v1")
+    _rewrite(csv, NEW_CSV)
+    project.build()
+    project.commit("v2")
+    project.build(at="main~1")
+    links = orders_project / ".sqlops/at"
+    project.gc()
+    assert any(links.iterdir())
+    assert_frame_equal(_table(project, "marts.revenue"), _revenue(old), check_dtypes=False)
+    assert project.table("raw.orders").height == 5  # the source view still reads its links
+    project.build()
+    project.gc()
+    assert not any(links.iterdir())
+    assert project.table("raw.orders").height == 3
