@@ -123,15 +123,20 @@ Timing = tuple[float, float, float]  # wall seconds, CPU seconds, peak RSS MiB
 
 
 def timed(cmd: list[str], cwd: Path) -> Timing:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one subprocess."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise RuntimeError(
-            f"{cmd[:3]} failed: {proc.stderr.read().decode() if proc.stderr else ''}"
-        )
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one subprocess.
+
+    stderr goes to a file, not a pipe: nobody reads a pipe while waiting, so a chatty child
+    could fill it and block.
+    """
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if status != 0:
+            err.seek(0)
+            raise RuntimeError(f"{cmd[:3]} failed: {err.read().decode(errors='replace')}")
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
