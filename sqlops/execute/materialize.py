@@ -164,6 +164,13 @@ def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) 
     return f"COPY (SELECT * FROM temp.main.{quote(staged)}{where}) TO {literal(path)}\n({options})"
 
 
+def copy_probe(select: str, limit: int, path: str, table: str) -> str:
+    """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
+    query starts on the second line, like :func:`copy_to`'s."""
+    options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
+    return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({options})"
+
+
 def staged_columns() -> str:
     """Column names and types of a staged temporary table (parameter: its name)."""
     return (

@@ -117,7 +117,8 @@ def _write_table(
     engine: Engine, node: PlannedNode, select: str, ctx: BuildContext, where: Where
 ) -> Output:
     """Write the rows to new parts and publish a view over them."""
-    parts, rows = write_parts(engine, select, ctx.objects, node.name, where)
+    expected = ctx.state.get(node.name, {}).get("rows")
+    parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected)
     out = Output(rows, parts)
     _publish(engine, node, _parts_select(parts, ctx), out, ctx, where)
     return out
@@ -183,28 +184,34 @@ def _merge_parts(
     new_rows: int,
     ctx: BuildContext,
 ) -> tuple[str, ...]:
-    """The model's parts after this run: the new ones appended (only they are new bytes),
-    or, when new keys match old rows, the whole table rewritten as an upsert."""
+    """The model's parts after this run: the new ones appended (only they are new bytes);
+    when new keys match old rows, the old parts holding those keys are rewritten without
+    them (an upsert) and every other part is kept as it is."""
     if new_rows == 0:
         return tuple(previous)
     if not model.unique_key or not previous:
         return (*previous, *new_parts)
-    old_sql = _parts_select(previous, ctx)
     new_sql = _parts_select(new_parts, ctx)
     match = m.key_match(model.unique_key)
-    overlap = engine.fetch_value(
-        f"SELECT count(*) FROM ({new_sql}) n "
-        f"WHERE EXISTS (SELECT 1 FROM ({old_sql}) o WHERE {match})"
-    )
-    if not overlap:
+    touched = [
+        part
+        for part in previous
+        if engine.fetch_value(
+            f"SELECT count(*) FROM ({_parts_select([part], ctx)}) o "
+            f"WHERE EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
+        )
+    ]
+    if not touched:
         return (*previous, *new_parts)
+    old_sql = _parts_select(touched, ctx)
     merged = (
         f"SELECT * FROM ({old_sql}) o WHERE NOT EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         f"\nUNION ALL BY NAME {new_sql}"
     )
     where = Where(path=model.path, model=model.name)
+    expected = ctx.state.get(model.name, {}).get("rows")
     try:
-        parts, _ = write_parts(engine, merged, ctx.objects, model.name, where)
+        parts, _ = write_parts(engine, merged, ctx.objects, model.name, where, expected)
     except ExecutionError as exc:
         raise ExecutionError(
             f"incremental merge into {model.name} failed: {exc.message}",
@@ -212,7 +219,7 @@ def _merge_parts(
             path=model.path,
             hint="if the model's columns changed, rebuild it with --full-refresh",
         ) from exc
-    return parts
+    return (*(p for p in previous if p not in touched), *parts)
 
 
 def _with_frame(

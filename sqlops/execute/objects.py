@@ -134,19 +134,38 @@ class ObjectStore:
 
 
 def write_parts(
-    engine: Engine, select: str, store: ObjectStore, table: str, where: Where | None = None
+    engine: Engine,
+    select: str,
+    store: ObjectStore,
+    table: str,
+    where: Where | None = None,
+    expected_rows: int | None = None,
 ) -> tuple[tuple[str, ...], int]:
-    """Run ``select`` once and store its rows as deterministic parts of ``table``:
-    ``(object ids, rows)``.
+    """Run ``select`` and store its rows as deterministic parts of ``table``:
+    ``(object ids, rows)``. An empty result still gives one (empty) part, so the table
+    keeps its columns.
 
-    The query goes into a temporary table first (its rowids are the row numbers), then each
-    part is copied out by a rowid range. An empty result still gives one (empty) part, so
-    the table keeps its columns.
+    A large result goes into a temporary table first (its rowids are the row numbers), and
+    each part is copied out by a rowid range. Staging costs a few statements, which would
+    slow a build of many small models, so unless ``expected_rows`` (the previous build's
+    count) says the table is large, the query is first copied straight to one file with a
+    LIMIT just past ``MIN_PART_ROWS``: a small table is done in one statement; a large one
+    is then staged (for a streaming query the probe stopped early; a query that sorts or
+    aggregates everything first runs twice, once per build without a previous count).
     """
+    if expected_rows is None or expected_rows <= MIN_PART_ROWS:
+        tmp = store.temp_path()
+        try:
+            copied = engine.fetch_value(
+                m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table), where=where
+            )
+            if int(copied or 0) <= MIN_PART_ROWS:
+                return (store.put(tmp),), int(copied or 0)
+        finally:
+            tmp.unlink(missing_ok=True)
     staged = f"__sqlops_stage_{uuid.uuid4().hex}"
-    engine.execute(m.stage_table(staged, select), where=where)
+    rows = int(engine.fetch_value(m.stage_table(staged, select), where=where) or 0)
     try:
-        rows = int(engine.fetch_value(f"SELECT count(*) FROM temp.main.{m.quote(staged)}") or 0)
         per_part = part_rows(engine, staged, rows)
         parts: list[str] = []
         for start in range(0, max(rows, 1), per_part):

@@ -43,7 +43,8 @@ def working_tree(
             if previous is not None and previous.fingerprint == row["fingerprint"]:
                 tree[name] = previous
             else:
-                tree[name] = _snapshot(engine, objects, name, row["fingerprint"])
+                rows = previous.rows if previous is not None else None
+                tree[name] = _snapshot(engine, objects, name, row["fingerprint"], rows)
     return tree
 
 
@@ -51,11 +52,13 @@ def _columns(engine: Engine, name: str) -> tuple[tuple[str, str], ...]:
     return tuple(engine.columns(name).items())
 
 
-def _snapshot(engine: Engine, objects: ObjectStore, name: str, fingerprint: str) -> TableVersion:
+def _snapshot(
+    engine: Engine, objects: ObjectStore, name: str, fingerprint: str, expected: int | None
+) -> TableVersion:
     """Copy a file source's rows into parts (deterministic, so an unchanged stretch of a
     changed file dedupes against the previous snapshot)."""
     select = f"SELECT * FROM {m.qualified(name)}"
-    parts, rows = write_parts(engine, select, objects, name, Where(model=name))
+    parts, rows = write_parts(engine, select, objects, name, Where(model=name), expected)
     return TableVersion(parts, _columns(engine, name), rows, fingerprint)
 
 

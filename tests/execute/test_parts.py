@@ -173,6 +173,37 @@ def test_an_incremental_commit_stores_only_the_new_rows(
     assert_frame_equal(project.table("s.big"), _expected(GEN.format(n=ROWS + 3_000)))
 
 
+def test_an_upsert_rewrites_only_the_parts_holding_updated_keys(
+    make_project: ProjectFactory, small_parts: None
+) -> None:
+    base = GEN.format(n=ROWS).replace("AS cat", "AS cat, i AS ts")
+    root = _project(make_project)
+    _write_source(root / "data/big.parquet", base)
+    (root / "sql/s/big.sql").write_text(
+        "-- materialized: incremental\n-- unique_key: id\n-- cursor: ts\nselect * from raw.big\n"
+    )
+    project = Project(root)
+    project.build()
+    before = project.commit("one")
+    assert before is not None
+    updates = (
+        "SELECT i AS id, hash(i) AS h, 'updated' AS s, (i % 97)::INTEGER AS cat, "
+        f"{ROWS} + i AS ts FROM range(70000, 70100) t(i)"
+    )
+    _write_source(root / "data/big.parquet", f"{base} UNION ALL {updates}")
+    assert project.build().ok
+    after = project.commit("100 rows updated")
+    assert after is not None
+    expected = _expected(
+        f"SELECT * FROM ({base}) WHERE id NOT BETWEEN 70000 AND 70099 UNION ALL {updates}"
+    )
+    assert_frame_equal(project.table("s.big").sort("id"), expected.sort("id"))
+    # 12 of 13 parts kept; the one holding ids 65,536-81,919 rewritten with the updates
+    kept = set(before.tree["s.big"].parts) & set(after.tree["s.big"].parts)
+    assert len(kept) == 12
+    assert _new_bytes(project, before, after, "s.big") <= 0.10
+
+
 def test_an_empty_table_is_one_empty_part_with_its_columns(make_project: ProjectFactory) -> None:
     root = _project(make_project, "select id, s from raw.big where false")
     project = Project(root)
