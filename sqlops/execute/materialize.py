@@ -135,17 +135,11 @@ def parts_select(paths: Sequence[str]) -> str:
     return f"SELECT * FROM read_parquet({literal(list(paths))}{extra})"
 
 
-def copy_to(select: str, path: str) -> str:
-    """Write a query's rows to one Parquet file; the newline keeps a trailing ``--`` comment
-    in the model from swallowing the closing parenthesis."""
-    return f"COPY (\n{select}\n) TO {literal(path)} (FORMAT parquet)"
-
-
 def stage_table(name: str, select: str) -> str:
     """Run a query once into a temporary table (in insertion order) so its rows can be cut
-    into parts by row number; the newline keeps a trailing ``--`` comment in the model from
-    swallowing the closing parenthesis, and the query starts on the second line like
-    :func:`copy_to`'s, so error line numbers map back the same way."""
+    into parts by row number. The query starts on the second line (error line numbers map
+    back to the model file by that offset), and the newline after it keeps a trailing ``--``
+    comment in the model from swallowing the closing parenthesis."""
     return f"CREATE TEMP TABLE {quote(name)} AS (\n{select}\n)"
 
 
@@ -166,7 +160,7 @@ def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) 
 
 def copy_probe(select: str, limit: int, path: str, table: str) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
-    query starts on the second line, like :func:`copy_to`'s."""
+    query starts on the second line, like :func:`stage_table`'s."""
     options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
     return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({options})"
 

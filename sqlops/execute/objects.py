@@ -7,8 +7,10 @@ identical data is stored once, and switching versions is a matter of re-pointing
 
 Parts are cut at fixed row numbers (a power of two per table, chosen so a part is about
 ``PART_BYTES``) and each is written by its own single-file ``COPY``, DuckDB's
-order-preserving parallel writer: the same rows in the same order give the same bytes,
-whatever the thread count. So a table whose rows change in one contiguous range, or that
+order-preserving parallel writer: the same rows in the same order of the same table give
+the same bytes, whatever the thread count. (A ``COPY`` to a folder with ``FILE_SIZE_BYTES``
+or ``ROW_GROUPS_PER_FILE`` shuffles row groups between files under several threads, and
+``PARTITION_BY`` a row number runs on one thread: both measured, both rejected.) So a table whose rows change in one contiguous range, or that
 grows at the end, stores only the parts that cover the change. A change scattered over the
 whole table (or an insert near the start, which shifts every later row) rewrites every
 part; so does a model whose row order is not deterministic (GROUP BY or JOIN without
