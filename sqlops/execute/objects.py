@@ -10,11 +10,12 @@ Parts are cut at fixed row numbers (a power of two per table, chosen so a part i
 order-preserving parallel writer: the same rows in the same order of the same table give
 the same bytes, whatever the thread count. (A ``COPY`` to a folder with ``FILE_SIZE_BYTES``
 or ``ROW_GROUPS_PER_FILE`` shuffles row groups between files under several threads, and
-``PARTITION_BY`` a row number runs on one thread: both measured, both rejected.) So a table whose rows change in one contiguous range, or that
-grows at the end, stores only the parts that cover the change. A change scattered over the
-whole table (or an insert near the start, which shifts every later row) rewrites every
-part; so does a model whose row order is not deterministic (GROUP BY or JOIN without
-ORDER BY under several threads).
+``PARTITION_BY`` a row number runs on one thread: both measured, both rejected.)
+
+So a table whose rows change in one contiguous range, or that grows at the end, stores only
+the parts that cover the change. A change scattered over the whole table (or an insert near
+the start, which shifts every later row) rewrites every part; so does a model whose row
+order is not deterministic (GROUP BY or JOIN without ORDER BY under several threads).
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class ObjectStore:
         self.folder = folder
         self.root = root
         self.tmp = folder / "tmp"
+        # views name every part; string joins instead of pathlib keep a checkout of a table
+        # of many parts cheap
+        inside = folder.is_relative_to(root)
+        self._relative = (folder.relative_to(root) if inside else folder).as_posix()
 
     def temp_path(self) -> Path:
         """A fresh path to write a Parquet file to before it is stored."""
@@ -116,10 +121,7 @@ class ObjectStore:
     def relative(self, object_id: str) -> str:
         """The object's path as views store it: relative to the project root, which every
         sqlops connection sets as DuckDB's ``file_search_path``."""
-        path = self.path(object_id)
-        return (
-            path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
-        )
+        return f"{self._relative}/{object_id[:2]}/{object_id[2:]}.parquet"
 
     def exists(self, object_id: str) -> bool:
         return self.path(object_id).is_file()
