@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,23 @@ def test_branch_names_lakefs_cannot_hold_are_refused(orders_project: Path, lakef
     with pytest.raises(VersioningError, match="invalid branch name 'feature/x' for lakeFS"):
         project.create_branch("feature/x")
     assert set(project.branches()) == {"main"}
+
+
+def test_the_readme_lakefs_config_works_as_written(
+    orders_project: Path, lakefs_server: LakeFSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = re.search(r"```toml\n# sqlops.toml\n(.*?)```", readme, re.S)
+    assert block is not None
+    (orders_project / "sqlops.toml").write_text(
+        (orders_project / "sqlops.toml").read_text() + "\n" + block.group(1)
+    )
+    monkeypatch.setenv("LAKECTL_SERVER_ENDPOINT_URL", lakefs_server.endpoint)  # not :8000
+    monkeypatch.setenv("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", lakefs_server.access_key_id)
+    monkeypatch.setenv("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", lakefs_server.secret_access_key)
+    project = Project(orders_project)
+    project.build()
+    made = project.commit("first")
+    assert made is not None
+    repo = _repo(lakefs_server, "analytics")  # created from storage_namespace
+    assert repo.ref("main").get_commit().id == made.id
