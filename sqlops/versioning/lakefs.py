@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,12 +41,14 @@ from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
+    TreeEdit,
+    applying,
     check_name,
     history,
     merge_base,
     parse_ref,
+    reverting,
     three_way,
-    undo_tree,
 )
 
 TX_PREFIX = "sqlops-tx-"
@@ -265,16 +267,7 @@ class LakeFSStore:
         author: str = "",
     ) -> Commit:
         """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-
-        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
-            for name, version in changes.items():
-                if version is None:
-                    tree.pop(name, None)
-                else:
-                    tree[name] = version
-            return tree
-
-        return self._transact(branch, apply, message, metadata, author)
+        return self._transact(branch, applying(changes), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
         """Three-way merge at table level of ``source`` into branch ``dest``.
@@ -306,22 +299,13 @@ class LakeFSStore:
         return self.get_commit(merged)
 
     def revert(self, ref: str, branch: str, author: str = "") -> Commit:
-        target = self.get_commit(self.resolve(ref))
-        before = self.get_commit(target.parents[0]).tree if target.parents else {}
-
-        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
-            undo, conflicts = undo_tree(target, before, tree)
-            if conflicts:
-                raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
-            return undo
-
-        message = f"revert {target.id[:12]}: {target.message}"
-        return self._transact(branch, apply, message, {"reverts": target.id}, author)
+        edit, message, metadata = reverting(self, ref, branch)
+        return self._transact(branch, edit, message, metadata, author)
 
     def _transact(
         self,
         branch: str,
-        apply: Callable[[dict[str, TableVersion]], dict[str, TableVersion]],
+        apply: TreeEdit,
         message: str,
         metadata: Mapping[str, str],
         author: str,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +28,15 @@ from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_d
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
+    TreeEdit,
+    applying,
     check_name,
     commit_id,
     history,
     merge_base,
     parse_ref,
+    reverting,
     three_way,
-    undo_tree,
 )
 
 DEFAULT_BRANCH = "main"
@@ -182,17 +184,8 @@ class LocalStore:
         author: str = "",
     ) -> Commit:
         """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-
-        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
-            for name, version in changes.items():
-                if version is None:
-                    tree.pop(name, None)
-                else:
-                    self._check_parts(name, version)
-                    tree[name] = version
-            return tree
-
-        return self._advance(branch, apply, (), message, metadata, author)
+        edit = applying(changes, self._check_parts)
+        return self._advance(branch, edit, (), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
         """Three-way merge at table level of ``source`` into branch ``dest``."""
@@ -213,22 +206,13 @@ class LocalStore:
 
     def revert(self, ref: str, branch: str, author: str = "") -> Commit:
         """A new commit on ``branch`` that undoes what commit ``ref`` changed (table level)."""
-        target = self.get_commit(self.resolve(ref))
-        before = self.get_commit(target.parents[0]).tree if target.parents else {}
-
-        def apply(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
-            undo, conflicts = undo_tree(target, before, tree)
-            if conflicts:
-                raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
-            return undo
-
-        message = f"revert {target.id[:12]}: {target.message}"
-        return self._advance(branch, apply, (), message, {"reverts": target.id}, author)
+        edit, message, metadata = reverting(self, ref, branch)
+        return self._advance(branch, edit, (), message, metadata, author)
 
     def _advance(
         self,
         branch: str,
-        apply: Callable[[dict[str, TableVersion]], dict[str, TableVersion]],
+        apply: TreeEdit,
         extra_parents: tuple[str, ...],
         message: str,
         metadata: Mapping[str, str],

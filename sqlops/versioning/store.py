@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlops.errors import VersioningError
+from sqlops.errors import MergeConflict, VersioningError
 
 _REF = re.compile(r"^(?P<base>[^~]+)(?:~(?P<back>\d+))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
@@ -260,12 +260,41 @@ def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
     return a.content != b.content
 
 
-def undo_tree(
-    target: Commit, before: Mapping[str, TableVersion], current: Mapping[str, TableVersion]
-) -> tuple[dict[str, TableVersion], list[str]]:
-    """The tree after undoing ``target`` (whose first parent's tree is ``before``) on top of
-    ``current``, and the tables changed since in a way that conflicts with the undo."""
-    return three_way(target.tree, before, current)
+TreeEdit = Callable[[dict[str, "TableVersion"]], dict[str, "TableVersion"]]
+
+
+def applying(
+    changes: Mapping[str, TableVersion | None],
+    check: Callable[[str, TableVersion], None] | None = None,
+) -> TreeEdit:
+    """The edit a commit makes to its branch head's tree: set tables, delete (None) others."""
+
+    def edit(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+        for name, version in changes.items():
+            if version is None:
+                tree.pop(name, None)
+            else:
+                if check is not None:
+                    check(name, version)
+                tree[name] = version
+        return tree
+
+    return edit
+
+
+def reverting(store: VersionStore, ref: str, branch: str) -> tuple[TreeEdit, str, dict[str, str]]:
+    """The edit, message and metadata of a commit on ``branch`` undoing what ``ref`` changed;
+    the edit raises MergeConflict for tables changed since in a way the undo would lose."""
+    target = store.get_commit(store.resolve(ref))
+    before = store.get_commit(target.parents[0]).tree if target.parents else {}
+
+    def edit(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+        undo, conflicts = three_way(target.tree, before, tree)
+        if conflicts:
+            raise MergeConflict(f"revert of {target.id[:12]}", branch, conflicts)
+        return undo
+
+    return edit, f"revert {target.id[:12]}: {target.message}", {"reverts": target.id}
 
 
 def first_parent_history(store: VersionStore, start: str) -> Iterator[Commit]:
