@@ -126,6 +126,10 @@ class ObjectStore:
     def exists(self, object_id: str) -> bool:
         return self.path(object_id).is_file()
 
+    def ids(self) -> set[str]:
+        """Every object id stored."""
+        return {p.parent.name + p.stem for p in self.folder.glob("??/*.parquet")}
+
     def remove(self, object_ids: set[str]) -> int:
         """Delete objects (callers ensure nothing references them); returns bytes freed."""
         freed = 0

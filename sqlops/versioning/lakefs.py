@@ -390,21 +390,14 @@ class LakeFSStore:
 
     def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
         """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all)."""
-        removed = freed = 0
-        for path in self.objects.folder.glob("??/*.parquet"):
-            if path.parent.name + path.stem not in keep:
-                freed += path.stat().st_size
-                path.unlink()
-                removed += 1
-        return removed, freed
+        doomed = self.objects.ids() - keep
+        return len(doomed), self.objects.remove(doomed)
 
     def fsck(self) -> list[str]:
         """Check that every table part of every branch and tag head is in lakeFS, and that
         every cached part still matches its hash."""
         problems: list[str] = []
-        heads = {**{f"branch {n}": c for n, c in self.branches().items()}}
-        heads.update({f"tag {n}": c for n, c in self.tags().items()})
-        for cid in sorted(set(heads.values())):
+        for cid in sorted({*self.branches().values(), *self.tags().values()}):
             commit = self.get_commit(cid)
             ref = self.repo.ref(cid)
             for table, version in sorted(commit.tree.items()):
@@ -442,19 +435,19 @@ class LakeFSStore:
             ) from None
         except lx.LakeFSException as exc:
             raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from None
-        except OSError as exc:  # urllib3's connection errors derive from OSError
+        except Exception as exc:
+            # a dead endpoint surfaces as urllib3's own errors (MaxRetryError, timeouts); a local
+            # file error is not a connection problem and passes through unchanged
+            unreachable = isinstance(exc, ConnectionError) or type(exc).__module__.startswith(
+                "urllib3"
+            )
+            if not unreachable:
+                raise
             raise VersioningError(
                 f"cannot reach lakeFS at {self.endpoint or 'the configured endpoint'} to "
                 f"{action}: {type(exc).__name__}",
                 hint="is the server running? check versions.lakefs.endpoint",
             ) from None
-        except Exception as exc:
-            if type(exc).__module__.startswith("urllib3"):
-                raise VersioningError(
-                    f"cannot reach lakeFS at {self.endpoint} to {action}",
-                    hint="is the server running? check versions.lakefs.endpoint",
-                ) from None
-            raise
 
 
 _EMPTY = TableVersion((), (), 0)

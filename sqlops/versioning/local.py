@@ -269,14 +269,8 @@ class LocalStore:
 
     def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
         """Delete objects no commit (nor ``keep``) references; returns (count, bytes freed)."""
-        live = committed_objects(self.root) | keep
-        removed = freed = 0
-        for path in self.objects.glob("??/*.parquet"):
-            if path.parent.name + path.stem not in live:
-                freed += path.stat().st_size
-                path.unlink()
-                removed += 1
-        return removed, freed
+        doomed = self.store.ids() - committed_objects(self.root) - keep
+        return len(doomed), self.store.remove(doomed)
 
     def fsck(self) -> list[str]:
         """Every problem found: refs to missing commits, missing or corrupt objects."""

@@ -53,6 +53,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genproject import Generated, generate
+from reporting import terminal_log
 
 pytestmark = pytest.mark.bench
 
@@ -730,13 +731,7 @@ def profile_imports(template: Path, workdir: Path, log: Callable[[str], None]) -
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> BenchResult:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-
-    def log(text: str) -> None:
-        if reporter is not None:
-            reporter.write_line(text)
-        else:
-            print(text)
+    log = terminal_log(request)
 
     models = int(os.environ.get("BENCH_MODELS", "1000"))
     reps = int(os.environ.get("BENCH_REPS", "3"))

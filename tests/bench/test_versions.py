@@ -46,6 +46,8 @@ from polars.testing import assert_frame_equal
 
 from sqlops import Project
 
+from reporting import terminal_log
+
 pytestmark = pytest.mark.bench
 
 # ~48 bytes a row in Parquet: 20M rows ~ 0.95 GiB
@@ -544,13 +546,7 @@ def report(res: Results) -> str:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Results:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-
-    def log(text: str) -> None:
-        if reporter is not None:
-            reporter.write_line(text)
-        else:
-            print(text)
+    log = terminal_log(request)
 
     rows = int(os.environ.get("BENCH_ROWS", "20000000"))
     reps = int(os.environ.get("BENCH_REPS", "3"))
