@@ -7,6 +7,7 @@ them back to the model file (``sql/stg/orders.sql:7:12``) so the user sees their
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -139,6 +140,18 @@ class Engine:
     ) -> Any:
         row = self.execute(sql, params, where).fetchone()
         return None if row is None else row[0]
+
+    def operators(self, sql: str) -> set[str]:
+        """The physical operators DuckDB plans for a query (``WINDOW``, ``HASH_JOIN``, ...):
+        EXPLAIN binds and optimizes but reads no rows."""
+        row = self.execute("EXPLAIN (FORMAT json) " + sql).fetchone()
+        found: set[str] = set()
+        stack = list(json.loads(row[1])) if row else []
+        while stack:
+            node = stack.pop()
+            found.add(str(node.get("name", "")))
+            stack.extend(node.get("children", ()))
+        return found
 
     def polars(
         self,

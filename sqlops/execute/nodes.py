@@ -82,23 +82,64 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
         return _table_model(engine, model, node, ctx, where, model.sql)
     for name, scan in scans.values():
         engine.register(name, scan)
+    loaded: dict[str, str] = {}
     try:
+        if "WINDOW" in engine.operators(fast):
+            loaded, rows = _load_scans(engine, fast, scans)
+            fast = expand(model, ctx.models, loaded) or fast
+            return _table_model(engine, model, node, ctx, where, fast, rows)
         return _table_model(engine, model, node, ctx, where, fast)
     except ExecutionError:
         # Polars and DuckDB infer CSV types differently, and inlining views moves lines:
         # the plain SQL has the last word, and its errors point into the model file.
         return _table_model(engine, model, node, ctx, where, model.sql)
     finally:
+        for table in loaded.values():
+            engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(table)}")
         for name, _ in scans.values():
             engine.unregister(name)
 
 
+def _load_scans(
+    engine: Engine, sql: str, scans: Mapping[str, tuple[str, Any]]
+) -> tuple[dict[str, str], int]:
+    """Copy each scan (only the columns the query may read) into a temporary table:
+    ``({source: table}, most rows)``. DuckDB computes a whole-table window (``zscore``) over
+    a table as an aggregate joined back to the rows, in parallel, but over a scan it can
+    read only once it runs the slower Window operator: the copy pays for itself
+    (tests/bench/seed_etl_variants.py)."""
+    from sqlops.project.parse import referenced_names  # sqlglot: only on this path
+
+    names = referenced_names(sql)
+    loaded: dict[str, str] = {}
+    most = 0
+    for target, (name, scan) in scans.items():
+        columns = list(scan.collect_schema())
+        if names is not None:
+            columns = [c for c in columns if c.lower() in names] or columns[:1]
+        table = f"{name}_loaded"
+        loaded[target] = table
+        select = ", ".join(m.quote(c) for c in columns)
+        rows = engine.fetch_value(
+            f"CREATE TEMP TABLE {m.quote(table)} AS SELECT {select} FROM {m.quote(name)}"
+        )
+        most = max(most, int(rows or 0))
+    return loaded, most
+
+
 def _table_model(
-    engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where, sql: str
+    engine: Engine,
+    model: Model,
+    node: PlannedNode,
+    ctx: BuildContext,
+    where: Where,
+    sql: str,
+    rows_hint: int | None = None,
 ) -> Output:
+    """``rows_hint``: about how many rows to expect when no previous build says."""
     if node.incremental:
         return _incremental(engine, model, node, ctx, where, sql)
-    return _write_table(engine, node, sql, ctx, where)
+    return _write_table(engine, node, sql, ctx, where, rows_hint)
 
 
 def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
@@ -114,10 +155,15 @@ def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
 
 
 def _write_table(
-    engine: Engine, node: PlannedNode, select: str, ctx: BuildContext, where: Where
+    engine: Engine,
+    node: PlannedNode,
+    select: str,
+    ctx: BuildContext,
+    where: Where,
+    rows_hint: int | None = None,
 ) -> Output:
     """Write the rows to new parts and publish a view over them."""
-    expected = ctx.state.get(node.name, {}).get("rows")
+    expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
     parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected)
     out = Output(rows, parts)
     _publish(engine, node, _parts_select(parts, ctx), out, ctx, where)

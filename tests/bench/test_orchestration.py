@@ -53,7 +53,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genproject import Generated, generate
-from reporting import terminal_log
+from reporting import child_env, terminal_log
 
 pytestmark = pytest.mark.bench
 
@@ -82,7 +82,7 @@ con.close()
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")}
+    env = child_env()
     env["COLUMNS"] = "120"
     return env
 
