@@ -141,17 +141,11 @@ class Engine:
         row = self.execute(sql, params, where).fetchone()
         return None if row is None else row[0]
 
-    def operators(self, sql: str) -> set[str]:
-        """The physical operators DuckDB plans for a query (``WINDOW``, ``HASH_JOIN``, ...):
-        EXPLAIN binds and optimizes but reads no rows."""
+    def explain(self, sql: str) -> list[dict[str, Any]]:
+        """The physical plan DuckDB would run, as EXPLAIN's JSON tree (nodes with ``name``,
+        ``extra_info``, ``children``): it binds and optimizes but reads no rows."""
         row = self.execute("EXPLAIN (FORMAT json) " + sql).fetchone()
-        found: set[str] = set()
-        stack = list(json.loads(row[1])) if row else []
-        while stack:
-            node = stack.pop()
-            found.add(str(node.get("name", "")))
-            stack.extend(node.get("children", ()))
-        return found
+        return list(json.loads(row[1])) if row else []
 
     def polars(
         self,

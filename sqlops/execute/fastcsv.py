@@ -8,7 +8,7 @@ else, and views, which must stay valid after the build, use DuckDB's own reader.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlops.execute.materialize import quote
@@ -106,3 +106,31 @@ def csv_sources(
         elif (view := models.get(ref.target)) is not None and view.materialized == "view":
             found |= csv_sources(view, models, sources)
     return found
+
+
+def plan_nodes(plan: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Every node of an EXPLAIN (FORMAT json) plan."""
+    stack = list(plan)
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.get("children", ()))
+
+
+def scanned_columns(plan: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str]:
+    """The columns (of ``columns``) that the plan's Python scans read: projected, or named
+    in a filter pushed into the scan (DuckDB prints those quoted). With several scans, the
+    union: a superset, which is all a copy of the scan needs."""
+    wanted: set[str] = set()
+    filters: list[str] = []
+    for node in plan_nodes(plan):
+        info = node.get("extra_info") or {}
+        if node.get("name") != "PYTHON_ARROW_SCAN":
+            continue
+        projected = info.get("Projections", ())
+        wanted.update([projected] if isinstance(projected, str) else projected)
+        found = info.get("Filters", ())
+        filters.extend([found] if isinstance(found, str) else found)
+    text = "\n".join(filters)
+    chosen = [c for c in columns if c in wanted or quote(c) in text]
+    return chosen or list(columns[:1])

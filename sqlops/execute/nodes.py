@@ -17,7 +17,7 @@ from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
-from sqlops.execute.fastcsv import csv_sources, expand, polars_scan
+from sqlops.execute.fastcsv import csv_sources, expand, plan_nodes, polars_scan, scanned_columns
 from sqlops.execute.objects import ObjectStore, write_parts
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
@@ -84,8 +84,9 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
         engine.register(name, scan)
     loaded: dict[str, str] = {}
     try:
-        if "WINDOW" in engine.operators(fast):
-            loaded, rows = _load_scans(engine, fast, scans)
+        plan = engine.explain(fast)
+        if any(node.get("name") == "WINDOW" for node in plan_nodes(plan)):
+            loaded, rows = _load_scans(engine, plan, scans)
             fast = expand(model, ctx.models, loaded) or fast
             return _table_model(engine, model, node, ctx, where, fast, rows)
         return _table_model(engine, model, node, ctx, where, fast)
@@ -101,22 +102,17 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
 
 
 def _load_scans(
-    engine: Engine, sql: str, scans: Mapping[str, tuple[str, Any]]
+    engine: Engine, plan: list[dict[str, Any]], scans: Mapping[str, tuple[str, Any]]
 ) -> tuple[dict[str, str], int]:
-    """Copy each scan (only the columns the query may read) into a temporary table:
+    """Copy each scan (only the columns the plan reads) into a temporary table:
     ``({source: table}, most rows)``. DuckDB computes a whole-table window (``zscore``) over
     a table as an aggregate joined back to the rows, in parallel, but over a scan it can
     read only once it runs the slower Window operator: the copy pays for itself
     (tests/bench/seed_etl_variants.py)."""
-    from sqlops.project.parse import referenced_names  # sqlglot: only on this path
-
-    names = referenced_names(sql)
     loaded: dict[str, str] = {}
     most = 0
     for target, (name, scan) in scans.items():
-        columns = list(scan.collect_schema())
-        if names is not None:
-            columns = [c for c in columns if c.lower() in names] or columns[:1]
+        columns = scanned_columns(plan, list(scan.collect_schema()))
         table = f"{name}_loaded"
         loaded[target] = table
         select = ", ".join(m.quote(c) for c in columns)

@@ -206,29 +206,3 @@ def column_lineage(
             table = ".".join(p.name.lower() for p in node.expression.parts)
             leaves.append((table, node.name.split(".")[-1]))
     return sorted(set(leaves))
-
-
-def referenced_names(sql: str) -> frozenset[str] | None:
-    """Every name a query could read a column by, lowercased: identifiers and string
-    literals (a superset of the columns it reads); None when it may read every column of a
-    table (a star, ``COLUMNS(...)``, a table used as a row value) or does not parse.
-
-    >>> sorted(referenced_names("select a, zscore(b) from t where c = 'x'"))
-    ['a', 'b', 'c', 't', 'x']
-    >>> referenced_names("select count(*) from t") is None
-    True
-    """
-    try:
-        tree = sqlglot.parse_one(sql, read=DIALECT)
-    except SqlglotError:
-        return None
-    if tree is None or tree.find(exp.Star) is not None:
-        return None
-    if any(_func_name(f) == "columns" for f in tree.find_all(exp.Func)):
-        return None
-    tables = {t.alias_or_name.lower() for t in tree.find_all(exp.Table)}
-    if any(not c.table and c.name.lower() in tables for c in tree.find_all(exp.Column)):
-        return None
-    names = {i.name.lower() for i in tree.find_all(exp.Identifier)}
-    names |= {lit.name.lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
-    return frozenset(names)
