@@ -16,6 +16,7 @@ from sqlops.project.model import Source
 
 STATE_SCHEMA = "_sqlops"
 STATE_TABLE = f"{STATE_SCHEMA}.model_state"
+STAGE_DB = "__sqlops_stage"
 # Append-only: a build inserts one row per node it built, in the same transaction as the
 # node's view, and compacts older rows at the end (cheaper than upserts under concurrency).
 STATE_DDL = f"""
@@ -35,6 +36,8 @@ STATE_LATEST = f"""
 SELECT name, fingerprint, inputs, materialized, objects, rows FROM {STATE_TABLE}
 QUALIFY row_number() OVER (PARTITION BY name ORDER BY built_at DESC) = 1
 """
+# every state row, oldest first (the last one of a name is its latest), for a checkout
+STATE_OBJECTS = f"SELECT name, fingerprint, objects FROM {STATE_TABLE} ORDER BY built_at"
 STATE_COMPACT = f"""
 DELETE FROM {STATE_TABLE} AS s
 WHERE built_at < (SELECT max(built_at) FROM {STATE_TABLE} AS t WHERE t.name = s.name)
@@ -123,24 +126,42 @@ def create_view(name: str, select: str) -> str:
     return f"CREATE OR REPLACE VIEW {qualified(name)} AS\n{select}"
 
 
-def parts_select(paths: Sequence[str]) -> str:
-    """Read a table's Parquet parts (several parts may differ in columns: union by name).
+def parts_select(paths: Sequence[str], union_by_name: bool | None = None) -> str:
+    """Read a table's Parquet parts (several parts may differ in columns: union by name,
+    unless the caller knows they all have one schema, which saves reading every part's
+    footer when the statement is bound).
 
     >>> parts_select(["o/a.parquet"])
     "SELECT * FROM read_parquet(['o/a.parquet'])"
     """
     if not paths:
         return "SELECT NULL WHERE false"
-    extra = ", union_by_name = true" if len(paths) > 1 else ""
+    union = len(paths) > 1 if union_by_name is None else union_by_name
+    extra = ", union_by_name = true" if union else ""
     return f"SELECT * FROM read_parquet({literal(list(paths))}{extra})"
 
 
+def attach_stage() -> str:
+    """The in-memory database staged tables live in: unlike a temporary table, one there is
+    visible to every cursor of the connection, so several can copy parts out of it at once.
+    """
+    return f"ATTACH IF NOT EXISTS ':memory:' AS {STAGE_DB}"
+
+
 def stage_table(name: str, select: str) -> str:
-    """Run a query once into a temporary table (in insertion order) so its rows can be cut
+    """Run a query once into a staging table (in insertion order) so its rows can be cut
     into parts by row number. The query starts on the second line (error line numbers map
     back to the model file by that offset), and the newline after it keeps a trailing ``--``
     comment in the model from swallowing the closing parenthesis."""
-    return f"CREATE TEMP TABLE {quote(name)} AS (\n{select}\n)"
+    return f"CREATE TABLE {_staged(name)} AS (\n{select}\n)"
+
+
+def drop_staged(name: str) -> str:
+    return f"DROP TABLE IF EXISTS {_staged(name)}"
+
+
+def _staged(name: str) -> str:
+    return f"{STAGE_DB}.main.{quote(name)}"
 
 
 def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) -> str:
@@ -150,12 +171,12 @@ def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) 
     metadata: equal rows of two different tables stay two objects, each named by its table.
 
     >>> print(copy_rows("s", 0, 10, "p", "m.t"))
-    COPY (SELECT * FROM temp.main."s" WHERE rowid >= 0 AND rowid < 10) TO 'p'
+    COPY (SELECT * FROM __sqlops_stage.main."s" WHERE rowid >= 0 AND rowid < 10) TO 'p'
     (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """
     where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
     options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
-    return f"COPY (SELECT * FROM temp.main.{quote(staged)}{where}) TO {literal(path)}\n({options})"
+    return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({options})"
 
 
 def copy_probe(select: str, limit: int, path: str, table: str) -> str:
@@ -166,10 +187,10 @@ def copy_probe(select: str, limit: int, path: str, table: str) -> str:
 
 
 def staged_columns() -> str:
-    """Column names and types of a staged temporary table (parameter: its name)."""
+    """Column names and types of a staged table (parameter: its name)."""
     return (
         "SELECT column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = 'temp' AND table_name = ? ORDER BY column_index"
+        f"WHERE database_name = '{STAGE_DB}' AND table_name = ? ORDER BY column_index"
     )
 
 
@@ -178,13 +199,13 @@ def average_widths(table: str, columns: Mapping[str, str]) -> str:
     NULLs count as 0).
 
     >>> average_widths("s", {"a": "VARCHAR"})
-    'SELECT coalesce(avg(coalesce(strlen("a"), 0)), 0) FROM temp.main."s"'
+    'SELECT coalesce(avg(coalesce(strlen("a"), 0)), 0) FROM __sqlops_stage.main."s"'
     """
     terms = " + ".join(
         f"coalesce({'strlen' if kind == 'VARCHAR' else 'octet_length'}({quote(c)}), 0)"
         for c, kind in columns.items()
     )
-    return f"SELECT coalesce(avg({terms}), 0) FROM temp.main.{quote(table)}"
+    return f"SELECT coalesce(avg({terms}), 0) FROM {_staged(table)}"
 
 
 def drop_relation(name: str, kind: str) -> str:
@@ -217,6 +238,12 @@ def state_insert() -> str:
         f"INSERT INTO {STATE_TABLE} (name, fingerprint, inputs, materialized, objects, rows, "
         "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
+
+
+def state_forget() -> str:
+    """Delete every state row of some nodes (parameter: their names), before a checkout
+    records them anew in the same transaction."""
+    return f"DELETE FROM {STATE_TABLE} WHERE list_contains(?, name)"
 
 
 def state_params(

@@ -24,7 +24,10 @@ import math
 import os
 import re
 import tempfile
+import threading
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +94,7 @@ class ObjectStore:
         self.folder = folder
         self.root = root
         self.tmp = folder / "tmp"
+        self._folder = str(folder)
         # views name every part; string joins instead of pathlib keep a checkout of a table
         # of many parts cheap
         inside = folder.is_relative_to(root)
@@ -116,7 +120,7 @@ class ObjectStore:
         return digest
 
     def path(self, object_id: str) -> Path:
-        return self.folder / object_id[:2] / f"{object_id[2:]}.parquet"
+        return Path(f"{self._folder}/{object_id[:2]}/{object_id[2:]}.parquet")
 
     def relative(self, object_id: str) -> str:
         """The object's path as views store it: relative to the project root, which every
@@ -125,6 +129,16 @@ class ObjectStore:
 
     def exists(self, object_id: str) -> bool:
         return self.path(object_id).is_file()
+
+    def same_schema(self, object_ids: Sequence[str]) -> bool:
+        """Whether every object has the same Parquet schema, so that a view over them needs
+        no ``union_by_name`` (whose bind has DuckDB read every footer: ~12 ms for a 1 GiB
+        table of 39 parts, against ~1 ms here). Only the first footer's schema is parsed:
+        a compact-encoded value read from the same bytes ends at the same place, so every
+        other footer just has to start with those bytes. Unreadable counts as different."""
+        footers = [_footer(self.path(oid)) for oid in dict.fromkeys(object_ids)]
+        schema = _schema(footers[0]) if footers and footers[0] else None
+        return schema is not None and all(f is not None and f.startswith(schema) for f in footers)
 
     def ids(self) -> set[str]:
         """Every object id stored."""
@@ -141,6 +155,80 @@ class ObjectStore:
         return freed
 
 
+def _footer(path: Path) -> bytes | None:
+    """A Parquet file's footer (its Thrift-encoded ``FileMetaData``); None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        end = os.fstat(fd).st_size - 8
+        tail = os.pread(fd, 8, end)
+        size = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or not 0 < size <= end:
+            return None
+        return os.pread(fd, size, end - size)
+    finally:
+        os.close(fd)
+
+
+def _schema(footer: bytes) -> bytes | None:
+    """The footer's leading bytes up to the end of its schema: the format version and the
+    schema elements (``FileMetaData`` fields 1 and 2, which writers put first); None when
+    laid out otherwise."""
+    try:
+        pos = field = 0
+        while footer[pos] >> 4:  # short-form field headers: id delta, type
+            field += footer[pos] >> 4
+            pos = _skip(footer, pos + 1, footer[pos] & 0x0F)
+            if field == 2:
+                return footer[:pos]
+    except (IndexError, ValueError):
+        pass
+    return None
+
+
+def _skip(buf: bytes, pos: int, kind: int) -> int:
+    """The position after one Thrift compact-encoded value of type ``kind`` at ``pos``."""
+    if kind in (1, 2):  # a bool field: the value is in the field header
+        return pos
+    if kind == 3:
+        return pos + 1
+    if kind in (4, 5, 6):
+        return _varint(buf, pos)[1]
+    if kind == 7:
+        return pos + 8
+    if kind == 8:
+        size, pos = _varint(buf, pos)
+        return pos + size
+    if kind in (9, 10):  # list, set: size and element type, then the elements
+        size, element = buf[pos] >> 4, buf[pos] & 0x0F
+        pos += 1
+        if size == 15:
+            size, pos = _varint(buf, pos)
+        for _ in range(size):
+            pos = pos + 1 if element in (1, 2) else _skip(buf, pos, element)
+        return pos
+    if kind == 12:  # struct: fields up to a stop byte
+        while buf[pos] != 0:
+            head = buf[pos]
+            pos += 1
+            if head >> 4 == 0:
+                pos = _varint(buf, pos)[1]
+            pos = _skip(buf, pos, head & 0x0F)
+        return pos + 1
+    raise ValueError(f"Thrift type {kind} in a Parquet schema")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while buf[pos] & 0x80:
+        value |= (buf[pos] & 0x7F) << shift
+        shift += 7
+        pos += 1
+    return value | buf[pos] << shift, pos + 1
+
+
 def write_parts(
     engine: Engine,
     select: str,
@@ -153,7 +241,7 @@ def write_parts(
     ``(object ids, rows)``. An empty result still gives one (empty) part, so the table
     keeps its columns.
 
-    A large result goes into a temporary table first (its rowids are the row numbers), and
+    A large result goes into a staging table first (its rowids are the row numbers), and
     each part is copied out by a rowid range. Staging costs a few statements, which would
     slow a build of many small models, so unless ``expected_rows`` (the previous build's
     count) says the table is large, the query is first copied straight to one file with a
@@ -172,21 +260,63 @@ def write_parts(
         finally:
             tmp.unlink(missing_ok=True)
     staged = f"__sqlops_stage_{uuid.uuid4().hex}"
+    engine.execute(m.attach_stage())
     rows = int(engine.fetch_value(m.stage_table(staged, select), where=where) or 0)
     try:
         per_part = part_rows(engine, staged, rows)
-        parts: list[str] = []
-        for start in range(0, max(rows, 1), per_part):
-            stop = None if rows <= per_part else start + per_part
-            tmp = store.temp_path()
-            try:
-                engine.execute(m.copy_rows(staged, start, stop, str(tmp), table))
-                parts.append(store.put(tmp))
-            finally:
-                tmp.unlink(missing_ok=True)
-        return tuple(parts), rows
+        ranges = [
+            (start, None if rows <= per_part else start + per_part)
+            for start in range(0, max(rows, 1), per_part)
+        ]
+        return _copy_parts(engine, staged, ranges, store, table), rows
     finally:
-        engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(staged)}")
+        engine.execute(m.drop_staged(staged))
+
+
+def _copy_parts(
+    engine: Engine,
+    staged: str,
+    ranges: list[tuple[int, int | None]],
+    store: ObjectStore,
+    table: str,
+) -> tuple[str, ...]:
+    """Copy each rowid range of a staged table to a part and store it, on one cursor per
+    DuckDB thread: one part's COPY keeps about one core busy (measured: 1.06 cores on
+    two), and a part's hash and fsync overlap the next part's COPY. Each part is still its
+    own statement, so its bytes do not depend on how many run at once."""
+
+    def copy(cursor: Engine, start: int, stop: int | None) -> str:
+        tmp = store.temp_path()
+        try:
+            cursor.execute(m.copy_rows(staged, start, stop, str(tmp), table))
+            return store.put(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    from sqlops.execute.engine import Engine
+
+    workers = min(len(ranges), int(engine.fetch_value("SELECT current_setting('threads')")))
+    if workers <= 1:
+        return tuple(copy(engine, start, stop) for start, stop in ranges)
+    stop_all = threading.Event()  # set when one worker fails, or the wait is interrupted
+
+    def run(own: list[tuple[int, int | None]]) -> list[str]:
+        cursor = Engine(engine.con.cursor(), engine.path)
+        try:
+            return [copy(cursor, a, b) for a, b in own if not stop_all.is_set()]
+        except BaseException:
+            stop_all.set()
+            raise
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(run, ranges[k::workers]) for k in range(workers)]
+        try:
+            done = [future.result() for future in futures]
+        finally:
+            stop_all.set()
+    return tuple(done[i % workers][i // workers] for i in range(len(ranges)))
 
 
 def part_rows(engine: Engine, staged: str, rows: int) -> int:
