@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import tomllib
@@ -27,6 +28,7 @@ from sqlops.errors import (
 from sqlops.execute.lock import build_lock
 from sqlops.execute.objects import atomic_write, file_hash
 from sqlops.plan import shortcut
+from sqlops.plan.fingerprint import digest
 from sqlops.versioning import datafiles
 from sqlops.versioning.checks import (
     Check,
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
     from sqlops.execute.results import BuildResult
 
+# the head commit the warehouse was last found to hold (see ``commit``)
+_COMMITTED = "cache/committed"
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".ndjson", ".jsonl")
 
@@ -89,17 +93,28 @@ class VersionsMixin(ProjectBase):
 
     def commit(self, message: str, metadata: Mapping[str, str] | None = None) -> Commit | None:
         """Commit every built table (and a snapshot of each file source) to the current
-        branch; None when nothing changed since its head."""
-        from sqlops.versioning.workspace import working_tree
+        branch; None when nothing changed since its head.
+
+        What a commit records depends only on the branch head, the warehouse and which
+        sources are declared, so after each commit (or finding nothing to commit) those
+        are noted; while they stay the same, the next commit is known to be empty without
+        opening DuckDB (whose start-up and shutdown alone cost ~30 ms).
+        """
+        from sqlops.versioning.workspace import defer_checkpoint, working_tree
 
         store = self.versions
         branch = self._writable_branch(store)
+        sources = {n.lower() for n in self.config.sources}
         with build_lock(self.config.state_path):
-            head = store.get_commit(store.resolve(branch))
+            head_id = store.resolve(branch)
+            if self._committed_as(head_id, sources):
+                return None
+            head = store.get_commit(head_id)
+            built = set(self.load().sources)
             engine = self._open_warehouse(macros=False)
             try:
-                engine.ensure_state()
-                tree = working_tree(engine, self.objects, head.tree, set(self.load().sources))
+                defer_checkpoint(engine)  # a commit only reads the warehouse
+                tree = working_tree(engine, self.objects, head.tree, built)
             finally:
                 engine.close()
             # raw files change only through data_add: a checkout may list them in the
@@ -112,9 +127,33 @@ class VersionsMixin(ProjectBase):
                 {n: None for n in head.tree.keys() - tree.keys() if not datafiles.is_entry(n)}
             )
             if not changes:
+                self._note_committed(head_id, sources)
                 return None
             meta = {"sqlops_version": __version__, **_git_commit(self.root), **(metadata or {})}
-            return store.commit(branch, changes, message, meta)
+            made = store.commit(branch, changes, message, meta)
+            if made.parents[:1] == (head_id,):  # nobody else moved the branch meanwhile
+                self._note_committed(made.id, sources)
+            return made
+
+    def _committed_key(self, head_id: str, sources: set[str]) -> str:
+        return digest([head_id, shortcut.warehouse_digest(self.config), sorted(sources)])
+
+    def _committed_as(self, head_id: str, sources: set[str]) -> bool:
+        """Whether the warehouse is, as last noted, exactly what commit ``head_id`` holds."""
+        try:
+            noted = (self.config.state_path / _COMMITTED).read_text()
+        except OSError:
+            return False
+        return noted == self._committed_key(head_id, sources)
+
+    def _note_committed(self, head_id: str, sources: set[str]) -> None:
+        """Note that the warehouse as it is now is what commit ``head_id`` holds (a cache:
+        losing it only costs the next commit a full look)."""
+        path = self.config.state_path / _COMMITTED
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(self._committed_key(head_id, sources))
+        os.replace(tmp, path)
 
     def log(
         self, table: str | None = None, ref: str | None = None, limit: int | None = None
@@ -377,7 +416,8 @@ class VersionsMixin(ProjectBase):
         from sqlops.versioning.workspace import check_out
 
         store = self.versions
-        commit = store.get_commit(store.resolve(ref))
+        branches = store.branches()
+        commit = store.get_commit(branches.get(ref) or store.resolve(ref))
         self._fetch(commit.tree.values())
         with build_lock(self.config.state_path):
             engine = self._open_warehouse(macros=False)
@@ -386,8 +426,9 @@ class VersionsMixin(ProjectBase):
             finally:
                 engine.close()
             shortcut.forget(self.config)
-            target = ref if ref in store.branches() else commit.id
-            atomic_write(self.config.state_path / "HEAD", target.encode())
+            target = ref if ref in branches else commit.id
+            if self.branch != target:
+                atomic_write(self.config.state_path / "HEAD", target.encode())
         return names
 
     def gc(self) -> tuple[int, int]:

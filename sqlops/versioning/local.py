@@ -88,13 +88,16 @@ class LocalStore:
         return self._refs(self.tag_dir)
 
     def _refs(self, folder: Path) -> dict[str, str]:
-        if not folder.is_dir():
-            return {}
-        return {
-            p.relative_to(folder).as_posix(): p.read_text().strip()
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")
-        }
+        """Ref names (``a/b`` for nested folders) and their commit ids, sorted by name.
+        os.walk, because pathlib's rglob costs about a millisecond even for a few refs."""
+        refs: dict[str, str] = {}
+        for parent, _, files in os.walk(folder):
+            prefix = os.path.relpath(parent, folder).replace(os.sep, "/")
+            for name in files:
+                if not name.startswith("."):
+                    with open(os.path.join(parent, name)) as handle:
+                        refs[name if prefix == "." else f"{prefix}/{name}"] = handle.read().strip()
+        return dict(sorted(refs.items(), key=lambda ref: ref[0].split("/")))
 
     def resolve(self, ref: str) -> str:
         base, back = parse_ref(ref)
