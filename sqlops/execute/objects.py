@@ -66,6 +66,16 @@ def file_hash(path: Path) -> str:
     return hasher.hexdigest()[:40]
 
 
+def _written_hash(path: Path) -> str:
+    """``file_hash`` of a file sqlops has just written and nothing else touches, memory
+    mapped: reading a 1 GiB table's 39 parts into Python bytes costs 2.5x the CPU (1.2 s
+    against 0.46 s). Only for such files: one truncated while mapped crashes the process.
+    """
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher.update_mmap(path)
+    return hasher.hexdigest()[:40]
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write-temp, fsync, rename, fsync the folder: the file is old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +117,7 @@ class ObjectStore:
 
     def put(self, path: Path) -> str:
         """Move a finished file into the store under its hash; identical data is kept once."""
-        digest = file_hash(path)
+        digest = _written_hash(path)
         target = self.path(digest)
         if target.exists():
             path.unlink()

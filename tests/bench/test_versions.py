@@ -118,10 +118,9 @@ def duck(sql: str) -> None:
 
 
 def blake3_file(path: Path) -> str:
+    """The fastest plain blake3 of a file: memory mapped, on every core."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 << 20):
-            hasher.update(chunk)
+    hasher.update_mmap(path)
     return hasher.hexdigest()
 
 
