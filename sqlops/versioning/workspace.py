@@ -115,13 +115,13 @@ def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str)
 
 
 def _state_rows(engine: Engine) -> list[tuple[str, str, list[str]]]:
-    """Every build state row, oldest first (creating the state table if there is none:
-    trying first saves a checkout the two statements that make sure it exists)."""
+    """Every build state row, oldest first. The state table is created only when reading
+    it fails, which saves a checkout the two statements that make sure it exists."""
     try:
         return engine.execute(m.STATE_OBJECTS).fetchall()
     except ExecutionError:
         engine.ensure_state()
-        return []
+        return engine.execute(m.STATE_OBJECTS).fetchall()
 
 
 def defer_checkpoint(engine: Engine) -> None:
