@@ -178,8 +178,8 @@ print(rows, "pyarrow" in sys.modules)
 
 
 # A table model with a whole-table window (zscore) over a CSV: the Polars scan is first
-# copied into a temporary table with only the columns DuckDB's plan reads from it. Every shape of column
-# use must still read what DuckDB alone computes from the file.
+# copied into a temporary table with only the columns DuckDB's plan reads from it. Every
+# shape of column use must still read what DuckDB alone computes from the file.
 WINDOWED = {
     "seed": "select area, zscore(age) as age from v.houses",
     "filter-only column": "select zscore(age) as z from raw.houses where price > 100 order by z",
