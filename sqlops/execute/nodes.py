@@ -158,16 +158,19 @@ def _write_table(
     where: Where,
     rows_hint: int | None = None,
 ) -> Output:
-    """Write the rows to new parts and publish a view over them."""
+    """Write the rows to new parts and publish a view over them (the parts of one query
+    share its schema, so the view need not union them by name: every query of it would
+    read each part's footer to bind)."""
     expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
     parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected)
     out = Output(rows, parts)
-    _publish(engine, node, _parts_select(parts, ctx), out, ctx, where)
+    _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
     return out
 
 
-def _parts_select(parts: Sequence[str], ctx: BuildContext) -> str:
-    return m.parts_select([ctx.objects.relative(p) for p in parts])
+def _parts_select(parts: Sequence[str], ctx: BuildContext, one_schema: bool = False) -> str:
+    paths = [ctx.objects.relative(p) for p in parts]
+    return m.parts_select(paths, union_by_name=False if one_schema else None)
 
 
 def _publish(
