@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sqlops.execute.engine import Engine, Where
 
 _CHUNK = 8 << 20
+_ATTACHING = threading.Lock()
 # A part's target size, estimated from column widths (Parquet usually compresses below
 # it): small enough that a 1% change of a 1 GiB table rewrites a few percent of it, large
 # enough that per-file costs (a COPY, a hash, a rename) stay negligible. Measured in
@@ -270,7 +271,8 @@ def write_parts(
         finally:
             tmp.unlink(missing_ok=True)
     staged = f"__sqlops_stage_{uuid.uuid4().hex}"
-    engine.execute(m.attach_stage())
+    with _ATTACHING:  # two cursors attaching at once: one fails with "already exists"
+        engine.execute(m.attach_stage())
     rows = int(engine.fetch_value(m.stage_table(staged, select), where=where) or 0)
     try:
         per_part = part_rows(engine, staged, rows)

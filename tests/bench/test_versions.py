@@ -170,6 +170,12 @@ def bump(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
 
 
+def build(project: Project) -> None:
+    """Build, failing with every model's error (not just "not ok")."""
+    result = project.build()
+    assert result.ok, [(n.name, n.error) for n in result.nodes if n.error]
+
+
 def commit(project: Project, message: str) -> Any:
     made = project.commit(message)
     assert made is not None, message
@@ -213,7 +219,7 @@ def bench_table_commit(res: Results, work: Path, log: Callable[[str], None]) -> 
         n=n, change=f"+ CASE WHEN i BETWEEN {lo} AND {lo + n // 100 - 1} THEN 1 ELSE 0 END"
     )
     (root / "sql/s/big.sql").write_text(model(contiguous))
-    assert project.build().ok
+    build(project)
     v2 = commit(project, "1% contiguous")
     project.tag("v2")
     res.facts["contiguous"] = new_share(project, made, v2, "s.big")
@@ -231,14 +237,14 @@ def bench_table_commit(res: Results, work: Path, log: Callable[[str], None]) -> 
     log("  1% of rows changed at random")
     scattered = TABLE.format(n=n, change="+ CASE WHEN hash(i, 42) % 100 = 0 THEN 1 ELSE 0 END")
     (root / "sql/s/big.sql").write_text(model(scattered))
-    assert project.build().ok
+    build(project)
     v3 = commit(project, "1% scattered")
     res.facts["scattered"] = new_share(project, v2, v3, "s.big")
 
     log("  1% more rows appended")
     grown = TABLE.format(n=n + n // 100, change="")
     (root / "sql/s/big.sql").write_text(model(grown))
-    assert project.build().ok
+    build(project)
     v4 = commit(project, "1% appended")
     res.facts["appended"] = new_share(project, made, v4, "s.big")
     res.checks["appended equal"] = _same_sum(project, grown)
@@ -278,7 +284,7 @@ def bench_source_snapshot(res: Results, work: Path, log: Callable[[str], None]) 
         log(f"  1 GiB source snapshot, rep {rep + 1}/{res.reps}")
         res.timed("floor: COPY source + blake3", lambda: floor_copy(select, floor_file))
         project = fresh(root)
-        assert project.build().ok
+        build(project)
         made = res.timed("sqlops: commit (snapshot source)", lambda p=project: commit(p, "v1"))
     floor_file.unlink()
     res.facts["source parts"] = len(made.tree["raw.big"].parts)
@@ -291,7 +297,7 @@ def bench_source_snapshot(res: Results, work: Path, log: Callable[[str], None]) 
     )
     duck(f"COPY ({changed}) TO '{src}' (FORMAT parquet)")
     bump(src)
-    assert project.build().ok
+    build(project)
     after = commit(project, "source changed")
     res.facts["source contiguous"] = new_share(project, made, after, "raw.big")
     shutil.rmtree(root)
@@ -315,12 +321,12 @@ def bench_incremental(res: Results, work: Path, log: Callable[[str], None]) -> N
         },
     )
     project = Project(root)
-    assert project.build().ok
+    build(project)
     before = commit(project, "v1")
     added = n // 100
     duck(f"COPY ({TABLE.format(n=n + added, change='')}) TO '{src}' (FORMAT parquet)")
     bump(src)
-    assert project.build().ok
+    build(project)
     after = commit(project, "1% new rows")
     old = set(before.tree["s.events"].parts)
     new = [p for p in after.tree["s.events"].parts if p not in old]
@@ -347,7 +353,7 @@ def bench_branches(res: Results, work: Path, log: Callable[[str], None]) -> None
     small = TABLE.format(n=max(res.rows // 10, 1000), change="")
     write_project(root, {"sql/s/small.sql": model(small)})
     project = Project(root)
-    assert project.build().ok
+    build(project)
     commit(project, "0.1 GiB")
     res.facts["stored small"] = stored_bytes(root)
     log("  branch creation, ~0.1 GiB stored")
@@ -361,7 +367,7 @@ def bench_branches(res: Results, work: Path, log: Callable[[str], None]) -> None
         sql = FILLER.format(cols=FILLER_COLS, start=k * per, stop=(k + 1) * per)
         (root / f"sql/s/filler{k}.sql").write_text(model(sql))
     log("  building ~5 GiB of tables")
-    assert project.build().ok
+    build(project)
     commit(project, "+5 GiB")
     res.facts["stored large"] = stored_bytes(root)
     log("  branch creation, ~5 GiB stored")
@@ -383,10 +389,10 @@ def bench_row_diff(res: Results, work: Path, log: Callable[[str], None]) -> None
     )
     write_project(root, {"sql/s/t.sql": model(v1)})
     project = Project(root)
-    assert project.build().ok
+    build(project)
     a = commit(project, "d1")
     (root / "sql/s/t.sql").write_text(model(v2))
-    assert project.build().ok
+    build(project)
     b = commit(project, "d2")
     paths = [[str(project.objects.path(p)) for p in c.tree["s.t"].parts] for c in (a, b)]
     hand = f"""

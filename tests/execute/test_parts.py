@@ -242,6 +242,32 @@ def test_a_column_named_rowid_keeps_the_table_whole(
     assert_frame_equal(project.table("s.big"), expected)
 
 
+def test_large_tables_staged_at_once_by_two_cursors_both_succeed(tmp_path: Path) -> None:
+    # Two models of one build stage their rows in the same in-memory database, each from
+    # its own cursor; the first two to start attach it at the same moment.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sqlops.execute.engine import Engine
+
+    store = objects.ObjectStore(tmp_path / "objects", tmp_path)
+    rows = objects.MIN_PART_ROWS * 3
+
+    def write(cursor: Engine, barrier: Barrier, k: int) -> tuple[tuple[str, ...], int]:
+        barrier.wait()
+        select = f"SELECT range AS i, {k} AS k FROM range({rows})"
+        return objects.write_parts(cursor, select, store, f"s.t{k}", expected_rows=rows)
+
+    for _ in range(25):
+        engine = Engine.open(threads=2)
+        barrier = Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(write, engine.fork(), barrier, k) for k in range(2)]
+            results = [future.result() for future in futures]
+        engine.close()
+        assert [count for _, count in results] == [rows, rows]
+
+
 @pytest.mark.parametrize("module", [objects, materialize])
 def test_docstring_examples(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
