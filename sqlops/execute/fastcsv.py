@@ -117,6 +117,21 @@ def plan_nodes(plan: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]
         stack.extend(node.get("children", ()))
 
 
+def partition_aggregates(plan: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the plan runs a window aggregate over whole partitions (``PARTITION BY``,
+    no ``ORDER BY``, as ``zscore`` and ``minmax`` do). Over a table, DuckDB runs that as a
+    grouped aggregate joined back to the rows; ``OVER ()`` and ranked windows keep the
+    Window operator either way."""
+    for node in plan_nodes(plan):
+        if node.get("name") != "WINDOW":
+            continue
+        found = (node.get("extra_info") or {}).get("Projections", ())
+        for text in [found] if isinstance(found, str) else found:
+            if "PARTITION BY" in text and "ORDER BY" not in text:
+                return True
+    return False
+
+
 def scanned_columns(plan: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str]:
     """The columns (of ``columns``) that the plan's Python scans read: projected, or named
     in a filter pushed into the scan (DuckDB prints those quoted). With several scans, the
