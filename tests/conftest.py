@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -89,3 +90,17 @@ def lakefs_env(lakefs_server: LakeFSServer, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", lakefs_server.access_key_id)
     monkeypatch.setenv("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", lakefs_server.secret_access_key)
     return name
+
+
+def write_parquet(path: Path, select: str) -> None:
+    """Write a Parquet file with plain DuckDB; when it replaces one, bump its mtime a second
+    so a build sees a new file even within the filesystem's timestamp resolution."""
+    import duckdb
+
+    existed = path.exists()
+    con = duckdb.connect()
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
+    con.close()
+    if existed:
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))

@@ -4,7 +4,6 @@ change stores only the parts that cover it. Checked against plain DuckDB and Pol
 from __future__ import annotations
 
 import doctest
-import os
 from pathlib import Path
 
 import duckdb
@@ -16,7 +15,7 @@ from sqlops import Project
 from sqlops.execute import materialize, objects
 from sqlops.versioning.store import Commit
 
-from conftest import ProjectFactory
+from conftest import ProjectFactory, write_parquet
 
 ROWS = 200_000
 # ~50 bytes a row: with 1 MiB parts (set below) that is 16,384 rows a part, 13 parts
@@ -28,17 +27,6 @@ FROM range({n}) t(i)"""
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Parts of 1 MiB instead of 32, so a table of a few MB has many of them."""
     monkeypatch.setattr(objects, "PART_BYTES", 1 << 20)
-
-
-def _write_source(path: Path, select: str) -> None:
-    """Write the source file with plain DuckDB; bump mtime so the build sees a new file."""
-    existed = path.exists()
-    con = duckdb.connect()
-    con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
-    con.close()
-    if existed:
-        st = os.stat(path)
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
 
 
 def _expected(select: str) -> pl.DataFrame:
@@ -57,7 +45,7 @@ def _project(make_project: ProjectFactory, model: str = "select * from raw.big")
         }
     )
     (root / "data").mkdir(exist_ok=True)
-    _write_source(root / "data/big.parquet", GEN.format(n=ROWS))
+    write_parquet(root / "data/big.parquet", GEN.format(n=ROWS))
     return root
 
 
@@ -122,7 +110,7 @@ def test_a_contiguous_one_percent_change_stores_few_new_bytes(
         "md5(i::VARCHAR) AS s",
         "md5(i::VARCHAR || CASE WHEN i BETWEEN 70000 AND 71999 THEN 'x' ELSE '' END) AS s",
     )
-    _write_source(root / "data/big.parquet", changed)
+    write_parquet(root / "data/big.parquet", changed)
     project.build()
     after = project.commit("1% of rows changed")
     assert after is not None
@@ -142,7 +130,7 @@ def test_appended_rows_keep_every_full_part(
     before = project.commit("one")
     assert before is not None
     grown = GEN.format(n=ROWS + 2_000)
-    _write_source(root / "data/big.parquet", grown)
+    write_parquet(root / "data/big.parquet", grown)
     project.build()
     after = project.commit("1% more rows")
     assert after is not None
@@ -161,7 +149,7 @@ def test_an_incremental_commit_stores_only_the_new_rows(
     project.build()
     before = project.commit("one")
     assert before is not None
-    _write_source(root / "data/big.parquet", GEN.format(n=ROWS + 3_000))
+    write_parquet(root / "data/big.parquet", GEN.format(n=ROWS + 3_000))
     project.build()
     after = project.commit("3,000 new rows")
     assert after is not None
@@ -178,7 +166,7 @@ def test_an_upsert_rewrites_only_the_parts_holding_updated_keys(
 ) -> None:
     base = GEN.format(n=ROWS).replace("AS cat", "AS cat, i AS ts")
     root = _project(make_project)
-    _write_source(root / "data/big.parquet", base)
+    write_parquet(root / "data/big.parquet", base)
     (root / "sql/s/big.sql").write_text(
         "-- materialized: incremental\n-- unique_key: id\n-- cursor: ts\nselect * from raw.big\n"
     )
@@ -190,7 +178,7 @@ def test_an_upsert_rewrites_only_the_parts_holding_updated_keys(
         "SELECT i AS id, hash(i) AS h, 'updated' AS s, (i % 97)::INTEGER AS cat, "
         f"{ROWS} + i AS ts FROM range(70000, 70100) t(i)"
     )
-    _write_source(root / "data/big.parquet", f"{base} UNION ALL {updates}")
+    write_parquet(root / "data/big.parquet", f"{base} UNION ALL {updates}")
     assert project.build().ok
     after = project.commit("100 rows updated")
     assert after is not None

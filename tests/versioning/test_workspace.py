@@ -14,20 +14,9 @@ from polars.testing import assert_frame_equal
 
 from sqlops import Project
 
-from conftest import ProjectFactory
+from conftest import ProjectFactory, write_parquet
 
 pytestmark = pytest.mark.usefixtures("backend")
-
-
-def _write(path: Path, select: str) -> None:
-    """Write a Parquet file with plain DuckDB; bump its mtime so a build sees a new file."""
-    existed = path.exists()
-    con = duckdb.connect()
-    con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
-    con.close()
-    if existed:
-        st = os.stat(path)
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
 
 
 def _events_project(make_project: ProjectFactory) -> Path:
@@ -39,7 +28,9 @@ def _events_project(make_project: ProjectFactory) -> Path:
         }
     )
     (root / "data").mkdir()
-    _write(root / "data/events.parquet", "SELECT range AS id, range * 2 AS a FROM range(3000)")
+    write_parquet(
+        root / "data/events.parquet", "SELECT range AS id, range * 2 AS a FROM range(3000)"
+    )
     return root
 
 
@@ -49,7 +40,7 @@ def test_checkout_reads_parts_of_different_columns_by_name(make_project: Project
     project.build()
     first = project.commit("id, a")
     # the source gains a column: the incremental model appends a part that has it
-    _write(
+    write_parquet(
         root / "data/events.parquet",
         "SELECT range AS id, range * 2 AS a, 'x' || range AS b FROM range(5000)",
     )
@@ -122,7 +113,7 @@ def test_snapshot_parts_are_the_same_bytes_whatever_the_thread_count(
     select = "SELECT range AS id, hash(range) AS h, md5(range::VARCHAR) AS s FROM range(200000)"
     root = make_project({"sqlops.toml": '[sources."raw.big"]\npath = "data/big.parquet"\n'})
     (root / "data").mkdir()
-    _write(root / "data/big.parquet", select)
+    write_parquet(root / "data/big.parquet", select)
     project = Project(root, engine={"threads": threads})
     project.build()
     made = project.commit("snapshot")
