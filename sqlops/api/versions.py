@@ -100,7 +100,7 @@ class VersionsMixin(ProjectBase):
         are noted; while they stay the same, the next commit is known to be empty without
         opening DuckDB (whose start-up and shutdown alone cost ~30 ms).
         """
-        from sqlops.versioning.workspace import defer_checkpoint, working_tree
+        from sqlops.versioning.workspace import working_tree
 
         store = self.versions
         branch = self._writable_branch(store)
@@ -113,7 +113,7 @@ class VersionsMixin(ProjectBase):
             built = set(self.load().sources)
             engine = self._open_warehouse(macros=False)
             try:
-                defer_checkpoint(engine)  # a commit only reads the warehouse
+                engine.defer_checkpoint()  # a commit only reads the warehouse
                 tree = working_tree(engine, self.objects, head.tree, built)
             finally:
                 engine.close()

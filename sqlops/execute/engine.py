@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,9 @@ from sqlops.execute.materialize import (
 if TYPE_CHECKING:
     import polars as pl
 
+# the write-ahead log size up to which a read-mostly command (checkout, commit) leaves its
+# writes in the log: a few checkouts of a 39-part table (~10-20 KiB each)
+WAL_LIMIT = 64 << 10
 _LINE = re.compile(r"^LINE (\d+): ?", re.MULTILINE)
 _INTERNAL_SCHEMAS = ("information_schema", "pg_catalog", "_sqlops")
 
@@ -92,10 +96,24 @@ class Engine:
             raise translate(exc, Where(path=target)) from exc
         return cls(con, target, macros)
 
-    def fork(self) -> Engine:
+    def fork(self, macros: bool = True) -> Engine:
         """A cursor on the same database for a worker thread (DuckDB connections are not
-        shared across threads), with the macro library registered on it."""
-        return Engine(self.con.cursor(), self.path, macros=True)
+        shared across threads), with the macro library registered on it unless asked not
+        to (~15 ms a cursor; copying rows out needs none)."""
+        return Engine(self.con.cursor(), self.path, macros=macros)
+
+    def defer_checkpoint(self) -> None:
+        """Leave the write-ahead log as it is at close instead of checkpointing it into the
+        database file, which costs ~5 ms of a ~45 ms checkout. The log is already durable
+        (fsynced at each commit); the next build's close checkpoints it together with its
+        own writes, and opening replays a small log in well under a millisecond. Once the
+        log has grown past ``WAL_LIMIT`` bytes, the close checkpoints as usual."""
+        try:
+            size = os.stat(f"{self.path}.wal").st_size
+        except OSError:
+            size = 0
+        if size < WAL_LIMIT:
+            self.execute("PRAGMA disable_checkpoint_on_shutdown")
 
     def close(self) -> None:
         self.con.close()

@@ -175,15 +175,18 @@ def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) 
     (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """
     where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
-    options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
-    return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({options})"
+    return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
 
 
 def copy_probe(select: str, limit: int, path: str, table: str) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
     query starts on the second line, like :func:`stage_table`'s."""
-    options = f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
-    return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({options})"
+    return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({_part(table)})"
+
+
+def _part(table: str) -> str:
+    """The COPY options of a table's part: Parquet, named by its table in the metadata."""
+    return f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
 
 
 def staged_columns() -> str:

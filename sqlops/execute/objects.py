@@ -305,15 +305,13 @@ def _copy_parts(
         finally:
             tmp.unlink(missing_ok=True)
 
-    from sqlops.execute.engine import Engine
-
     workers = min(len(ranges), int(engine.fetch_value("SELECT current_setting('threads')")))
     if workers <= 1:
         return tuple(copy(engine, start, stop) for start, stop in ranges)
     stop_all = threading.Event()  # set when one worker fails, or the wait is interrupted
 
     def run(own: list[tuple[int, int | None]]) -> list[str]:
-        cursor = Engine(engine.con.cursor(), engine.path)
+        cursor = engine.fork(macros=False)
         try:
             return [copy(cursor, a, b) for a, b in own if not stop_all.is_set()]
         except BaseException:

@@ -8,7 +8,6 @@ a commit captures the inputs a build read. Checking out re-points views; nothing
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +16,6 @@ from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.objects import ObjectStore, write_parts
 from sqlops.versioning.store import Commit, TableVersion
-
-# the write-ahead log size up to which a checkout leaves its writes in the log: a few
-# checkouts of a 39-part table (~10-20 KiB each), which a reader replays in under a ms
-WAL_LIMIT = 64 << 10
 
 
 def working_tree(
@@ -78,7 +73,7 @@ def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str)
     and each re-pointed table's older state rows are deleted in the same transaction
     instead of compacting the whole state afterwards.
     """
-    defer_checkpoint(engine)
+    engine.defer_checkpoint()
     relations = engine.relations()
     current = {name: (fp, tuple(objs)) for name, fp, objs in _state_rows(engine)}
     changed = {
@@ -122,20 +117,6 @@ def _state_rows(engine: Engine) -> list[tuple[str, str, list[str]]]:
     except ExecutionError:
         engine.ensure_state()
         return engine.execute(m.STATE_OBJECTS).fetchall()
-
-
-def defer_checkpoint(engine: Engine) -> None:
-    """Leave the warehouse's write-ahead log as it is at close instead of checkpointing it
-    into the database file, which costs ~5 ms of a ~45 ms checkout. The log is already
-    durable (fsynced at each commit); the next build's close checkpoints it together with
-    its own writes, and opening replays a small log in well under a millisecond. Once the
-    log has grown past ``WAL_LIMIT`` bytes, the close checkpoints as usual."""
-    try:
-        size = os.stat(f"{engine.path}.wal").st_size
-    except OSError:
-        size = 0
-    if size < WAL_LIMIT:
-        engine.execute("PRAGMA disable_checkpoint_on_shutdown")
 
 
 def _parts_view(objects: ObjectStore, version: TableVersion, relative: bool) -> str:

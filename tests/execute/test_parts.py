@@ -53,6 +53,21 @@ def _sizes(project: Project, parts: tuple[str, ...]) -> int:
     return sum(project.objects.path(p).stat().st_size for p in parts)
 
 
+def _commit_change(make_project: ProjectFactory, source: str) -> tuple[Project, Commit, Commit]:
+    """Build and commit the project, rewrite its source as ``source``, build and commit
+    again: ``(project, first commit, second commit)``."""
+    root = _project(make_project)
+    project = Project(root)
+    project.build()
+    before = project.commit("one")
+    assert before is not None
+    write_parquet(root / "data/big.parquet", source)
+    project.build()
+    after = project.commit("changed")
+    assert after is not None
+    return project, before, after
+
+
 def _new_bytes(project: Project, before: Commit, after: Commit, table: str) -> float:
     """Bytes of ``after``'s parts that ``before`` did not hold, over the table's bytes."""
     old, new = set(before.tree[table].parts), after.tree[table].parts
@@ -101,19 +116,11 @@ def test_the_same_rows_give_the_same_parts_whatever_the_thread_count(
 def test_a_contiguous_one_percent_change_stores_few_new_bytes(
     make_project: ProjectFactory, small_parts: None
 ) -> None:
-    root = _project(make_project)
-    project = Project(root)
-    project.build()
-    before = project.commit("one")
-    assert before is not None
     changed = GEN.format(n=ROWS).replace(
         "md5(i::VARCHAR) AS s",
         "md5(i::VARCHAR || CASE WHEN i BETWEEN 70000 AND 71999 THEN 'x' ELSE '' END) AS s",
     )
-    write_parquet(root / "data/big.parquet", changed)
-    project.build()
-    after = project.commit("1% of rows changed")
-    assert after is not None
+    project, before, after = _commit_change(make_project, changed)
     assert_frame_equal(project.table("s.big"), _expected(changed))
     assert 0 < _new_bytes(project, before, after, "s.big") <= 0.10
     # the source snapshot is cut the same way
@@ -124,16 +131,8 @@ def test_a_contiguous_one_percent_change_stores_few_new_bytes(
 def test_appended_rows_keep_every_full_part(
     make_project: ProjectFactory, small_parts: None
 ) -> None:
-    root = _project(make_project)
-    project = Project(root)
-    project.build()
-    before = project.commit("one")
-    assert before is not None
     grown = GEN.format(n=ROWS + 2_000)
-    write_parquet(root / "data/big.parquet", grown)
-    project.build()
-    after = project.commit("1% more rows")
-    assert after is not None
+    project, before, after = _commit_change(make_project, grown)
     assert after.tree["s.big"].parts[:12] == before.tree["s.big"].parts[:12]
     assert _new_bytes(project, before, after, "s.big") <= 0.10
     assert_frame_equal(project.table("s.big"), _expected(grown))
