@@ -23,6 +23,7 @@ PYPROJECT = "pyproject.toml"
 
 SOURCE_FORMATS = ("csv", "parquet", "json", "ndjson", "duckdb", "sqlite")
 CSV_READERS = ("auto", "duckdb", "polars")
+EXECUTORS = ("auto", "duckdb")
 VERSION_BACKENDS = ("local", "lakefs")
 
 
@@ -74,6 +75,7 @@ class Config:
     threads: int = 4
     python_models: tuple[str, ...] = ()
     csv_reader: str = "auto"
+    executor: str = "auto"
     duckdb_threads: int | None = None
     memory_limit: str | None = None
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
@@ -134,6 +136,7 @@ _LAKEFS_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _ENGINE_KEYS: dict[str, type | tuple[type, ...]] = {
     "csv_reader": str,
+    "executor": str,
     "threads": int,
     "memory_limit": str,
 }
@@ -196,13 +199,13 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     raw.update({k: v for k, v in overrides.items() if v is not None})
     engine = raw.pop("engine", {})
     _check_keys(engine, _ENGINE_KEYS, config_file, text, "engine.")
-    csv_reader = engine.get("csv_reader", "auto")
-    if csv_reader not in CSV_READERS:
-        raise ConfigError(
-            f"engine.csv_reader = {csv_reader!r} is not one of {', '.join(CSV_READERS)}",
-            path=config_file,
-            line=line_of(text, "csv_reader"),
-        )
+    for key, allowed in (("csv_reader", CSV_READERS), ("executor", EXECUTORS)):
+        if engine.get(key, "auto") not in allowed:
+            raise ConfigError(
+                f"engine.{key} = {engine[key]!r} is not one of {', '.join(allowed)}",
+                path=config_file,
+                line=line_of(text, key),
+            )
     sources = {
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
@@ -219,7 +222,8 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         catalog=raw.get("catalog", ""),
         threads=threads,
         python_models=tuple(raw.get("python_models", ())),
-        csv_reader=csv_reader,
+        csv_reader=engine.get("csv_reader", "auto"),
+        executor=engine.get("executor", "auto"),
         duckdb_threads=engine.get("threads"),
         memory_limit=engine.get("memory_limit"),
         sources=sources,

@@ -231,7 +231,7 @@ class Project(VersionsMixin):
         on_event: OnEvent | None,
     ) -> BuildResult:
         """Load, plan against the warehouse state, run; then drop replaced objects."""
-        from sqlops.execute.nodes import BuildContext
+        from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
 
         spec = self.load(sources)
@@ -256,6 +256,8 @@ class Project(VersionsMixin):
                 spec.sources,
                 spec.models,
                 self.config.csv_reader,
+                self.config.executor,
+                Frames(plan.read_by_others()),
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
         finally:

@@ -6,6 +6,7 @@ The one error boundary is ``main``: a SqlopsError prints ``Error: ...`` and exit
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -433,3 +434,23 @@ def main() -> None:
 
         render.error(str(exc))
         sys.exit(1)
+
+
+def entry() -> None:
+    """The ``sqlops`` command: ``main``, then leave without the interpreter's teardown.
+
+    Tearing down frees every object of a large build one by one (about 0.2 s after a
+    10M-row build). The command has nothing left to do by then: sqlops closes, fsyncs and
+    renames every file it writes before it returns, so only the output streams need a flush.
+    """
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

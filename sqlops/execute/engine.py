@@ -165,6 +165,21 @@ class Engine:
         row = self.execute("EXPLAIN (FORMAT json) " + sql).fetchone()
         return list(json.loads(row[1])) if row else []
 
+    def parse_tree(self, sql: str) -> dict[str, Any]:
+        """DuckDB's own parse of a statement, as JSON (``json_serialize_sql``): what
+        ``inpolars`` translates, so names and precedence are read exactly as DuckDB reads
+        them. Macros are not expanded at this stage; they appear as function calls."""
+        row = self.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+        return dict(json.loads(row[0])) if row else {"error": True}
+
+    def output_columns(self, sql: str) -> list[tuple[str, str]]:
+        """``(name, type)`` of each column the query returns, from binding it (no rows read)."""
+        try:
+            relation = self.con.sql(sql)
+        except duckdb.Error as exc:
+            raise translate(exc, None) from exc
+        return [(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
+
     def polars(
         self,
         sql: str,

@@ -95,16 +95,15 @@ def expand(
     return "".join(out)
 
 
-def csv_sources(
-    model: Model, models: Mapping[str, Model], sources: Mapping[str, Source]
-) -> set[str]:
-    """The CSV sources a model reads directly or through view models."""
+def upstream_tables(model: Model, models: Mapping[str, Model]) -> set[str]:
+    """The models and sources a model reads directly or through view models."""
     found: set[str] = set()
     for ref in model.reads:
-        if ref.target in sources and sources[ref.target].format == "csv":
+        view = models.get(ref.target)
+        if view is not None and view.materialized == "view":
+            found |= upstream_tables(view, models)
+        else:
             found.add(ref.target)
-        elif (view := models.get(ref.target)) is not None and view.materialized == "view":
-            found |= csv_sources(view, models, sources)
     return found
 
 

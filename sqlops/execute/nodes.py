@@ -7,28 +7,62 @@ Views read only immutable objects, so readers never see a half-written table.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
 from sqlops.execute.fastcsv import (
-    csv_sources,
     expand,
     partition_aggregates,
     polars_scan,
     scanned_columns,
+    upstream_tables,
 )
-from sqlops.execute.objects import ObjectStore, write_parts
+from sqlops.execute.objects import (
+    ObjectStore,
+    prefetch_frame_writer,
+    write_frame_parts,
+    write_parts,
+)
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
 
+if TYPE_CHECKING:
+    import polars as pl
+
 _FILE_FORMATS = ("csv", "parquet", "json", "ndjson")
+FRAME_BUDGET = 2 << 30  # bytes of Polars results a build keeps for the models that read them
+
+
+class Frames:
+    """Tables this build computed in Polars, kept in memory for the models of the same
+    build that read them (they then skip reading the parts back), up to a byte budget.
+    Only tables some other model of the run reads (``readers``) are kept."""
+
+    def __init__(self, readers: frozenset[str] = frozenset(), budget: int = FRAME_BUDGET) -> None:
+        self.readers = readers
+        self.budget = budget
+        self.frames: dict[str, pl.DataFrame] = {}
+        self.lock = threading.Lock()
+
+    def keep(self, name: str, frame: pl.DataFrame) -> None:
+        if name not in self.readers:
+            return
+        size = int(frame.estimated_size())
+        with self.lock:
+            if size <= self.budget:
+                self.budget -= size
+                self.frames[name] = frame
+
+    def get(self, name: str) -> pl.DataFrame | None:
+        return self.frames.get(name)
 
 
 @dataclass(frozen=True)
@@ -42,6 +76,8 @@ class BuildContext:
     sources: Mapping[str, Source] = field(default_factory=dict)
     models: Mapping[str, Model] = field(default_factory=dict)
     csv_reader: str = "auto"
+    executor: str = "auto"
+    frames: Frames = field(default_factory=Frames)
 
 
 @dataclass(frozen=True)
@@ -50,6 +86,7 @@ class Output:
 
     rows: int | None
     objects: tuple[str, ...] = ()
+    engine: str = "duckdb"
 
 
 def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildContext) -> Output:
@@ -82,7 +119,7 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.materialized == "view":
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
-    scans = _csv_scans(model, ctx)
+    scans = _inputs(model, ctx)
     fast = expand(model, ctx.models, {t: name for t, (name, _) in scans.items()})
     if fast is None:
         return _table_model(engine, model, node, ctx, where, model.sql)
@@ -90,6 +127,10 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
         engine.register(name, scan)
     loaded: dict[str, str] = {}
     try:
+        if ctx.executor == "auto" and not node.incremental:
+            out = _in_polars(engine, node, fast, scans, ctx, where)
+            if out is not None:
+                return out
         plan = engine.explain(fast)
         if partition_aggregates(plan):
             loaded, rows = _load_scans(engine, plan, scans)
@@ -105,6 +146,44 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
             engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(table)}")
         for name, _ in scans.values():
             engine.unregister(name)
+
+
+def _in_polars(
+    engine: Engine,
+    node: PlannedNode,
+    sql: str,
+    scans: Mapping[str, tuple[str, Any]],
+    ctx: BuildContext,
+    where: Where,
+) -> Output | None:
+    """Compute the model in Polars if ``inpolars`` can, with the column names and types
+    DuckDB binds the SQL to; None to let DuckDB run it. A value Polars cannot read (a CSV
+    row that breaks its inferred types) also leaves the model to DuckDB, whose reader
+    and error messages have the last word."""
+    import polars as pl
+
+    from sqlops.execute import inpolars
+
+    columns = engine.output_columns(sql)
+    wanted = [inpolars.DUCKDB_TYPES.get(kind) for _, kind in columns]
+    if None in wanted:
+        return None
+    inputs = {name: frame.lazy() for name, frame in scans.values()}
+    query = inpolars.plan(engine.parse_tree(sql), inputs, [name for name, _ in columns])
+    if query is None:
+        return None
+    try:
+        if list(query.collect_schema().dtypes()) != wanted:
+            return None
+        prefetch_frame_writer()
+        frame = query.collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    parts = write_frame_parts(frame, ctx.objects, node.name)
+    out = Output(frame.height, parts, engine="polars")
+    _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
+    ctx.frames.keep(node.name, frame)
+    return out
 
 
 def _load_scans(
@@ -144,16 +223,23 @@ def _table_model(
     return _write_table(engine, node, sql, ctx, where, rows_hint)
 
 
-def _csv_scans(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
-    """Polars scans for the CSV sources a table model reads (through views too)."""
-    if ctx.csv_reader == "duckdb" or model.kind != "sql":
+def _inputs(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
+    """What a table model can read without DuckDB's own readers, by table it reads
+    (directly or through view models): Polars scans of its CSV sources, and the frames of
+    tables computed in Polars earlier in this build."""
+    if model.kind != "sql":
         return {}
-    scans: dict[str, tuple[str, Any]] = {}
-    for target in sorted(csv_sources(model, ctx.models, ctx.sources)):
-        scan = polars_scan(ctx.sources[target])
-        if scan is not None:
-            scans[target] = (f"__sqlops_csv_{ctx.run_id}_{target.replace('.', '_')}", scan)
-    return scans
+    found: dict[str, tuple[str, Any]] = {}
+    prefix = f"__sqlops_in_{ctx.run_id}_"
+    for target in sorted(upstream_tables(model, ctx.models)):
+        source = ctx.sources.get(target)
+        if source is not None and source.format == "csv" and ctx.csv_reader != "duckdb":
+            frame: Any = polars_scan(source)
+        else:
+            frame = ctx.frames.get(target)
+        if frame is not None:
+            found[target] = (prefix + target.replace(".", "_"), frame)
+    return found
 
 
 def _write_table(

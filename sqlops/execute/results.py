@@ -30,6 +30,7 @@ class NodeResult:
     fingerprint: str = ""
     path: str | None = None
     objects: tuple[str, ...] = ()
+    engine: str = ""  # what computed the rows: "duckdb", or "polars" (``inpolars``)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}

@@ -113,9 +113,8 @@ def _run_node(workers: _Workers, plan: Plan, node: PlannedNode, ctx: BuildContex
         else:
             out = build_model(worker, plan.spec.models[node.name], node, ctx)
         result = _result(node, "success", plan)
-        return _with(
-            result, rows=out.rows, objects=out.objects, seconds=time.perf_counter() - started
-        )
+        seconds = time.perf_counter() - started
+        return _with(result, rows=out.rows, objects=out.objects, engine=out.engine, seconds=seconds)
     except SqlopsError as exc:
         result = _result(node, "error", plan)
         return _with(result, error=str(exc), seconds=time.perf_counter() - started)

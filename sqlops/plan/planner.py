@@ -53,6 +53,11 @@ class Plan:
     def to_run(self) -> list[PlannedNode]:
         return [n for n in self.nodes if n.action == "run"]
 
+    def read_by_others(self) -> frozenset[str]:
+        """The nodes to run whose output another node to run reads (through views too)."""
+        run = {n.name for n in self.to_run}
+        return frozenset(n for n in run if self.dag.descendants(n) & run)
+
     def to_dict(self) -> dict[str, Any]:
         return {"models": [n.to_dict() for n in self.models]}
 

@@ -1,0 +1,257 @@
+"""Table models that Polars runs (``sqlops.execute.inpolars``) give what DuckDB gives.
+
+Every case is checked against plain DuckDB reading the same CSV, with the macros written out
+by hand, and says which engine must have run it: the subset Polars runs, and the SQL it must
+leave to DuckDB (where the engines' semantics differ) still giving DuckDB's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from sqlops import ConfigError, Project
+
+from conftest import ProjectFactory
+
+
+def _csv() -> str:
+    rows = ["id,x,n,s"]
+    for i in range(1, 2500):
+        x = "" if i % 17 == 0 else ("NaN" if i == 1234 else f"{(i * 7919) % 1000 / 8}")
+        n = "" if i % 13 == 0 else str(i % 41 - 5)
+        s = "" if i % 19 == 0 else "abc"[i % 3]
+        rows.append(f"{i},{x},{n},{s}")
+    return "\n".join(rows) + "\n"
+
+
+ZN = "(n::DOUBLE - avg(n::DOUBLE) OVER ()) / nullif(stddev_pop(n::DOUBLE) OVER (), 0)"
+ZA = "(a::DOUBLE - avg(a::DOUBLE) OVER ()) / nullif(stddev_samp(a::DOUBLE) OVER (), 0)"
+MINMAX = "(x - min(x) OVER ()) / nullif(max(x) OVER () - min(x) OVER (), 0)"
+AGGS = (
+    "count(*) as c, count(x) as cx, avg(x) as ax, min(x), max(x), stddev_pop(n), "
+    "stddev_samp(n) as sd, var_pop(x) as vx, sum(x) as sx, min(s) as ms, avg(n) as an"
+)
+
+# name: (model SQL, the same in plain DuckDB, engine that must run it)
+CASES: dict[str, tuple[str, str, str]] = {
+    "seed zscore": (
+        "select x, zscore(n) as nz, s from raw.t where x is not null and n is not null",
+        f"select x, {ZN} as nz, s from t where x is not null and n is not null",
+        "polars",
+    ),
+    "zscore_samp in a subquery": (
+        "select a, zscore_samp(a) as z from (select x as a from raw.t where x < 1e300) q",
+        f"select a, {ZA} as z from (select x as a from t where x < 1e300) q",
+        "polars",
+    ),
+    "minmax with a NaN": (
+        "select id, minmax(x) as m from raw.t",
+        f"select id, {MINMAX} as m from t",
+        "polars",
+    ),
+    "aggregates": (f"select {AGGS} from raw.t", f"select {AGGS} from t", "polars"),
+    "aggregates of nothing": (
+        f"select {AGGS} from raw.t where id < 0",
+        f"select {AGGS} from t where id < 0",
+        "polars",
+    ),
+    "arithmetic and CASE": (
+        "select id, x * 2 + 1 as y, n / 2 as h, -x as neg, case when x > 100 then 'big' "
+        "when x is null then 'none' else 'small' end as size, case when n > 0 then n else 0.5e0 "
+        "end as pos from raw.t",
+        "select id, x * 2 + 1 as y, n / 2 as h, -x as neg, case when x > 100 then 'big' "
+        "when x is null then 'none' else 'small' end as size, case when n > 0 then n else 0.5e0 "
+        "end as pos from t",
+        "polars",
+    ),
+    "comparisons and logic": (
+        "select id, x > 50 as gt, s = 'a' as isa, x is distinct from 1.5 as d, "
+        "not (n >= 3 or x < 20) as combo, s <> 'b' and n is null as e from raw.t",
+        "select id, x > 50 as gt, s = 'a' as isa, x is distinct from 1.5 as d, "
+        "not (n >= 3 or x < 20) as combo, s <> 'b' and n is null as e from t",
+        "polars",
+    ),
+    "names in other case": (
+        'select ID, X as "Value" from raw.t where N is not null',
+        'select ID, X as "Value" from t where N is not null',
+        "polars",
+    ),
+    "casts and star": (
+        "select *, n::double as nd, cast(id as bigint) as i2 from raw.t where n > 2",
+        "select *, n::double as nd, cast(id as bigint) as i2 from t where n > 2",
+        "polars",
+    ),
+    "integer arithmetic": ("select n + 1 as m from raw.t", "select n + 1 as m from t", "duckdb"),
+    "decimal arithmetic": (
+        "select n * 1.5 as m from raw.t",
+        "select n * 1.5 as m from t",
+        "duckdb",
+    ),
+    # DuckDB sums BIGINT into HUGEINT, which its Parquet writer stores as DOUBLE
+    "sum of integers": (
+        "select sum(n) as t from raw.t",
+        "select sum(n)::double as t from t",
+        "duckdb",
+    ),
+    "float to integer": (
+        "select x::int as xi from raw.t where x < 1e300",
+        "select x::int as xi from t where x < 1e300",
+        "duckdb",
+    ),
+    "group by": (
+        "select n, count(*) as c from raw.t group by n",
+        "select n, count(*) as c from t group by n",
+        "duckdb",
+    ),
+    "order by and limit": (
+        "select id from raw.t order by id desc limit 3",
+        "select id from t order by id desc limit 3",
+        "duckdb",
+    ),
+    "only constants": ("select 1 as one from raw.t", "select 1 as one from t", "duckdb"),
+    "other functions": ("select upper(s) as u from raw.t", "select upper(s) as u from t", "duckdb"),
+}
+
+
+def _project(make_project: ProjectFactory, models: dict[str, str], engine: str = "") -> Path:
+    config = '[sources."raw.t"]\npath = "data/t.csv"\n' + engine
+    files = {"sqlops.toml": config, "data/t.csv": _csv()}
+    files |= {
+        f"sql/{name.replace('.', '/')}.sql": f"-- materialized: table\n{sql}\n"
+        for name, sql in models.items()
+    }
+    return make_project(files)
+
+
+def _expected(root: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect()
+    con.execute(f"create view t as select * from read_csv('{root / 'data/t.csv'}')")
+    frame = pl.from_arrow(con.sql(sql).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _same(got: pl.DataFrame, expected: pl.DataFrame) -> None:
+    """Equal as multisets of rows (DuckDB may reorder rows under a window), names, types
+    and values (floats to 1e-9 relative), NaN equal to NaN."""
+    assert got.schema == expected.schema
+    assert_frame_equal(
+        got.sort(pl.all(), nulls_last=True), expected.sort(pl.all(), nulls_last=True), rel_tol=1e-9
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_models_give_what_duckdb_gives(make_project: ProjectFactory, case: str) -> None:
+    model, reference, engine = CASES[case]
+    root = _project(make_project, {"m.result": model})
+    project = Project(root)
+    result = project.build()
+    assert result.ok, [n.error for n in result.nodes]
+    node = next(n for n in result.nodes if n.name == "m.result")
+    assert node.engine == engine
+    _same(project.table("m.result"), _expected(root, reference))
+
+
+def test_nan_and_empty_aggregates_follow_duckdb(make_project: ProjectFactory) -> None:
+    """The corner cases where Polars' defaults differ from SQL: max with a NaN is NaN (Polars
+    skips NaN), sum of no rows is NULL (Polars: 0), count is BIGINT (Polars: UInt32)."""
+    root = _project(
+        make_project,
+        {"m.all": f"select {AGGS} from raw.t", "m.none": f"select {AGGS} from raw.t where id < 0"},
+    )
+    project = Project(root)
+    assert project.build().ok
+    full, empty = (
+        project.table("m.all").row(0, named=True),
+        project.table("m.none").row(0, named=True),
+    )
+    assert math.isnan(full["max(x)"]) and not math.isnan(full["min(x)"])
+    assert empty["sx"] is None and empty["c"] == 0 and empty["ax"] is None
+    assert project.table("m.none").schema["c"] == pl.Int64
+
+
+def test_models_downstream_read_the_frame_and_match(make_project: ProjectFactory) -> None:
+    """A model reading a table Polars computed in the same build (in Polars, or in DuckDB
+    over the kept frame) gives what it gives over the stored table."""
+    models = {
+        "clean.z": "select id, x, zscore(n) as nz, s from raw.t where x < 1e300 and n is not null",
+        "marts.stats": "select avg(nz) as m, stddev_pop(x) as sx, count(*) as c from clean.z",
+        "marts.by_s": "select s, count(*) as c, avg(x) as ax from clean.z group by s",
+    }
+    root = _project(make_project, models)
+    project = Project(root)
+    result = project.build()
+    assert result.ok, [n.error for n in result.nodes]
+    engines = {n.name: n.engine for n in result.models}
+    assert engines == {"clean.z": "polars", "marts.stats": "polars", "marts.by_s": "duckdb"}
+    stored = project.sql("select avg(nz) as m, stddev_pop(x) as sx, count(*) as c from clean.z")
+    _same(project.table("marts.stats"), stored)
+    by_s = project.sql("select s, count(*) as c, avg(x) as ax from clean.z group by s")
+    _same(project.table("marts.by_s"), by_s)
+    reference = (
+        "select avg(nz) as m, stddev_pop(x) as sx, count(*) as c from "
+        f"(select id, x, {ZN} as nz from t where x < 1e300 and n is not null)"
+    )
+    _same(project.table("marts.stats"), _expected(root, reference))
+
+
+def test_executor_duckdb_turns_it_off(make_project: ProjectFactory) -> None:
+    model, reference, _ = CASES["seed zscore"]
+    root = _project(make_project, {"m.result": model}, '[engine]\nexecutor = "duckdb"\n')
+    project = Project(root)
+    result = project.build()
+    assert [n.engine for n in result.models] == ["duckdb"]
+    _same(project.table("m.result"), _expected(root, reference))
+
+
+def test_unknown_executor_is_a_config_error(make_project: ProjectFactory) -> None:
+    root = _project(make_project, {}, '[engine]\nexecutor = "spark"\n')
+    with pytest.raises(ConfigError, match=r"engine\.executor = 'spark' is not one of auto, duckdb"):
+        Project(root)
+
+
+def test_parts_do_not_depend_on_threads(make_project: ProjectFactory) -> None:
+    """Equal rows give equal parts whatever Polars' thread count (which changes how the
+    frame is chunked in memory), so a rebuild stores nothing new."""
+    big = "select id, x, zscore(n) as nz from raw.t where n is not null"
+    root = _project(make_project, {"m.result": big})
+    objects = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "POLARS_MAX_THREADS": threads}
+        cmd = [str(Path(sys.executable).parent / "sqlops"), "build", "--full-refresh", "--json"]
+        run = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=True)
+        node = next(n for n in json.loads(run.stdout)["models"] if n["name"] == "m.result")
+        assert node["engine"] == "polars"
+        objects.append(node["objects"])
+    assert objects[0] == objects[1]
+
+
+def test_a_value_polars_cannot_read_leaves_the_model_to_duckdb(
+    make_project: ProjectFactory,
+) -> None:
+    """Polars infers ``v`` as an integer from the first rows; a later ``2.5`` fails its
+    parse, so DuckDB (whose reader sees the whole column) runs the model."""
+    rows = ["v"] + ["1"] * 20_000 + ["2.5"]
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "data/t.csv": "\n".join(rows) + "\n",
+            "sql/m/result.sql": "-- materialized: table\nselect zscore(v) as z, v from raw.t\n",
+        }
+    )
+    project = Project(root)
+    result = project.build()
+    assert result.ok, [n.error for n in result.nodes]
+    assert [n.engine for n in result.models] == ["duckdb"]
+    got = project.table("m.result")
+    assert got.height == 20_001 and got["v"].max() == 2.5
