@@ -257,7 +257,7 @@ class Project(VersionsMixin):
                 spec.models,
                 self.config.csv_reader,
                 self.config.executor,
-                Frames(plan.read_by_others()),
+                Frames(plan.read_later),
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
         finally:

@@ -83,21 +83,26 @@ class Typed:
     rows: bool = False
 
 
-def plan(
-    tree: Mapping[str, Any], inputs: Mapping[str, pl.LazyFrame], names: Sequence[str]
-) -> pl.LazyFrame | None:
+def plan(tree: Mapping[str, Any], inputs: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame | None:
     """The model as a LazyFrame over ``inputs`` (keyed by the table names the SQL uses),
-    its columns named ``names`` (DuckDB's names for them); None if outside the subset."""
+    its columns named ``__c0``, ``__c1``, ... in order; None if outside the subset."""
     try:
         statements = tree["statements"]
         if tree.get("error") or len(statements) != 1:
             return None
-        frame, columns = _select(statements[0]["node"], inputs)
+        return _select(statements[0]["node"], inputs)[0]
     except (Unsupported, KeyError, TypeError, ValueError, IndexError):
         return None
-    if len(columns) != len(names):
+
+
+def named(query: pl.LazyFrame, columns: Sequence[tuple[str, str]]) -> pl.LazyFrame | None:
+    """``plan``'s query with the names DuckDB binds the SQL to (``(name, type)`` pairs),
+    or None unless Polars computes exactly those types."""
+    wanted = [DUCKDB_TYPES.get(kind) for _, kind in columns]
+    schema = query.collect_schema()
+    if len(schema) != len(columns) or list(schema.dtypes()) != wanted:
         return None
-    return frame.rename({f"__c{i}": name for i, name in enumerate(names)})
+    return query.rename({f"__c{i}": name for i, (name, _) in enumerate(columns)})
 
 
 def _select(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,18 +44,20 @@ FRAME_BUDGET = 2 << 30  # bytes of Polars results a build keeps for the models t
 class Frames:
     """Tables this build computed in Polars, kept in memory for the models of the same
     build that read them (they then skip reading the parts back), up to a byte budget.
-    Only tables some other model of the run reads (``readers``) are kept."""
+    Only tables that a model still to run reads are kept (``readers(name)``)."""
 
-    def __init__(self, readers: frozenset[str] = frozenset(), budget: int = FRAME_BUDGET) -> None:
+    def __init__(
+        self, readers: Callable[[str], bool] = lambda _: False, budget: int = FRAME_BUDGET
+    ) -> None:
         self.readers = readers
         self.budget = budget
         self.frames: dict[str, pl.DataFrame] = {}
         self.lock = threading.Lock()
 
     def keep(self, name: str, frame: pl.DataFrame) -> None:
-        if name not in self.readers:
-            return
         size = int(frame.estimated_size())
+        if size > self.budget or not self.readers(name):
+            return
         with self.lock:
             if size <= self.budget:
                 self.budget -= size
@@ -164,16 +166,12 @@ def _in_polars(
 
     from sqlops.execute import inpolars
 
-    columns = engine.output_columns(sql)
-    wanted = [inpolars.DUCKDB_TYPES.get(kind) for _, kind in columns]
-    if None in wanted:
-        return None
     inputs = {name: frame.lazy() for name, frame in scans.values()}
-    query = inpolars.plan(engine.parse_tree(sql), inputs, [name for name, _ in columns])
-    if query is None:
-        return None
+    tree = engine.parse_tree(sql)
     try:
-        if list(query.collect_schema().dtypes()) != wanted:
+        query = inpolars.plan(tree, inputs)
+        query = query if query is None else inpolars.named(query, engine.output_columns(sql))
+        if query is None:
             return None
         prefetch_frame_writer()
         frame = query.collect()

@@ -53,10 +53,10 @@ class Plan:
     def to_run(self) -> list[PlannedNode]:
         return [n for n in self.nodes if n.action == "run"]
 
-    def read_by_others(self) -> frozenset[str]:
-        """The nodes to run whose output another node to run reads (through views too)."""
-        run = {n.name for n in self.to_run}
-        return frozenset(n for n in run if self.dag.descendants(n) & run)
+    def read_later(self, name: str) -> bool:
+        """Whether another node this plan runs reads the node's output (through views too)."""
+        later = self.dag.descendants(name)
+        return any(n.action == "run" and n.name in later for n in self.nodes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"models": [n.to_dict() for n in self.models]}
