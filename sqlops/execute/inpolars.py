@@ -16,6 +16,10 @@ Safety comes from three rules:
   DuckDB rounds and Polars truncates, DECIMAL arithmetic, ``sum`` of integers, which
   DuckDB widens to HUGEINT), is refused: the model then runs in DuckDB as before;
 - the result's column names and types must equal what DuckDB binds the same SQL to.
+
+Floating-point sums, means and standard deviations can differ from DuckDB's in the last
+bits (the engines add in different orders; Polars compensates rounding), except where the
+difference would show: a constant column's spread is exactly 0 in both (``_spread``).
 """
 
 from __future__ import annotations
@@ -363,9 +367,17 @@ def _windowed(name: str, args: list[Typed]) -> Typed:
         span = _max(x) - low
         expr = (x - low) / pl.when(span != 0).then(span)
     else:
-        std = x.std(ddof=0 if name == "zscore" else 1)
+        std = _spread(x, "std", 0 if name == "zscore" else 1)
         expr = (x - x.mean()) / pl.when(std != 0).then(std)
     return Typed(expr, "float", window=True, rows=False)
+
+
+def _spread(x: pl.Expr, how: str, ddof: int) -> pl.Expr:
+    """``x.std(ddof)`` or ``x.var(ddof)`` as DuckDB computes it for a constant column:
+    exactly 0 (its running update never moves off 0), where Polars' two passes can leave a
+    rounding residue (1.4e-17 for three 0.1s) that would turn ``zscore``'s NULL into noise."""
+    spread = getattr(x, how)(ddof=ddof)
+    return pl.when(x.min() == x.max()).then(spread * 0).otherwise(spread)
 
 
 def _max(x: pl.Expr) -> pl.Expr:
@@ -399,12 +411,12 @@ _AGGREGATES: Mapping[str, Callable[[pl.Expr], pl.Expr]] = {
     "avg": lambda x: x.mean(),
     "mean": lambda x: x.mean(),
     "sum": lambda x: pl.when(x.count() > 0).then(x.sum()),
-    "stddev_pop": lambda x: x.std(ddof=0),
-    "stddev_samp": lambda x: x.std(ddof=1),
-    "stddev": lambda x: x.std(ddof=1),
-    "var_pop": lambda x: x.var(ddof=0),
-    "var_samp": lambda x: x.var(ddof=1),
-    "variance": lambda x: x.var(ddof=1),
+    "stddev_pop": lambda x: _spread(x, "std", 0),
+    "stddev_samp": lambda x: _spread(x, "std", 1),
+    "stddev": lambda x: _spread(x, "std", 1),
+    "var_pop": lambda x: _spread(x, "var", 0),
+    "var_samp": lambda x: _spread(x, "var", 1),
+    "variance": lambda x: _spread(x, "var", 1),
     "count": lambda x: x.count(),
     "min": lambda x: x.min(),
     "max": lambda x: x.max(),

@@ -180,6 +180,29 @@ def test_nan_and_empty_aggregates_follow_duckdb(make_project: ProjectFactory) ->
     assert project.table("m.none").schema["c"] == pl.Int64
 
 
+def test_a_constant_column_has_no_zscore(make_project: ProjectFactory) -> None:
+    """DuckDB's std of a constant column is exactly 0, so ``zscore`` gives NULL; Polars'
+    two-pass std leaves a rounding residue (5.6e-17 for 0.3s) that must not turn into
+    z-scores of noise."""
+    rows = "g,v\n" + "".join(f"{i % 2},0.3\n" for i in range(3000))
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "data/t.csv": rows,
+            "sql/m/z.sql": "-- materialized: table\n"
+            "select zscore(v) as z, zscore_samp(v) as zs from raw.t\n",
+            "sql/m/sd.sql": "-- materialized: table\n"
+            "select stddev_pop(v) as sd, var_samp(v) as vs from raw.t\n",
+        }
+    )
+    project = Project(root)
+    result = project.build()
+    assert {n.engine for n in result.models} == {"polars"}
+    z = project.table("m.z")
+    assert z.height == 3000 and z["z"].null_count() == 3000 and z["zs"].null_count() == 3000
+    assert project.table("m.sd").row(0) == (0.0, 0.0)
+
+
 def test_models_downstream_read_the_frame_and_match(make_project: ProjectFactory) -> None:
     """A model reading a table Polars computed in the same build (in Polars, or in DuckDB
     over the kept frame) gives what it gives over the stored table."""
