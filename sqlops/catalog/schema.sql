@@ -21,8 +21,11 @@ CREATE TABLE IF NOT EXISTS model_runs (
     seconds DOUBLE NOT NULL,
     fingerprint VARCHAR NOT NULL,
     error VARCHAR,
-    path VARCHAR
+    path VARCHAR,
+    engine VARCHAR                    -- duckdb | polars (what computed the rows)
 );
+-- catalogs from before the engine column
+ALTER TABLE model_runs ADD COLUMN IF NOT EXISTS engine VARCHAR;
 CREATE TABLE IF NOT EXISTS lineage (
     model VARCHAR NOT NULL,
     upstream VARCHAR NOT NULL,

@@ -82,6 +82,7 @@ class Catalog:
                                 "fingerprint",
                                 "error",
                                 "path",
+                                "engine",
                             )
                         ),
                     ]

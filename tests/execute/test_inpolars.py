@@ -228,6 +228,26 @@ def test_models_downstream_read_the_frame_and_match(make_project: ProjectFactory
     _same(project.table("marts.stats"), _expected(root, reference))
 
 
+def test_the_catalog_records_the_engine_also_in_an_older_catalog(
+    make_project: ProjectFactory,
+) -> None:
+    """Catalogs written before the engine column existed gain it on the next build."""
+    root = _project(make_project, {"m.z": CASES["seed zscore"][0], "m.g": CASES["group by"][0]})
+    catalog = root / ".sqlops" / "catalog.duckdb"
+    catalog.parent.mkdir(parents=True)
+    with duckdb.connect(str(catalog)) as con:  # model_runs as the previous release made it
+        con.execute(
+            "CREATE TABLE model_runs (run_id VARCHAR NOT NULL, name VARCHAR NOT NULL, "
+            "kind VARCHAR NOT NULL, materialized VARCHAR NOT NULL, status VARCHAR NOT NULL, "
+            "reason VARCHAR NOT NULL, rows BIGINT, seconds DOUBLE NOT NULL, "
+            "fingerprint VARCHAR NOT NULL, error VARCHAR, path VARCHAR)"
+        )
+    assert Project(root).build().ok
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        rows = con.execute("select name, engine from model_runs where kind = 'model'").fetchall()
+    assert sorted(rows) == [("m.g", "duckdb"), ("m.z", "polars")]
+
+
 def test_executor_duckdb_turns_it_off(make_project: ProjectFactory) -> None:
     model, reference, _ = CASES["seed zscore"]
     root = _project(make_project, {"m.result": model}, '[engine]\nexecutor = "duckdb"\n')
