@@ -123,7 +123,8 @@ def build_summary(result: BuildResult, verbose: bool = False) -> None:
             table.add_column(col, justify=justify)
         for n in shown:
             rows = f"{n.rows:,}" if n.rows is not None else ""
-            table.add_row(n.name, n.materialized, rows, f"{n.seconds:.2f}", _STATUS[n.status])
+            kind = f"{n.materialized} (polars)" if n.engine == "polars" else n.materialized
+            table.add_row(n.name, kind, rows, f"{n.seconds:.2f}", _STATUS[n.status])
         out().print(table)
     for n in result.nodes:
         if n.status == "error":
