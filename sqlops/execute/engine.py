@@ -156,8 +156,8 @@ class Engine:
     def fetch_value(
         self, sql: str, params: Sequence[Any] | None = None, where: Where | None = None
     ) -> Any:
-        row = self.execute(sql, params, where).fetchone()
-        return None if row is None else row[0]
+        rows = self.execute(sql, params, where).fetchall()  # all: DuckDB 2 refuses some work
+        return rows[0][0] if rows else None  # (register) while a result is left unfinished
 
     def explain(self, sql: str) -> list[dict[str, Any]]:
         """The physical plan DuckDB would run, as EXPLAIN's JSON tree (nodes with ``name``,

@@ -178,6 +178,11 @@ def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) 
     return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
 
 
+def copy_relation(name: str, path: str, table: str) -> str:
+    """Write a registered frame to one Parquet file, a part of ``table`` (see ``copy_rows``)."""
+    return f"COPY {quote(name)} TO {literal(path)} ({_part(table)})"
+
+
 def copy_probe(select: str, limit: int, path: str, table: str) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
     query starts on the second line, like :func:`stage_table`'s."""

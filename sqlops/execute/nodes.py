@@ -27,7 +27,6 @@ from sqlops.execute.fastcsv import (
 )
 from sqlops.execute.objects import (
     ObjectStore,
-    prefetch_frame_writer,
     write_frame_parts,
     write_parts,
 )
@@ -173,11 +172,10 @@ def _in_polars(
         query = query if query is None else inpolars.named(query, engine.output_columns(sql))
         if query is None:
             return None
-        prefetch_frame_writer()
         frame = query.collect()
     except (pl.exceptions.PolarsError, OSError):
         return None
-    parts = write_frame_parts(frame, ctx.objects, node.name)
+    parts = write_frame_parts(engine, frame, ctx.objects, node.name)
     out = Output(frame.height, parts, engine="polars")
     _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
     ctx.frames.keep(node.name, frame)

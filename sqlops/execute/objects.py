@@ -20,18 +20,16 @@ order is not deterministic (GROUP BY or JOIN without ORDER BY under several thre
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import re
-import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import blake3
 
@@ -43,6 +41,7 @@ if TYPE_CHECKING:
     from sqlops.execute.engine import Engine, Where
 
 _CHUNK = 8 << 20
+_Job = TypeVar("_Job")
 _ATTACHING = threading.Lock()
 # A part's target size, estimated from column widths (Parquet usually compresses below
 # it): small enough that a 1% change of a 1 GiB table rewrites a few percent of it, large
@@ -296,28 +295,61 @@ def _copy_parts(
     store: ObjectStore,
     table: str,
 ) -> tuple[str, ...]:
-    """Copy each rowid range of a staged table to a part and store it, on one cursor per
-    DuckDB thread: one part's COPY keeps about one core busy (measured: 1.06 cores on
-    two), and a part's hash and fsync overlap the next part's COPY. Each part is still its
-    own statement, so its bytes do not depend on how many run at once."""
+    """Copy each rowid range of a staged table to a part and store it."""
 
-    def copy(cursor: Engine, start: int, stop: int | None) -> str:
+    def copy(cursor: Engine, bounds: tuple[int, int | None]) -> str:
         tmp = store.temp_path()
         try:
-            cursor.execute(m.copy_rows(staged, start, stop, str(tmp), table))
+            cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], str(tmp), table))
             return store.put(tmp)
         finally:
             tmp.unlink(missing_ok=True)
 
-    workers = min(len(ranges), int(engine.fetch_value("SELECT current_setting('threads')")))
+    return _in_parallel(engine, copy, ranges)
+
+
+def write_frame_parts(
+    engine: Engine, frame: pl.DataFrame, store: ObjectStore, table: str
+) -> tuple[str, ...]:
+    """Store a Polars frame (a model ``inpolars`` ran) as parts, cut like ``write_parts``
+    cuts a staged table and written by the same ``COPY``. Each part's rows are first made
+    one contiguous chunk: DuckDB forms row groups from the chunks it is handed, so equal
+    rows chunked differently in memory (Polars chunks by thread count) would otherwise give
+    different bytes, stored twice. (Arrow's and Polars' writers were measured too: no
+    faster once importing pyarrow is counted, and Polars' files were 1.8x larger.)"""
+    rows = frame.height
+    per_part = MIN_PART_ROWS if rows <= MIN_PART_ROWS else rows_for(frame.estimated_size() / rows)
+
+    def copy(cursor: Engine, start: int) -> str:
+        name = f"__sqlops_part_{uuid.uuid4().hex}"
+        cursor.register(name, frame.slice(start, per_part).rechunk())
+        tmp = store.temp_path()
+        try:
+            cursor.execute(m.copy_relation(name, str(tmp), table))
+            return store.put(tmp)
+        finally:
+            cursor.unregister(name)
+            tmp.unlink(missing_ok=True)
+
+    return _in_parallel(engine, copy, list(range(0, max(rows, 1), per_part)))
+
+
+def _in_parallel(
+    engine: Engine, copy: Callable[[Engine, _Job], str], jobs: list[_Job]
+) -> tuple[str, ...]:
+    """``copy(cursor, job)`` for every job, in order, on one cursor per DuckDB thread: one
+    part's COPY keeps about one core busy (measured: 1.06 cores on two), and a part's hash
+    and fsync overlap the next part's COPY. Each part is still its own statement, so its
+    bytes do not depend on how many run at once."""
+    workers = min(len(jobs), int(engine.fetch_value("SELECT current_setting('threads')")))
     if workers <= 1:
-        return tuple(copy(engine, start, stop) for start, stop in ranges)
+        return tuple(copy(engine, job) for job in jobs)
     stop_all = threading.Event()  # set when one worker fails, or the wait is interrupted
 
-    def run(own: list[tuple[int, int | None]]) -> list[str]:
+    def run(own: list[_Job]) -> list[str]:
         cursor = engine.fork(macros=False)
         try:
-            return [copy(cursor, a, b) for a, b in own if not stop_all.is_set()]
+            return [copy(cursor, job) for job in own if not stop_all.is_set()]
         except BaseException:
             stop_all.set()
             raise
@@ -325,52 +357,12 @@ def _copy_parts(
             cursor.close()
 
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(run, ranges[k::workers]) for k in range(workers)]
+        futures = [pool.submit(run, jobs[k::workers]) for k in range(workers)]
         try:
             done = [future.result() for future in futures]
         finally:
             stop_all.set()
-    return tuple(done[i % workers][i // workers] for i in range(len(ranges)))
-
-
-def prefetch_frame_writer() -> None:
-    """Start importing Arrow's Parquet writer (0.15 s) on a background thread, for a caller
-    about to compute the rows ``write_frame_parts`` will write; importing a module that
-    another thread is importing waits for that import to finish."""
-    if "pyarrow.parquet" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("pyarrow.parquet",)).start()
-
-
-def write_frame_parts(frame: pl.DataFrame, store: ObjectStore, table: str) -> tuple[str, ...]:
-    """Store a Polars frame (a model ``inpolars`` ran) as parts, cut like ``write_parts``
-    cuts a staged table. Arrow's Parquet writer, because its bytes depend only on the rows
-    (Polars' writer and DuckDB's COPY of an Arrow scan also depend on how the frame is
-    chunked in memory, so equal rows could be stored twice), and it dictionary-encodes
-    repeating values as DuckDB does (the seed ETL's parts: 36 MiB, against 65 from Polars).
-    One row group per part (Arrow's default): DuckDB reads a table's parts in parallel."""
-    import pyarrow.parquet as pq
-
-    rows = frame.height
-    per_part = MIN_PART_ROWS if rows <= MIN_PART_ROWS else rows_for(frame.estimated_size() / rows)
-    data = frame.to_arrow()
-    data = data.replace_schema_metadata({"sqlops_table": table})
-
-    def write(start: int) -> str:
-        tmp = store.temp_path()
-        try:
-            pq.write_table(
-                data.slice(start, per_part),
-                tmp,
-                compression="snappy",
-                store_schema=False,
-            )
-            return store.put(tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    starts = range(0, max(rows, 1), per_part)
-    with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:
-        return tuple(pool.map(write, starts))
+    return tuple(done[i % workers][i // workers] for i in range(len(jobs)))
 
 
 def part_rows(engine: Engine, staged: str, rows: int) -> int:
