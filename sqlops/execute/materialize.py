@@ -122,6 +122,24 @@ def source_select(source: Source, location: str | None = None) -> str:
     return f"SELECT *{casts} FROM {reader}({literal(location or source.location)}{args})"
 
 
+def sniff_select(source: Source) -> str:
+    """The query that asks DuckDB's CSV sniffer what ``source_select`` reads: its answer
+    (``Prompt``) is the same ``read_csv`` call with everything detected written out."""
+    reader = source_select(source)
+    head = f"SELECT * FROM {_READERS['csv']}("
+    assert source.format == "csv" and reader.startswith(head)
+    return "SELECT Prompt FROM sniff_csv(" + reader[len(head) :]
+
+
+def pinned_select(prompt: str, source: Source) -> str | None:
+    """A view's SELECT from the sniffer's ``Prompt`` (``FROM read_csv('path', ...);``), or
+    None if it does not read exactly the source's file."""
+    head = f"FROM read_csv({literal(source.location)}, "
+    if not prompt.startswith(head) or not prompt.endswith(");"):
+        return None
+    return "SELECT * " + prompt[:-1]
+
+
 def create_view(name: str, select: str) -> str:
     return f"CREATE OR REPLACE VIEW {qualified(name)} AS\n{select}"
 

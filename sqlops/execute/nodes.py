@@ -94,7 +94,7 @@ def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildCo
     """Files become a view over DuckDB's reader; other sources are copied into an object."""
     where = Where(model=source.name)
     if source.format in _FILE_FORMATS:
-        _publish(engine, node, m.source_select(source), Output(None), ctx, where)
+        _publish(engine, node, _source_view(engine, source), Output(None), ctx, where)
         return Output(None)
     staged = f"__sqlops_src_{ctx.run_id}_{source.name.replace('.', '_')}"
     if source.format == "duckdb":
@@ -107,6 +107,22 @@ def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildCo
             engine.execute(f"DETACH {m.quote(alias)}")
     frame = source.frame if source.is_frame else read_sqlite(source)
     return _with_frame(engine, node, staged, frame, ctx, where)
+
+
+def _source_view(engine: Engine, source: Source) -> str:
+    """The SELECT of a file source's view. For one CSV file, the sniffer's findings are
+    written into it (columns, types, dialect): DuckDB otherwise sniffs the file again each
+    time a statement over the view is bound, ~60 ms for a large file, in every view and
+    query built on it. A later build re-sniffs when the file changes (its fingerprint
+    covers the file's stats); globs and hive folders keep the live reader."""
+    select = m.source_select(source)
+    if source.format != "csv" or source.hive or any(c in source.location for c in "*?["):
+        return select
+    try:
+        prompt = engine.fetch_value(m.sniff_select(source))
+    except ExecutionError:
+        return select  # creating the view reports the problem, as it always has
+    return m.pinned_select(str(prompt), source) or select
 
 
 def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext) -> Output:

@@ -63,6 +63,27 @@ def test_file_formats_round_trip(tmp_path: Path, fmt: str) -> None:
     assert_frame_equal(_build_and_read(root), FRAME, check_dtypes=False)
 
 
+def test_a_changed_csv_is_read_as_it_is_now(tmp_path: Path) -> None:
+    """A CSV source's view has the sniffed columns and types written in; when the file
+    changes (a new column, a column turned text), the next build reads the new file."""
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    csv = root / "data/t.csv"
+    csv.write_text("id,x\n1,1.5\n2,2.5\n")
+    _config(root, 'path = "data/t.csv"\n')
+    (root / "sql/s").mkdir(parents=True)
+    (root / "sql/s/v.sql").write_text("-- materialized: view\nselect * from raw.t")
+    project = Project(root)
+    assert project.build().ok
+    assert project.table("s.v").columns == ["id", "x"]
+    csv.write_text("id,x,label\n1,one,a\n2,two,b\n")
+    assert project.build().ok
+    with duckdb.connect() as con:
+        expected = con.sql(f"select * from read_csv('{csv}')").pl()
+    for name in ("raw.t", "s.v"):
+        assert_frame_equal(project.table(name), expected)
+
+
 def test_glob_of_csv_files(tmp_path: Path) -> None:
     root = tmp_path / "p"
     (root / "data").mkdir(parents=True)
