@@ -180,6 +180,24 @@ def test_nan_and_empty_aggregates_follow_duckdb(make_project: ProjectFactory) ->
     assert project.table("m.none").schema["c"] == pl.Int64
 
 
+@pytest.mark.parametrize(
+    "sql",
+    ["select * from raw.t where s is not null", "select count(*) as c, max(s) as m from raw.t"],
+)
+def test_an_empty_csv_gives_what_duckdb_gives(make_project: ProjectFactory, sql: str) -> None:
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "data/t.csv": "id,x,n,s\n",
+            "sql/m/result.sql": f"-- materialized: table\n{sql}\n",
+        }
+    )
+    project = Project(root)
+    result = project.build()
+    assert result.ok, [n.error for n in result.nodes]
+    _same(project.table("m.result"), _expected(root, sql.replace("raw.t", "t")))
+
+
 def test_a_constant_column_has_no_zscore(make_project: ProjectFactory) -> None:
     """DuckDB's std of a constant column is exactly 0, so ``zscore`` gives NULL; Polars'
     two-pass std leaves a rounding residue (5.6e-17 for 0.3s) that must not turn into
