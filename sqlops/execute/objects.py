@@ -313,12 +313,12 @@ def write_frame_parts(
 ) -> tuple[str, ...]:
     """Store a Polars frame (a model ``inpolars`` ran) as parts, cut like ``write_parts``
     cuts a staged table and written by the same ``COPY``. Each part's rows are first made
-    one contiguous chunk: DuckDB forms row groups from the chunks it is handed, so equal
-    rows chunked differently in memory (Polars chunks by thread count) would otherwise give
-    different bytes, stored twice. (Measured alternatives: Polars' writer also depends on
-    the chunking and wrote 1.8x larger files, without dictionary encoding;
-    Arrow's was 25% faster at 10M rows but costs a 0.15 s pyarrow import in every build
-    that uses it, more than it saves below a few million rows.)"""
+    one contiguous chunk: DuckDB's own Polars reader (used when its Python scan sources are
+    missing) scans Arrow chunks in parallel and forms row groups from them, so equal rows
+    chunked differently in memory would give different bytes, stored twice.
+    (Measured alternatives: Polars' writer also depends on the chunking and wrote 1.8x
+    larger files, without dictionary encoding; Arrow's was 25% faster at 10M rows but
+    costs a 0.15 s pyarrow import in every build that uses it.)"""
     rows = frame.height
     per_part = MIN_PART_ROWS if rows <= MIN_PART_ROWS else rows_for(frame.estimated_size() / rows)
 
