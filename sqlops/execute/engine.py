@@ -156,8 +156,10 @@ class Engine:
     def fetch_value(
         self, sql: str, params: Sequence[Any] | None = None, where: Where | None = None
     ) -> Any:
-        rows = self.execute(sql, params, where).fetchall()  # all: DuckDB 2 refuses some work
-        return rows[0][0] if rows else None  # (register) while a result is left unfinished
+        """The first column of the first row, or None. Every row is read: DuckDB 2 refuses
+        some later work on the connection (``register``) while a result is half-read."""
+        rows = self.execute(sql, params, where).fetchall()
+        return rows[0][0] if rows else None
 
     def explain(self, sql: str) -> list[dict[str, Any]]:
         """The physical plan DuckDB would run, as EXPLAIN's JSON tree (nodes with ``name``,

@@ -202,7 +202,9 @@ class _Scope:
         return handler(self, node)
 
     def args(self, node: Mapping[str, Any]) -> list[Typed]:
-        return [self.expr(a["expression"]) for a in node["arguments"] if not a.get("name")]
+        if any(a.get("name") for a in node["arguments"]):
+            raise Unsupported("named arguments")
+        return [self.expr(a["expression"]) for a in node["arguments"]]
 
 
 def _kind(dtype: pl.DataType) -> str:
@@ -328,7 +330,7 @@ def _function(scope: _Scope, node: Mapping[str, Any]) -> Typed:
         return _arithmetic(name, args)
     if name in _WINDOWS:
         return _windowed(name, args)
-    if name in _AGGREGATES or name == "count_star":
+    if name in _AGGREGATES or name in ("count_star", "count", "min", "max"):
         return _aggregate(name, args)
     raise Unsupported(f"function {name}")
 
@@ -366,7 +368,7 @@ def _windowed(name: str, args: list[Typed]) -> Typed:
     else:
         std = _spread(x, "std", 0 if name == "zscore" else 1)
         expr = (x - x.mean()) / pl.when(std != 0).then(std)
-    return Typed(expr, "float", window=True, rows=False)
+    return Typed(expr, "float", window=True)
 
 
 def _spread(x: pl.Expr, how: str, ddof: int) -> pl.Expr:
@@ -415,10 +417,7 @@ _AGGREGATES: Mapping[str, Callable[[pl.Expr], pl.Expr]] = {
     "var_pop": lambda x: _spread(x, "var", 0),
     "var_samp": lambda x: _spread(x, "var", 1),
     "variance": lambda x: _spread(x, "var", 1),
-    "count": lambda x: x.count(),
-    "min": lambda x: x.min(),
-    "max": lambda x: x.max(),
-}
+}  # count, min and max keep their argument's type: ``_aggregate`` handles them first
 _WINDOWS = frozenset({"zscore", "zscore_samp", "minmax"})
 _HANDLERS: Mapping[str, Callable[[_Scope, Mapping[str, Any]], Typed]] = {
     "COLUMN_REF": lambda scope, node: scope.column(node["column_names"]),

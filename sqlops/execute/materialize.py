@@ -103,32 +103,40 @@ def source_select(source: Source, location: str | None = None) -> str:
     >>> source_select(Source("raw.o", "csv", "/d/o.csv", columns={"day": "DATE"}))
     "SELECT * FROM read_csv('/d/o.csv', types = {'day': 'DATE'})"
     """
-    options: dict[str, Any] = dict(source.options)
-    if source.format == "ndjson":
-        options.setdefault("format", "newline_delimited")
-    if source.hive:
-        options.setdefault("hive_partitioning", True)
     casts = ""
-    if source.columns and source.format == "csv":
-        options["types"] = dict(source.columns)
-    elif source.columns:
+    if source.columns and source.format != "csv":
         casts = (
             " REPLACE ("
             + ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in source.columns.items())
             + ")"
         )
-    args = "".join(f", {k} = {literal(v)}" for k, v in options.items())
-    reader = _READERS[source.format]
-    return f"SELECT *{casts} FROM {reader}({literal(location or source.location)}{args})"
+    return f"SELECT *{casts} FROM {_reader_call(source, _READERS[source.format], location)}"
 
 
 def sniff_select(source: Source) -> str:
-    """The query that asks DuckDB's CSV sniffer what ``source_select`` reads: its answer
-    (``Prompt``) is the same ``read_csv`` call with everything detected written out."""
-    reader = source_select(source)
-    head = f"SELECT * FROM {_READERS['csv']}("
-    assert source.format == "csv" and reader.startswith(head)
-    return "SELECT Prompt FROM sniff_csv(" + reader[len(head) :]
+    """The query that asks DuckDB's CSV sniffer what ``source_select`` reads (the same
+    options): its answer (``Prompt``) is that ``read_csv`` call with everything detected
+    written out.
+
+    >>> from sqlops.project.model import Source
+    >>> sniff_select(Source("raw.o", "csv", "/d/o.csv", options={"delim": ";"}))
+    "SELECT Prompt FROM sniff_csv('/d/o.csv', delim = ';')"
+    """
+    return f"SELECT Prompt FROM {_reader_call(source, 'sniff_csv')}"
+
+
+def _reader_call(source: Source, function: str, location: str | None = None) -> str:
+    """``function('location', option = value, ...)`` with the source's reader options
+    (a CSV's column types among them: other formats cast them after reading)."""
+    options: dict[str, Any] = dict(source.options)
+    if source.format == "ndjson":
+        options.setdefault("format", "newline_delimited")
+    if source.hive:
+        options.setdefault("hive_partitioning", True)
+    if source.columns and source.format == "csv":
+        options["types"] = dict(source.columns)
+    args = "".join(f", {k} = {literal(v)}" for k, v in options.items())
+    return f"{function}({literal(location or source.location)}{args})"
 
 
 def pinned_select(prompt: str, source: Source) -> str | None:

@@ -297,15 +297,10 @@ def _copy_parts(
 ) -> tuple[str, ...]:
     """Copy each rowid range of a staged table to a part and store it."""
 
-    def copy(cursor: Engine, bounds: tuple[int, int | None]) -> str:
-        tmp = store.temp_path()
-        try:
-            cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], str(tmp), table))
-            return store.put(tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
+    def copy(cursor: Engine, bounds: tuple[int, int | None], path: str) -> None:
+        cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], path, table))
 
-    return _in_parallel(engine, copy, ranges)
+    return _store_each(engine, store, copy, ranges)
 
 
 def write_frame_parts(
@@ -322,36 +317,43 @@ def write_frame_parts(
     rows = frame.height
     per_part = MIN_PART_ROWS if rows <= MIN_PART_ROWS else rows_for(frame.estimated_size() / rows)
 
-    def copy(cursor: Engine, start: int) -> str:
+    def copy(cursor: Engine, start: int, path: str) -> None:
         name = f"__sqlops_part_{uuid.uuid4().hex}"
         cursor.register(name, frame.slice(start, per_part).rechunk())
-        tmp = store.temp_path()
         try:
-            cursor.execute(m.copy_relation(name, str(tmp), table))
-            return store.put(tmp)
+            cursor.execute(m.copy_relation(name, path, table))
         finally:
             cursor.unregister(name)
+
+    return _store_each(engine, store, copy, list(range(0, max(rows, 1), per_part)))
+
+
+def _store_each(
+    engine: Engine, store: ObjectStore, copy: Callable[[Engine, _Job, str], None], jobs: list[_Job]
+) -> tuple[str, ...]:
+    """For every job, in order: ``copy(cursor, job, path)`` writes a part to a temporary
+    path, which is then stored; its object id is returned. Runs on one cursor per DuckDB
+    thread: one part's COPY keeps about one core busy (measured: 1.06 cores on two), and a
+    part's hash and fsync overlap the next part's COPY. Each part is still its own
+    statement, so its bytes do not depend on how many run at once."""
+
+    def one(cursor: Engine, job: _Job) -> str:
+        tmp = store.temp_path()
+        try:
+            copy(cursor, job, str(tmp))
+            return store.put(tmp)
+        finally:
             tmp.unlink(missing_ok=True)
 
-    return _in_parallel(engine, copy, list(range(0, max(rows, 1), per_part)))
-
-
-def _in_parallel(
-    engine: Engine, copy: Callable[[Engine, _Job], str], jobs: list[_Job]
-) -> tuple[str, ...]:
-    """``copy(cursor, job)`` for every job, in order, on one cursor per DuckDB thread: one
-    part's COPY keeps about one core busy (measured: 1.06 cores on two), and a part's hash
-    and fsync overlap the next part's COPY. Each part is still its own statement, so its
-    bytes do not depend on how many run at once."""
     workers = min(len(jobs), int(engine.fetch_value("SELECT current_setting('threads')")))
     if workers <= 1:
-        return tuple(copy(engine, job) for job in jobs)
+        return tuple(one(engine, job) for job in jobs)
     stop_all = threading.Event()  # set when one worker fails, or the wait is interrupted
 
     def run(own: list[_Job]) -> list[str]:
         cursor = engine.fork(macros=False)
         try:
-            return [copy(cursor, job) for job in own if not stop_all.is_set()]
+            return [one(cursor, job) for job in own if not stop_all.is_set()]
         except BaseException:
             stop_all.set()
             raise
