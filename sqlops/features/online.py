@@ -176,7 +176,7 @@ class OnlineStore:
             deleted = con.execute(
                 f"SELECT {keys} FROM {old} EXCEPT SELECT {keys} FROM {new}"
             ).fetchall()
-        (entities,) = con.execute(f"SELECT count(*) FROM {new}").fetchone() or (0,)
+        ((entities,),) = con.execute(f"SELECT count(*) FROM {new}").fetchall()
         return _Stage(sel, encoded, signature, snapshot, previous, full, changed, deleted, entities)
 
     # -- reading -------------------------------------------------------------------------

@@ -311,7 +311,7 @@ def _join(
     t_sql = utc(T, ecols[T], common)
     n_entity, t_max = con.execute(
         f"SELECT count(*), CAST(max({t_sql}) AS VARCHAR) FROM {e}"
-    ).fetchone() or (0, None)
+    ).fetchall()[0]
     # the entity times as UTC, next to the ordinal, so each view's join reads them directly
     times = scratch.table()
     key_cols = sorted({k for sel in selections for k in sel.join_keys})
@@ -410,7 +410,7 @@ def _choose(
     keys = ", ".join(f"__k{i}" for i in range(len(sel.join_keys)))
     n_rows, n_keys, t_lo, t_hi = con.execute(
         f"SELECT count(*), approx_count_distinct(({keys})), min(__et), max(__et) FROM {source}"
-    ).fetchone() or (0, 0, None, None)
+    ).fetchall()[0]
     depth = n_rows / max(n_keys, 1)
     ttl = sel.view.ttl
     if ttl is not None and t_lo is not None and t_hi is not None and t_hi > t_lo:
@@ -510,9 +510,7 @@ def latest_sql(
 @contextmanager
 def _asof_threshold(con: duckdb.DuckDBPyConnection, n_entity: int) -> Iterator[None]:
     """Set asof_loop_join_threshold from the exact entity count, restoring it afterwards."""
-    (previous,) = con.execute("SELECT current_setting('asof_loop_join_threshold')").fetchone() or (
-        ASOF_LOOP_ROWS,
-    )
+    ((previous,),) = con.execute("SELECT current_setting('asof_loop_join_threshold')").fetchall()
     value = ASOF_LOOP_ROWS if n_entity <= ASOF_LOOP_ROWS else 0
     con.execute(f"SET asof_loop_join_threshold = {value}")
     try:
