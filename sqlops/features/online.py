@@ -22,9 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from sqlops.errors import did_you_mean
+from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import quote
 from sqlops.features.definitions import ViewSelection
 from sqlops.features.errors import OnlineStoreError, UnknownFeatureError
@@ -114,7 +113,7 @@ class OnlineStore:
 
     def materialize(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: Engine,
         selections: Sequence[ViewSelection],
         end: dt.datetime | None = None,
     ) -> list[Materialized]:
@@ -141,9 +140,7 @@ class OnlineStore:
                 stage.previous.unlink(missing_ok=True)
         return results
 
-    def _stage(
-        self, con: duckdb.DuckDBPyConnection, sel: ViewSelection, end: dt.datetime, run: str
-    ) -> _Stage:
+    def _stage(self, con: Engine, sel: ViewSelection, end: dt.datetime, run: str) -> _Stage:
         """Compute the view's snapshot and its difference from the published one."""
         sql, cols = latest_sql(con, sel, end)
         encoded = []

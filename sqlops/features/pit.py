@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
-
+from sqlops.errors import SqlopsError
+from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import quote
 from sqlops.features.definitions import ViewSelection
 from sqlops.features.errors import EntityFrameError, FeatureError
@@ -73,7 +73,7 @@ class TrainingSet:
 
 
 def get_historical_features(
-    con: duckdb.DuckDBPyConnection,
+    con: Engine,
     entity: Any,
     selections: Sequence[ViewSelection],
     *,
@@ -118,7 +118,7 @@ def get_historical_features(
 class _Scratch:
     """Names for this call's temporary objects, dropped at the end."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: Engine) -> None:
         self.con = con
         self.prefix = f"__sqlops_pit_{uuid.uuid4().hex[:12]}"
         self.tables: list[str] = []
@@ -138,7 +138,7 @@ class _Scratch:
 
 
 @contextmanager
-def _scratch(con: duckdb.DuckDBPyConnection) -> Iterator[_Scratch]:
+def _scratch(con: Engine) -> Iterator[_Scratch]:
     scratch = _Scratch(con)
     try:
         yield scratch
@@ -159,11 +159,11 @@ def _relation(scratch: _Scratch, entity: Any) -> str:
     return scratch.frame(entity)
 
 
-def columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+def columns(con: Engine, relation: str) -> dict[str, str]:
     """Column name -> DuckDB type of a relation."""
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    except duckdb.Error as exc:
+    except SqlopsError as exc:
         raise FeatureError(f"cannot read {relation}: {str(exc).splitlines()[0]}") from exc
     return {str(r[0]): str(r[1]) for r in rows}
 
@@ -197,7 +197,7 @@ def utc(column_sql: str, dtype: str, common: str) -> str:
 
 
 def _entity_table(
-    con: duckdb.DuckDBPyConnection,
+    con: Engine,
     scratch: _Scratch,
     entity: Any,
     selections: Sequence[ViewSelection],
@@ -249,7 +249,7 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def _range_entities(
-    con: duckdb.DuckDBPyConnection,
+    con: Engine,
     scratch: _Scratch,
     selections: Sequence[ViewSelection],
     lower: datetime,
@@ -289,7 +289,7 @@ def _ts(value: datetime) -> str:
 
 
 def _join(
-    con: duckdb.DuckDBPyConnection,
+    con: Engine,
     scratch: _Scratch,
     entity_table: str,
     selections: Sequence[ViewSelection],
@@ -340,8 +340,8 @@ def _join(
     sql = f"WITH {', '.join(ctes)} SELECT {select} FROM {e} AS e{joins} ORDER BY e.{ROW}"
     with _asof_threshold(con, n_entity):
         try:
-            frame = con.sql(sql).pl()
-        except duckdb.Error as exc:
+            frame = con.polars(sql)
+        except SqlopsError as exc:
             raise FeatureError(
                 f"the point-in-time join failed: {str(exc).splitlines()[0]} "
                 "(do the entity frame's key types match the feature views'?)"
@@ -395,7 +395,7 @@ def _view_rows(
 
 
 def _choose(
-    con: duckdb.DuckDBPyConnection,
+    con: Engine,
     sel: ViewSelection,
     source: str,
     plan: Plan,
@@ -480,9 +480,7 @@ def tie_break(alias: str) -> str:
     )
 
 
-def latest_sql(
-    con: duckdb.DuckDBPyConnection, sel: ViewSelection, as_of: datetime
-) -> tuple[str, dict[str, str]]:
+def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, dict[str, str]]:
     """SQL for each entity's value as of ``as_of`` (what a training row at that time gets),
     with columns ``__k*``, ``__et``, ``__ct``, ``__f*``; and the view's column types."""
     cols = columns(con, sel.relation)
@@ -508,7 +506,7 @@ def latest_sql(
 
 
 @contextmanager
-def _asof_threshold(con: duckdb.DuckDBPyConnection, n_entity: int) -> Iterator[None]:
+def _asof_threshold(con: Engine, n_entity: int) -> Iterator[None]:
     """Set asof_loop_join_threshold from the exact entity count, restoring it afterwards."""
     ((previous,),) = con.execute("SELECT current_setting('asof_loop_join_threshold')").fetchall()
     value = ASOF_LOOP_ROWS if n_entity <= ASOF_LOOP_ROWS else 0

@@ -123,7 +123,7 @@ def test_composite_and_multiple_entities_give_ordered_unique_keys() -> None:
 
 def test_view_with_unknown_entity_is_refused() -> None:
     with pytest.raises(
-        FeatureDefinitionError, match="names unknown entity drivr; did you mean driver?"
+        FeatureDefinitionError, match=r"names unknown entity drivr; did you mean driver\?"
     ):
         FeatureRegistry.of([DRIVER], [view(entities=("drivr",))])
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sqlops.execute.engine import Engine
 from sqlops.features import (
     Entity,
     FeatureError,
@@ -46,9 +47,7 @@ def stats(ttl: Any = None) -> FeatureRegistry:
     return FeatureRegistry.of([DRIVER], [view])
 
 
-def training_rows(
-    con: duckdb.DuckDBPyConnection, reg: FeatureRegistry, ids: list[int], at: dt.datetime
-) -> list[Any]:
+def training_rows(con: Engine, reg: FeatureRegistry, ids: list[int], at: dt.datetime) -> list[Any]:
     entity = pl.DataFrame({"driver_id": ids, "event_timestamp": [at] * len(ids)})
     frame = get_historical_features(con, entity, reg.select(["stats:conv"])).frame
     return frame["conv"].to_list()
@@ -80,7 +79,7 @@ def test_online_values_equal_last_training_row(
 ) -> None:
     """After each (incremental) materialization, every entity reads what training gives."""
     store = OnlineStore(tmp_path_factory.mktemp("online") / "online.db")
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     reg = stats(ttl)
     ids = [1, 2, 3, 4]
     rows = list(first)
@@ -94,7 +93,7 @@ def test_online_values_equal_last_training_row(
 
 
 def test_materialize_is_incremental_and_records_the_watermark(tmp_path: Path) -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.execute(
         "CREATE TABLE fv AS SELECT i AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
         "NULL::TIMESTAMP AS created, i AS conv FROM range(1000) t(i)"
@@ -123,7 +122,7 @@ def test_materialize_is_incremental_and_records_the_watermark(tmp_path: Path) ->
 
 def test_failed_materialization_publishes_nothing(tmp_path: Path) -> None:
     """Readers see the previous materialization until a complete new one commits."""
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.execute(
         "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
         "NULL::TIMESTAMP AS created, 10 AS conv"
@@ -174,7 +173,7 @@ class _Proxy:
 
 
 def test_values_of_every_type_round_trip(tmp_path: Path) -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.execute(
         """CREATE TABLE fv AS SELECT 'k1' AS id, 7 AS grp, TIMESTAMP '2024-01-01' AS ts,
         true AS flag, 1.5::DOUBLE AS x, 2.25::DECIMAL(9, 2) AS price, DATE '2023-05-06' AS day,
@@ -207,7 +206,7 @@ def test_values_of_every_type_round_trip(tmp_path: Path) -> None:
 
 
 def test_lookup_errors_are_one_line(tmp_path: Path) -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.execute(
         "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
         "NULL::TIMESTAMP AS created, 10 AS conv"

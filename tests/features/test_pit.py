@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pitcheck import brute_force
 
+from sqlops.execute.engine import Engine
 from sqlops.features import (
     Entity,
     EntityFrameError,
@@ -60,7 +61,7 @@ def train(
     features: list[str],
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame(view_rows, VIEW_SCHEMA))
     entity = frame(entity_rows, ENTITY_SCHEMA)
     result = get_historical_features(con, entity, reg.select(features), **kwargs)
@@ -156,7 +157,7 @@ def test_many_views_composite_keys_equal_brute_force(
         FeatureView("pairs", "pv", ("pair",), "ts", ("v",), ttl="1h"),
         entities=(DRIVER, pair),
     )
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame(drivers, VIEW_SCHEMA))
     con.register(
         "pv",
@@ -269,7 +270,7 @@ def test_duplicate_entity_rows_all_stay_in_order(plan: str) -> None:
 def test_keys_whose_concatenations_collide_stay_apart(plan: str) -> None:
     pair = Entity("pair", ("a", "b"))
     reg = registry(FeatureView("pairs", "pv", ("pair",), "ts", ("v",)), entities=(pair,))
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register(
         "pv",
         pl.DataFrame(
@@ -285,7 +286,7 @@ def test_keys_whose_concatenations_collide_stay_apart(plan: str) -> None:
 
 @pytest.mark.parametrize("plan", ["asof", "range"])
 def test_aware_and_naive_timestamps_meet_in_utc(plan: str) -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     # the view's times are naive (UTC): 10:00 and 11:00
     con.register(
         "fv",
@@ -326,7 +327,7 @@ def test_aware_and_naive_timestamps_meet_in_utc(plan: str) -> None:
 
 def test_pandas_nanosecond_entity_frame() -> None:
     pd = pytest.importorskip("pandas")
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", pl.DataFrame({"driver_id": [1], "ts": [minutes(0)], "conv": [3]}))
     entity = pd.DataFrame(
         {
@@ -364,7 +365,7 @@ def test_empty_feature_view_gives_nulls() -> None:
 
 def test_full_feature_names_prefix_the_view() -> None:
     rows = [{"driver_id": 1, "ts": minutes(0), "created": None, "conv": 4}]
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame(rows, VIEW_SCHEMA))
     entity = frame([{"driver_id": 1, "event_timestamp": minutes(1)}], ENTITY_SCHEMA)
     sel = registry(stats_view()).select(["stats:*"], full_feature_names=True)
@@ -381,7 +382,7 @@ def test_date_range_mode_equals_brute_force_over_range_rows() -> None:
         {"driver_id": 2, "ts": minutes(6), "created": None, "conv": 4},
         {"driver_id": 2, "ts": minutes(30), "created": None, "conv": 5},
     ]
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame(rows, VIEW_SCHEMA))
     reg = registry(stats_view(ttl="1h"))
     got = get_historical_features(
@@ -396,7 +397,7 @@ def test_date_range_mode_equals_brute_force_over_range_rows() -> None:
 
 
 def test_asof_loop_threshold_is_restored() -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.execute("SET asof_loop_join_threshold = 7")
     con.register("fv", frame([], VIEW_SCHEMA))
     entity = frame([{"driver_id": 1, "event_timestamp": minutes(0)}], ENTITY_SCHEMA)
@@ -432,7 +433,7 @@ def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
     ],
 )
 def test_bad_entity_frames_are_refused(entity: pl.DataFrame, message: str) -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame([], VIEW_SCHEMA))
     with pytest.raises(EntityFrameError) as exc:
         get_historical_features(con, entity, registry(stats_view()).select(["stats:conv"]))
@@ -440,7 +441,7 @@ def test_bad_entity_frames_are_refused(entity: pl.DataFrame, message: str) -> No
 
 
 def test_view_timestamp_of_wrong_type_is_refused() -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", pl.DataFrame({"driver_id": [1], "ts": [5], "conv": [1]}))
     entity = frame([{"driver_id": 1, "event_timestamp": minutes(0)}], ENTITY_SCHEMA)
     with pytest.raises(EntityFrameError) as exc:
@@ -451,7 +452,7 @@ def test_view_timestamp_of_wrong_type_is_refused() -> None:
 
 
 def test_view_missing_feature_column_is_refused() -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", pl.DataFrame({"driver_id": [1], "ts": [T0]}))
     entity = frame([{"driver_id": 1, "event_timestamp": minutes(0)}], ENTITY_SCHEMA)
     with pytest.raises(EntityFrameError) as exc:
@@ -462,7 +463,7 @@ def test_view_missing_feature_column_is_refused() -> None:
 
 
 def test_date_range_and_entity_frame_together_are_refused() -> None:
-    con = duckdb.connect()
+    con = Engine(duckdb.connect(), ":memory:")
     con.register("fv", frame([], VIEW_SCHEMA))
     entity = frame([], ENTITY_SCHEMA)
     with pytest.raises(FeatureError) as exc:
