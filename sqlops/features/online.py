@@ -159,7 +159,7 @@ class OnlineStore:
         meta = self.db.execute(
             f"SELECT snapshot, signature FROM {META} WHERE view = ?", (sel.name,)
         ).fetchone()
-        previous = Path(meta[0]) if meta else None
+        previous = self.snapshots / meta[0] if meta else None
         full = meta is None or meta[1] != signature or previous is None or not previous.exists()
         new = f"read_parquet('{_sql_str(snapshot)}')"
         nkeys = len(sel.join_keys)
@@ -237,6 +237,13 @@ class _Stage:
 
     def publish(self, db: sqlite3.Connection, end: dt.datetime) -> Materialized:
         """Write this view's changes inside the caller's transaction."""
+        meta = db.execute(f"SELECT snapshot FROM {META} WHERE view = ?", (self.sel.name,))
+        published = meta.fetchone()
+        if not self.full and (self.previous is None or published != (self.previous.name,)):
+            raise OnlineStoreError(
+                f"feature view {self.sel.name} was materialized by another run meanwhile; "
+                "nothing was written, run materialize again"
+            )
         table = f"fv__{self.sel.name}"
         nkeys = len(self.sel.join_keys)
         names = [name for name, *_ in self.encoded]
@@ -260,7 +267,7 @@ class _Stage:
                 json.dumps(feats),
                 self.signature,
                 end.isoformat(),
-                str(self.snapshot),
+                self.snapshot.name,
                 dt.datetime.now(dt.UTC).isoformat(),
                 self.entities,
             ),

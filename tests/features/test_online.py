@@ -223,3 +223,22 @@ def test_lookup_errors_are_one_line(tmp_path: Path) -> None:
         assert text in str(exc.value)
         assert "\n" not in str(exc.value)
     assert isinstance(exc.value, FeatureError)
+
+
+def test_concurrent_materialization_is_refused_not_mixed(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, 10 AS conv"
+    )
+    reg = stats()
+    one, two = OnlineStore(tmp_path / "online.db"), OnlineStore(tmp_path / "online.db")
+    one.materialize(con, reg.select(["stats:*"]), minutes(1))
+    stale = two._stage(con, reg.select(["stats:*"])[0], minutes(2), "stale")
+    con.execute("UPDATE fv SET conv = 11")
+    one.materialize(con, reg.select(["stats:*"]), minutes(2))
+    two.db.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OnlineStoreError, match="materialized by another run meanwhile"):
+        stale.publish(two.db, minutes(2))
+    two.db.execute("ROLLBACK")
+    assert two.get_online_features(["stats:conv"], [{"driver_id": 1}])["conv"] == [11]
