@@ -4,8 +4,8 @@ For each entity row (keys, t) and each view: the feature row with the same keys 
 ``t - ttl <= event time <= t`` (no ttl: no lower bound), the latest event time winning, ties
 broken by the latest created timestamp (a NULL created timestamp is the oldest), then by the
 later row of the source; no match gives NULLs. With ``filter_by_created_timestamp`` a row
-also needs ``created <= t``. Entity rows keep their order and multiplicity: each gets a row
-ordinal from DuckDB (``row_number() OVER ()`` over the insertion-ordered scan), never an id
+of a view that has a created timestamp also needs ``created <= t`` (NULL never passes).
+Entity rows keep their order and multiplicity: each gets a row ordinal from DuckDB (``row_number() OVER ()`` over the insertion-ordered scan), never an id
 made of key strings. NULL keys match nothing, as in SQL. Naive timestamps are UTC; aware
 ones are converted to UTC, so both kinds compare on one time line.
 
@@ -327,9 +327,11 @@ def _join(
         lo = f"CAST('{bounds[0].isoformat(sep=' ')}' AS {common})" if bounds else None
         hi = f"CAST('{t_max}' AS {common})" if t_max is not None else None
         source = _view_rows(sel, cols, common, lo, hi)
-        chosen, n_rows, depth = _choose(con, sel, source, plan, filter_created, n_entity)
+        # Feast applies the created-time cutoff to views that have a created timestamp
+        cutoff = filter_created and sel.view.created_timestamp is not None
+        chosen, n_rows, depth = _choose(con, sel, source, plan, cutoff, n_entity)
         plans.append(ViewPlan(sel.name, chosen, n_rows, depth))
-        body = (_asof if chosen == "asof" else _range)(sel, source, quote(times), filter_created)
+        body = (_asof if chosen == "asof" else _range)(sel, source, quote(times), cutoff)
         ctes.append(f"v{i} AS ({body})")
         outs.extend(
             f"v{i}.{quote(f'__f{j}')} AS {quote(out)}" for j, (_, out) in enumerate(sel.outputs)

@@ -478,3 +478,29 @@ def test_feature_dtype_metadata_is_kept() -> None:
         "v", "t", ("driver",), "ts", (Feature("x", "DOUBLE", "speed", "ml", ("a",)),)
     )
     assert view.features[0].dtype == "DOUBLE"
+
+
+@pytest.mark.parametrize("kind", ["table", "query", "arrow"])
+def test_entity_rows_from_a_table_a_query_or_arrow(kind: str) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.register("fv", pl.DataFrame({"driver_id": [1, 2], "ts": [minutes(0)] * 2, "conv": [5, 6]}))
+    con.execute(
+        "CREATE TABLE ent AS SELECT * FROM (VALUES (2, TIMESTAMP '2024-01-01 00:01'), "
+        "(1, TIMESTAMP '2024-01-01 00:01')) t(driver_id, event_timestamp)"
+    )
+    entity: Any = {
+        "table": "ent",
+        "query": "SELECT * FROM ent",
+        "arrow": con.polars("SELECT * FROM ent").to_arrow(),
+    }[kind]
+    sel = registry(stats_view(created=None)).select(["stats:conv"])
+    assert get_historical_features(con, entity, sel).frame["conv"].to_list() == [6, 5]
+
+
+def test_created_cutoff_skips_views_without_a_created_timestamp() -> None:
+    """As in Feast, the cutoff applies only where there is a created timestamp to compare."""
+    rows = [{"driver_id": 1, "ts": minutes(0), "created": None, "conv": 1}]
+    entities = [{"driver_id": 1, "event_timestamp": minutes(5)}]
+    reg = registry(stats_view(created=None))
+    got = train(rows, entities, reg, ["stats:conv"], filter_by_created_timestamp=True)
+    assert [r["conv"] for r in got] == [1]
