@@ -6,8 +6,9 @@ broken by the latest created timestamp (a NULL created timestamp is the oldest),
 later row of the source; no match gives NULLs. With ``filter_by_created_timestamp`` a row
 of a view that has a created timestamp also needs ``created <= t`` (NULL never passes).
 Entity rows keep their order and multiplicity: each gets a row ordinal from DuckDB
-(``row_number() OVER ()`` over the insertion-ordered scan), never an id made of key strings. NULL keys match nothing, as in SQL. Naive timestamps are UTC; aware
-ones are converted to UTC, so both kinds compare on one time line.
+(``row_number() OVER ()`` over the insertion-ordered scan), never an id made of key
+strings. NULL keys match nothing, as in SQL. Naive timestamps are UTC; aware ones are
+converted to UTC, so both kinds compare on one time line.
 
 Two plans give the same rows; which is faster depends on the data's shape (measured in
 tests/bench/test_features.py):
