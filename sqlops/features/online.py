@@ -101,6 +101,8 @@ class OnlineStore:
         self.snapshots = self.path.with_name(self.path.name + ".snapshots")
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # in WAL mode a crash can lose the last commit but never leaves a half-written one
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(_META_DDL)
         self._version = -1
         self._meta: dict[str, dict[str, Any]] = {}
@@ -163,12 +165,13 @@ class OnlineStore:
         full = meta is None or meta[1] != signature or previous is None or not previous.exists()
         new = f"read_parquet('{_sql_str(snapshot)}')"
         nkeys = len(sel.join_keys)
+        keys = ", ".join(f"c{i}" for i in range(nkeys))
         if full or previous is None:
-            changed = con.execute(f"SELECT * FROM {new}").fetchall()
+            # in key order: SQLite then appends to its B-tree instead of splitting pages
+            changed = con.execute(f"SELECT * FROM {new} ORDER BY {keys}").fetchall()
             deleted: list[Any] = []
         else:
             old = f"read_parquet('{_sql_str(previous)}')"
-            keys = ", ".join(f"c{i}" for i in range(nkeys))
             changed = con.execute(f"SELECT * FROM {new} EXCEPT ALL SELECT * FROM {old}").fetchall()
             deleted = con.execute(
                 f"SELECT {keys} FROM {old} EXCEPT SELECT {keys} FROM {new}"
