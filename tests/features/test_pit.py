@@ -504,3 +504,25 @@ def test_created_cutoff_skips_views_without_a_created_timestamp() -> None:
     reg = registry(stats_view(created=None))
     got = train(rows, entities, reg, ["stats:conv"], filter_by_created_timestamp=True)
     assert [r["conv"] for r in got] == [1]
+
+
+def test_date_range_mode_refuses_views_with_different_keys() -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.register("fv", frame([], VIEW_SCHEMA))
+    con.register("pv", pl.DataFrame({"a": ["x"], "ts": [T0], "v": [1]}))
+    reg = registry(
+        stats_view(),
+        FeatureView("pairs", "pv", ("pair",), "ts", ("v",)),
+        entities=(DRIVER, Entity("pair", ("a",))),
+    )
+    with pytest.raises(FeatureError) as exc:
+        get_historical_features(con, None, reg.select(["stats:conv", "pairs:v"]), end_date=T0)
+    assert "the date-range mode needs views with the same join keys" in _one_line(exc)
+
+
+def test_missing_source_relation_is_one_line() -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    entity = frame([{"driver_id": 1, "event_timestamp": T0}], ENTITY_SCHEMA)
+    with pytest.raises(FeatureError) as exc:
+        get_historical_features(con, entity, registry(stats_view()).select(["stats:conv"]))
+    assert _one_line(exc).startswith("cannot read fv: ")
