@@ -24,7 +24,7 @@ from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
 from sqlops.project.sources import resolve_sources
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
-_CACHE_FILE = "cache/parse-v3.json"
+_CACHE_FILE = "cache/parse-v4.json"
 
 
 def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> ProjectSpec:
@@ -96,8 +96,9 @@ def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache
     name = values.get("name") or f"{_schema_of(parts)}.{parts[-1][:-4].lower()}"
     if name.count(".") != 1:
         raise ModelParseError(f"model name {name!r} must be schema.name", path=rel, line=1)
-    body = "\n".join(text.splitlines()[header.body_line - 1 :]).rstrip().rstrip(";").rstrip()
-    tables, files, sql_hash = cache.analyze(text, body, rel, header.body_line)
+    body = "\n".join(text.splitlines()[header.body_line - 1 :])
+    tables, files, sql_hash, end = cache.analyze(text, body, rel, header.body_line)
+    body = body[:end]  # without a trailing ';' and the comments after the statement
     materialized = values.get("materialized", "view")
     unique_key = split_list(values.get("unique_key", ""))
     if materialized == "incremental" and not unique_key and not values.get("cursor"):
@@ -268,7 +269,7 @@ class _ParseCache:
 
     def analyze(
         self, text: str, body: str, path: Path, body_line: int
-    ) -> tuple[list[TableRef], list[str], str]:
+    ) -> tuple[list[TableRef], list[str], str, int]:
         key = hashlib.sha256(text.encode()).hexdigest()
         entry = self.entries.get(key)
         if entry is None:
@@ -279,7 +280,8 @@ class _ParseCache:
             entry = {
                 "tables": [[t.name, t.line, t.col, t.spans, t.aliased] for t in info.tables],
                 "files": list(info.files),
-                "hash": hashlib.sha256(info.canonical.encode()).hexdigest(),
+                "hash": info.fingerprint,
+                "end": info.end,
             }
             self.entries[key] = entry
             self.dirty = True
@@ -287,7 +289,7 @@ class _ParseCache:
             TableRef(n, line, col, tuple((a, b) for a, b in spans), aliased)
             for n, line, col, spans, aliased in entry["tables"]
         ]
-        return tables, entry["files"], entry["hash"]
+        return tables, entry["files"], entry["hash"], entry["end"]
 
     def save(self) -> None:
         if not self.dirty:

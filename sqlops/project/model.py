@@ -54,9 +54,10 @@ class Source:
 class Model:
     """One transformation: a SELECT in ``sql/<schema>/<name>.sql`` or a Python function.
 
-    ``sql`` is the model body exactly as written (so engine errors map back to file lines,
-    with ``body_line`` the file line of its first line); ``sql_hash`` hashes sqlglot's
-    normalized form, which fingerprints use so reformatting does not trigger a rebuild.
+    ``sql`` is the model body exactly as written, up to the end of its statement (so engine
+    errors map back to file lines, with ``body_line`` the file line of its first line);
+    ``sql_hash`` hashes its tokens as written, so re-indenting or editing a comment does not
+    trigger a rebuild but any edit DuckDB could see does.
     ``reads`` are the table references as written; ``depends_on`` the model and source
     names they resolve to.
     """

@@ -101,7 +101,7 @@ def test_parse_results_are_cached_by_content(make_project: ProjectFactory) -> No
     root = make_project({"sql/s/m.sql": "select 1 as a", "sql/s/n.sql": "select * from s.m"})
     config = load_config(root)
     load_project(config)
-    cache = root / ".sqlops/cache/parse-v3.json"
+    cache = root / ".sqlops/cache/parse-v4.json"
     assert cache.exists()
     (root / "sql/s/n.sql").write_text("select * from s.m, s.m2")
     (root / "sql/s/m2.sql").write_text("select 2 as b")
@@ -118,3 +118,21 @@ def test_python_model_file_that_fails_to_import_names_the_line(
         match=r"sql/py/m.py:3: importing the python model file failed: ZeroDivisionError",
     ):
         load_project(load_config(root))
+
+
+@pytest.mark.parametrize("materialized", ["view", "table"])
+def test_a_model_ending_with_semicolon_and_comment_builds_as_duckdb_runs_it(
+    make_project: ProjectFactory, materialized: str
+) -> None:
+    import duckdb
+
+    from sqlops import Project
+
+    body = "select 1 as a, 'x;y' as b -- the b\nunion all select 2, 'z'; -- done\n;\n/* end */\n"
+    root = make_project({"sql/s/m.sql": f"-- materialized: {materialized}\n{body}"})
+    spec = load_project(load_config(root))
+    assert spec.models["s.m"].sql == body[: body.index("; -- done")]
+    project = Project(root)
+    assert project.build().ok
+    expected = duckdb.sql(body).fetchall()
+    assert sorted(project.table("s.m").rows()) == sorted(expected)

@@ -44,19 +44,14 @@ def test_table_positions_point_into_the_file() -> None:
     assert positions["a"][0] == 5
 
 
-def test_reformatting_and_comments_keep_the_canonical_form() -> None:
-    a = analyze("select a, b from t where x = 1", path=Path("m.sql"))
-    b = analyze("SELECT a,\n   b -- the b\nFROM t\nWHERE x=1", path=Path("m.sql"))
-    c = analyze("select a, b from t where x = 2", path=Path("m.sql"))
-    assert a.canonical == b.canonical
-    assert a.canonical != c.canonical
-
-
 @pytest.mark.parametrize(
     ("sql", "where", "message"),
     [
         ("select a,\nfrom t where (", "sql/x/m.sql:4:14:", "syntax error near '('"),
         ("select 1; select 2", "sql/x/m.sql:3:", "found 2 statements"),
+        ("select 1;\n-- more\nselect 2;", "sql/x/m.sql:5:", "found 2 statements"),
+        ("; select 1", "sql/x/m.sql:3:", "found ';' before it"),
+        ("-- nothing\n;", "sql/x/m.sql:3:", "no SQL"),
         ("insert into t values (1)", "sql/x/m.sql:3:", "must be one SELECT"),
         ("", "sql/x/m.sql:3:", "no SQL"),
     ],
@@ -68,3 +63,14 @@ def test_bad_sql_names_file_line_and_col(sql: str, where: str, message: str) -> 
     assert text.startswith(where)
     assert message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [";", "; -- done", ";\n-- done\n", ";;\n\n", " -- done\n;\n/* end */", ";\n\t \n", ""],
+)
+def test_a_trailing_semicolon_and_comments_end_the_statement(tail: str) -> None:
+    sql = "select 1 as a -- one\n, 2 as b"
+    info = analyze(sql + tail, path=Path("m.sql"))
+    assert (sql + tail)[: info.end] == sql
+    assert info.fingerprint == analyze(sql, path=Path("m.sql")).fingerprint
