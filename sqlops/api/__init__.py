@@ -136,10 +136,12 @@ class Project(VersionsMixin):
                 catalog.record_later(result, "build", started)
                 return result
             shortcut.forget(self.config)
-            result = self._run(select, exclude, full_refresh, sources, run_id, on_event)
+            result, spec = self._run(select, exclude, full_refresh, sources, run_id, on_event)
             catalog.record_build(result, "build", started)
             if result.ok and not sources:
-                shortcut.save(self.config, inputs, [_node_record(n) for n in result.nodes])
+                reads = {f for m in spec.models.values() for f in m.files_read}
+                nodes = [_node_record(n) for n in result.nodes]
+                shortcut.save(self.config, inputs, nodes, sorted(reads))
         return result
 
     def _build_on_branch(
@@ -229,7 +231,7 @@ class Project(VersionsMixin):
         sources: Mapping[str, Any] | None,
         run_id: str,
         on_event: OnEvent | None,
-    ) -> BuildResult:
+    ) -> tuple[BuildResult, ProjectSpec]:
         """Load, plan against the warehouse state, run; then drop replaced objects."""
         from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
@@ -263,7 +265,7 @@ class Project(VersionsMixin):
         finally:
             engine.close()
         self._drop_replaced(state, result)
-        return result
+        return result, spec
 
     def _drop_replaced(self, state: Mapping[str, Mapping[str, Any]], result: BuildResult) -> None:
         """Delete the objects of outputs this build replaced, unless a commit keeps them."""
