@@ -8,6 +8,7 @@ are recorded as files so their stats can version the input data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,7 +22,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlops.errors import ModelParseError
@@ -308,33 +309,129 @@ def _string_args(func: exp.Func) -> list[str | None]:
     return [a.name if isinstance(a, exp.Literal) and a.is_string else None for a in args]
 
 
-def column_lineage(
-    column: str,
+@dataclass(frozen=True)
+class ColumnHop:
+    """One hop of column lineage through one SELECT.
+
+    ``values``: each output column -> the input columns its values are computed from.
+    ``filters``: input columns that decide which rows or groups come out (WHERE, JOIN,
+    GROUP BY, HAVING, QUALIFY, a sub-query's columns, ORDER BY under LIMIT), so a change
+    to them can reach every output column.
+    """
+
+    values: dict[str, list[tuple[str, str]]]
+    filters: list[tuple[str, str]]
+
+
+def column_sources(
     sql: str,
     *,
-    sources: Mapping[str, str],
-    schema: Mapping[str, Mapping[str, str]] | None = None,
-) -> list[tuple[str, str]]:
-    """The source columns one output column is computed from, as ``(table, column)`` pairs.
+    targets: Mapping[str, str],
+    schema: Mapping[str, Mapping[str, str]],
+    path: Path = Path("<model>"),
+) -> ColumnHop:
+    """One hop of column lineage: for every output column of one SELECT, the columns of
+    the tables it reads that the column is computed from, as ``(table, column)`` pairs.
 
-    ``sources`` maps upstream model names to their SQL so lineage walks through models;
-    ``schema`` gives column types of leaf tables so ``SELECT *`` can be expanded.
+    ``targets`` maps table names as written (lower-cased) to the source or model they
+    resolve to, so results name nodes; ``schema`` gives the columns of those nodes, so
+    ``SELECT *`` expands. Names are case-folded as DuckDB folds them.
+
+    >>> hop = column_sources("select o.a + 1 as x from orders o where o.b > 0",
+    ...                      targets={"orders": "main.orders"},
+    ...                      schema={"main.orders": {"a": "INT", "b": "INT"}})
+    >>> hop.values, hop.filters
+    ({'x': [('main.orders', 'a')]}, [('main.orders', 'b')])
     """
     from sqlglot.lineage import lineage
 
-    nested: dict[str, Any] = {}
-    for name, typed in (schema or {}).items():
-        db, table = name.split(".", 1)
-        nested.setdefault(db, {})[table] = dict(typed)
-    try:
-        root = lineage(column, sql, schema=nested, sources=dict(sources), dialect=DIALECT)
-    except SqlglotError as exc:
-        raise ModelParseError(f"cannot trace column {column!r}: {exc}") from exc
-    leaves: list[tuple[str, str]] = []
-    for node in root.walk():
-        if node.downstream:
+    tree = _parse_tokens(_statement_tokens(sql, path, 1), sql, path, 1)
+    ctes = _cte_references(tree)
+    for table in list(tree.find_all(exp.Table)):
+        if id(table) in ctes or not isinstance(table.this, exp.Identifier):
             continue
-        if isinstance(node.expression, exp.Table):
-            table = ".".join(p.name.lower() for p in node.expression.parts)
-            leaves.append((table, node.name.split(".")[-1]))
-    return sorted(set(leaves))
+        target = targets.get(".".join(part.name for part in table.parts))
+        if target is not None:
+            db, name = target.split(".", 1)
+            table.set("catalog", None)
+            table.set("db", exp.to_identifier(db))
+            table.set("this", exp.to_identifier(name))
+    nested: dict[str, dict[str, dict[str, str]]] = {}
+    for node, columns in schema.items():
+        db, name = node.split(".", 1)
+        nested.setdefault(db, {})[name] = {c.lower(): t for c, t in columns.items()}
+    try:
+        roots = lineage(None, tree, schema=nested, dialect=DIALECT, copy=False)
+        filters, aliases = _filter_columns(tree, nested)
+    except SqlglotError as exc:
+        raise ModelParseError(
+            f"cannot trace the columns: {exc}",
+            path=path,
+            hint="build the project first, so SELECT * can be expanded",
+        ) from exc
+    values = {column: sorted(_leaves(root)) for column, root in roots.items()}
+    for alias in aliases & values.keys():
+        filters.update(values[alias])
+    return ColumnHop(values=values, filters=sorted(filters))
+
+
+def _leaves(root: Any) -> set[tuple[str, str]]:
+    """The table columns at the ends of a sqlglot lineage node."""
+    return {
+        (".".join(p.name for p in node.expression.parts), node.name.split(".")[-1])
+        for node in root.walk()
+        if not node.downstream and isinstance(node.expression, exp.Table)
+    }
+
+
+_FILTER_CLAUSES = (exp.Where, exp.Join, exp.Group, exp.Having, exp.Qualify)
+
+
+def _filter_columns(
+    tree: exp.Expr, schema: dict[str, Any]
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """Input columns that decide which rows come out of a qualified query (any scope), and
+    the output aliases such clauses refer to (``QUALIFY rn = 1``)."""
+    from sqlglot.lineage import lineage
+
+    found: set[tuple[str, str]] = set()
+    aliases: set[str] = set()
+    for scope in traverse_scope(tree):
+        parent = scope.parent
+        whole = False  # a sub-query filtering its parent (x IN (...)): all its columns count
+        if scope.is_subquery and parent is not None:
+            whole = _inside(scope.expression, _clauses(parent), parent.expression)
+        for column in scope.columns:
+            if not (whole or _inside(column, _clauses(scope), scope.expression)):
+                continue
+            source = scope.sources.get(column.table)
+            if not column.table:
+                aliases.add(column.name)
+            elif isinstance(source, exp.Table):
+                found.add((".".join(p.name for p in source.parts), column.name))
+            elif isinstance(source, Scope) and isinstance(source.expression, exp.Query):
+                with contextlib.suppress(SqlglotError):  # a column sqlglot cannot place
+                    node = lineage(
+                        column.name, source.expression, schema=schema, scope=source, dialect=DIALECT
+                    )
+                    found |= _leaves(node)
+    return found, aliases
+
+
+def _clauses(scope: Scope) -> tuple[type[exp.Expr], ...]:
+    """The clauses of a scope that decide its rows (ORDER BY too under LIMIT/OFFSET)."""
+    args = scope.expression.args
+    return (
+        (*_FILTER_CLAUSES, exp.Order)
+        if args.get("limit") or args.get("offset")
+        else _FILTER_CLAUSES
+    )
+
+
+def _inside(node: exp.Expr, clauses: tuple[type[exp.Expr], ...], stop: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not stop:
+        if isinstance(parent, clauses):
+            return True
+        parent = parent.parent
+    return False
