@@ -329,13 +329,16 @@ def column_sources(
     targets: Mapping[str, str],
     schema: Mapping[str, Mapping[str, str]],
     path: Path = Path("<model>"),
+    table_macros: Mapping[str, Sequence[int]] | None = None,
 ) -> ColumnHop:
     """One hop of column lineage: for every output column of one SELECT, the columns of
     the tables it reads that the column is computed from, as ``(table, column)`` pairs.
 
     ``targets`` maps table names as written (lower-cased) to the source or model they
     resolve to, so results name nodes; ``schema`` gives the columns of those nodes, so
-    ``SELECT *`` expands. Names are case-folded as DuckDB folds them.
+    ``SELECT *`` expands. Names are case-folded as DuckDB folds them. A table macro
+    (``deduplicate('raw.t')``) is traced as the table it names, and any column of that
+    table may decide its rows (``("raw.t", "*")`` in ``filters``).
 
     >>> hop = column_sources("select o.a + 1 as x from orders o where o.b > 0",
     ...                      targets={"orders": "main.orders"},
@@ -347,10 +350,21 @@ def column_sources(
 
     tree = _parse_tokens(_statement_tokens(sql, path, 1), sql, path, 1)
     ctes = _cte_references(tree)
+    macros = table_macros or {}
+    through_macros: set[tuple[str, str]] = set()
     for table in list(tree.find_all(exp.Table)):
-        if id(table) in ctes or not isinstance(table.this, exp.Identifier):
+        if id(table) in ctes:
             continue
-        target = targets.get(".".join(part.name for part in table.parts))
+        if isinstance(table.this, exp.Identifier):
+            target = targets.get(".".join(part.name for part in table.parts))
+        elif isinstance(table.this, exp.Func) and _func_name(table.this) in macros:
+            args = _string_args(table.this)
+            arg = next((args[i] for i in macros[_func_name(table.this)] if i < len(args)), None)
+            target = targets.get(arg.lower()) if arg else None
+            if target is not None:
+                through_macros.add((target, "*"))
+        else:
+            continue
         if target is not None:
             db, name = target.split(".", 1)
             table.set("catalog", None)
@@ -372,16 +386,24 @@ def column_sources(
     values = {column: sorted(_leaves(root)) for column, root in roots.items()}
     for alias in aliases & values.keys():
         filters.update(values[alias])
-    return ColumnHop(values=values, filters=sorted(filters))
+    return ColumnHop(values=values, filters=sorted(filters | through_macros))
 
 
 def _leaves(root: Any) -> set[tuple[str, str]]:
-    """The table columns at the ends of a sqlglot lineage node."""
-    return {
-        (".".join(p.name for p in node.expression.parts), node.name.split(".")[-1])
-        for node in root.walk()
-        if not node.downstream and isinstance(node.expression, exp.Table)
-    }
+    """The table columns at the ends of a sqlglot lineage node (a file read stands for its
+    file; a table function such as ``range(3)`` for nothing)."""
+    found: set[tuple[str, str]] = set()
+    for node in root.walk():
+        if node.downstream or not isinstance(node.expression, exp.Table):
+            continue
+        table = node.expression
+        if isinstance(table.this, exp.Func):
+            args = _string_args(table.this) if _func_name(table.this) in _FILE_FUNCTIONS else []
+            names = [args[0] or ""] if args else []
+        else:
+            names = [".".join(p.name for p in table.parts)]
+        found.update((name, node.name.split(".")[-1]) for name in names if name)
+    return found
 
 
 _FILTER_CLAUSES = (exp.Where, exp.Join, exp.Group, exp.Having, exp.Qualify)

@@ -145,3 +145,12 @@ def test_cli_prints_path_and_reach(shop: Path, monkeypatch: pytest.MonkeyPatch) 
     assert {"table": "marts.top", "column": "revenue"} in data["columns_reached"]
     text = CliRunner().invoke(app, ["lineage", "stg.orders", "-c", "amount"]).stdout
     assert "raw.orders.amount" in text and "marts.top.revenue" in text
+
+
+def test_before_any_build_select_star_is_traced_by_name(make_project: ProjectFactory) -> None:
+    info = Project(make_project(FILES)).lineage("marts.top", "revenue")
+    assert info.column_upstream == {
+        "marts.revenue.revenue": {"stg.orders.amount": {"raw.orders.amount": {}}}
+    }
+    down = Project(make_project(FILES)).lineage("marts.revenue", "revenue")
+    assert ("marts.top", "revenue") in down.columns_reached

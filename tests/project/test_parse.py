@@ -9,7 +9,7 @@ import pytest
 
 from sqlops.errors import ModelParseError
 from sqlops.macros import TABLE_MACROS
-from sqlops.project.parse import analyze
+from sqlops.project.parse import analyze, column_sources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dependencies.sql"
 
@@ -74,3 +74,53 @@ def test_a_trailing_semicolon_and_comments_end_the_statement(tail: str) -> None:
     info = analyze(sql + tail, path=Path("m.sql"))
     assert (sql + tail)[: info.end] == sql
     assert info.fingerprint == analyze(sql, path=Path("m.sql")).fingerprint
+
+
+SHOP = {
+    "main.orders": {"id": "INT", "customer_id": "INT", "amount": "DOUBLE", "status": "VARCHAR"},
+    "raw.customers": {"id": "INT", "Name": "VARCHAR", "region": "VARCHAR"},
+}
+
+
+@pytest.mark.parametrize(
+    ("sql", "values", "filters"),
+    [
+        (
+            "select o.amount * 2 as amt, c.name from orders o join raw.customers c "
+            "on c.id = o.customer_id where o.status <> 'x'",
+            {"amt": [("main.orders", "amount")], "name": [("raw.customers", "name")]},
+            [("main.orders", "customer_id"), ("main.orders", "status"), ("raw.customers", "id")],
+        ),
+        (
+            "with big as (select * from orders where amount > 10) select region, count(*) as n "
+            "from big join raw.customers c on c.id = big.customer_id group by region",
+            {"region": [("raw.customers", "region")], "n": []},
+            [
+                ("main.orders", "amount"),
+                ("main.orders", "customer_id"),
+                ("raw.customers", "id"),
+                ("raw.customers", "region"),
+            ],
+        ),
+        (
+            "select id, row_number() over (order by amount) as rn from deduplicate('orders') "
+            "qualify rn <= 2",
+            {"id": [("main.orders", "id")], "rn": [("main.orders", "amount")]},
+            [("main.orders", "*"), ("main.orders", "amount")],
+        ),
+        (
+            "select * from orders where customer_id in (select id from raw.customers) "
+            "order by amount limit 3",
+            {c: [("main.orders", c)] for c in SHOP["main.orders"]},
+            [("main.orders", "amount"), ("main.orders", "customer_id"), ("raw.customers", "id")],
+        ),
+    ],
+    ids=["join-where", "cte-group", "macro-qualify", "in-subquery-limit"],
+)
+def test_column_hop_names_value_and_filter_inputs(
+    sql: str, values: dict[str, list[tuple[str, str]]], filters: list[tuple[str, str]]
+) -> None:
+    targets = {"orders": "main.orders", "raw.customers": "raw.customers"}
+    hop = column_sources(sql, targets=targets, schema=SHOP, table_macros=TABLE_MACROS)
+    assert hop.values == values
+    assert hop.filters == filters
