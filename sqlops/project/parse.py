@@ -1,9 +1,11 @@
 """sqlglot's only boundary: parse model SQL into the facts the planner needs.
 
 Dependencies are the tables a query reads, found in the syntax tree, so models need no
-``ref()`` templating. CTE names are not tables; string arguments of the built-in table
-macros (``deduplicate('raw.orders')``) are; file reads (``read_csv('x.csv')``, ``'x.csv'``)
-are recorded as files so their stats can version the input data.
+``ref()`` templating. A name is a CTE only in the scopes that see that CTE; string
+arguments of the built-in table macros (``deduplicate('raw.orders')``) are tables; file
+reads (``read_csv('x.csv')``, ``'x.csv'``) are recorded as files so their content can
+version the input data. Also here: the SQL fingerprint (tokens as written) and one hop of
+column lineage.
 """
 
 from __future__ import annotations
