@@ -1,7 +1,7 @@
 """The no-op shortcut: skip loading, planning and DuckDB when no input file has changed.
 
-After a successful build, the stats (size, modification time) of every file that can
-change a plan are saved with the list of nodes built; the files models read directly, which
+After a successful build, the stats (size, modification and change time) of every file that
+can change a plan are saved with the list of nodes built; the files models read directly, which
 only parsing reveals, are saved by name and their stats checked again (globs expanded). If
 the next build sees the same stats and the warehouse file is untouched, nothing can have
 changed and the build is a no-op without even importing DuckDB. Any difference falls back
@@ -93,9 +93,11 @@ def _reads_digest(config: Config, names: Sequence[str]) -> str:
     return digest(stats)
 
 
-def _stat(path: str) -> tuple[str, int, int]:
+def _stat(path: str) -> tuple[str, int, int, int]:
+    """Size, modification and change time: the change time cannot be set back, so a
+    different file copied in with the old size and mtime (``cp -p``) still shows."""
     try:
         st = os.stat(path)
     except OSError:
-        return (path, -1, -1)
-    return (path, st.st_size, st.st_mtime_ns)
+        return (path, -1, -1, -1)
+    return (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

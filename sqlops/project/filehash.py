@@ -2,8 +2,10 @@
 
 A file's version is the blake3 of its bytes: ``touch``, ``cp``, ``git checkout`` or
 ``sqlops data checkout`` of the same bytes leaves every fingerprint as it was. Reading the
-bytes is paid only when a file's stats (size, modification time) differ from the last time
-it was hashed; the stats -> hash map lives in ``.sqlops/cache/file-hashes.json``.
+bytes is paid only when a file's stats differ from the last time it was hashed; the
+stats -> hash map lives in ``.sqlops/cache/file-hashes.json``. The stats include the inode
+and change time, which no tool sets back, so a different file copied in with the same size
+and modification time (``cp -p``, ``rsync -t``) is still hashed again.
 """
 
 from __future__ import annotations
@@ -43,15 +45,16 @@ class FileHashes:
             st = os.stat(path)
         except OSError:
             return MISSING
+        stats = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = self.entries.get(key)
-        if entry is not None and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            return str(entry[2])
+        if entry is not None and entry[:-1] == stats:
+            return str(entry[-1])
         try:
             value = _hash(path)
         except OSError:
             return MISSING
-        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
-            self.entries[key] = [st.st_size, st.st_mtime_ns, value]
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+            self.entries[key] = [*stats, value]
             self.dirty = True
         return value
 
