@@ -10,7 +10,6 @@ column lineage.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -434,12 +433,18 @@ def _filter_columns(
             elif isinstance(source, exp.Table):
                 found.add((".".join(p.name for p in source.parts), column.name))
             elif isinstance(source, Scope) and isinstance(source.expression, exp.Query):
-                with contextlib.suppress(SqlglotError):  # a column sqlglot cannot place
+                try:
                     node = lineage(
                         column.name, source.expression, schema=schema, scope=source, dialect=DIALECT
                     )
                     found |= _leaves(node)
+                except SqlglotError:  # cannot place it: any column of those tables may count
+                    found |= {(_table_name(t), "*") for t in source.expression.find_all(exp.Table)}
     return found, aliases
+
+
+def _table_name(table: exp.Table) -> str:
+    return ".".join(p.name for p in table.parts)
 
 
 def _clauses(scope: Scope) -> tuple[type[exp.Expr], ...]:
