@@ -136,3 +136,30 @@ def test_a_model_ending_with_semicolon_and_comment_builds_as_duckdb_runs_it(
     assert project.build().ok
     expected = duckdb.sql(body).fetchall()
     assert sorted(project.table("s.m").rows()) == sorted(expected)
+
+
+def test_a_cte_in_one_scope_does_not_hide_the_source_in_another(
+    make_project: ProjectFactory,
+) -> None:
+    """Section 7's repro: the first build used to fail (no dependency on the source)."""
+    import duckdb
+
+    from sqlops import Project
+
+    sql = (
+        "select a.k, b.r_name from (with region as (select 0 as k) select * from region) as a,"
+        " region as b"
+    )
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."main.region"]\npath = "data/region.csv"\n',
+            "data/region.csv": "r_name\nAFRICA\nASIA\n",
+            "sql/m/r.sql": f"-- materialized: table\n{sql}\n",
+        }
+    )
+    project = Project(root)
+    assert project.load().models["m.r"].depends_on == ("main.region",)
+    assert project.build().ok
+    con = duckdb.connect()
+    con.execute(f"create table region as select * from read_csv('{root / 'data/region.csv'}')")
+    assert sorted(project.table("m.r").rows()) == sorted(con.execute(sql).fetchall())
