@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlops.project.model import Model, Source
@@ -46,23 +44,8 @@ def digest(value: Any) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
-def files_digest(paths: Iterable[Path | str]) -> str:
-    """Version input files by name, size and modification time (cheap: no reading).
-
-    A missing file hashes as missing, so it shows up as a data change.
-    """
-    stats = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-            stats.append((str(path), st.st_size, st.st_mtime_ns))
-        except OSError:
-            stats.append((str(path), -1, -1))
-    return digest(stats)
-
-
 def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
-    """A source's fingerprint: how it is read, plus the stats of the files behind it.
+    """A source's fingerprint: how it is read, plus the content version of its files.
 
     Frames passed from Python cannot be cheaply versioned, so ``salt`` (unique per
     build) makes them count as changed every time.
@@ -77,16 +60,14 @@ def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
             "hive": source.hive,
         }
     )
-    data = salt if source.is_frame else files_digest(source.files)
+    data = salt if source.is_frame else source.data_version
     return _combine("", config, data, {})
 
 
-def model_fingerprint(
-    model: Model, upstream: Mapping[str, str], root: Path | None = None
-) -> Fingerprint:
-    """A model's fingerprint: canonical SQL, config, upstream fingerprints, files it reads."""
-    files = [(root / f if root and not Path(f).is_absolute() else f) for f in model.files_read]
-    data = files_digest(files) if files else ""
+def model_fingerprint(model: Model, upstream: Mapping[str, str]) -> Fingerprint:
+    """A model's fingerprint: its SQL tokens, config, upstream fingerprints and the content
+    version of the files it reads directly."""
+    data = model.data_version
     deps = {name: upstream[name] for name in model.depends_on if name in upstream}
     return _combine(model.sql_hash, digest(model.config_items()), data, deps)
 

@@ -89,7 +89,7 @@ def make_plan(
         else:
             model = spec.models[name]
             upstream = {d: fingerprints[d] for d in model.depends_on}
-            fp = model_fingerprint(model, upstream, spec.root)
+            fp = model_fingerprint(model, upstream)
             fingerprints[name] = fp.value
             if name not in selected:
                 continue
