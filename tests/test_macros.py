@@ -338,7 +338,7 @@ def test_every_macro_statement_has_a_comment_line_above() -> None:
     creates = [i for i, line in enumerate(lines) if line.startswith("CREATE")]
     assert len(creates) == len(MACRO_NAMES)
     for i in creates:
-        name = re.match(r"CREATE OR REPLACE TEMP MACRO (\w+)\(", lines[i])
+        name = re.match(r"CREATE OR REPLACE MACRO (\w+)\(", lines[i])
         assert name is not None and name.group(1) in MACRO_NAMES
         assert lines[i - 1].startswith("-- ")
 

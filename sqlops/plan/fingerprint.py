@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlops.macros import macro_digest
 from sqlops.project.model import Model, Source
 
 
@@ -84,11 +85,18 @@ def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
 def model_fingerprint(
     model: Model, upstream: Mapping[str, str], root: Path | None = None
 ) -> Fingerprint:
-    """A model's fingerprint: canonical SQL, config, upstream fingerprints, files it reads."""
+    """A model's fingerprint: canonical SQL, config, upstream fingerprints, files it reads.
+
+    The SQL part also covers the built-in macros the model calls (with the macros those
+    call), so changing one reruns the models calling it, in full (as any SQL change does):
+    rows an incremental model stored hold the old macro's results.
+    """
     files = [(root / f if root and not Path(f).is_absolute() else f) for f in model.files_read]
     data = files_digest(files) if files else ""
     deps = {name: upstream[name] for name in model.depends_on if name in upstream}
-    return _combine(model.sql_hash, digest(model.config_items()), data, deps)
+    macros = macro_digest(model.sql) if model.kind == "sql" else ""
+    sql = digest([model.sql_hash, macros]) if macros else model.sql_hash
+    return _combine(sql, digest(model.config_items()), data, deps)
 
 
 def _combine(sql: str, config: str, data: str, upstream: Mapping[str, str]) -> Fingerprint:
