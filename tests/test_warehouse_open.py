@@ -230,6 +230,43 @@ def test_a_changed_macro_is_stored_in_the_warehouse(
     _assert_close(_plain_zscores(project, tmp_path / "x"), want)
 
 
+def test_a_query_uses_this_sqlops_macros_before_the_warehouse_stores_them(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only connection to a warehouse storing another library (an older sqlops)
+    gets this one's macros, which the views bind to as well."""
+    sq = Project(project)
+    assert sq.build().ok
+    monkeypatch.setattr(
+        sqlops.macros, "MACRO_SQL", _patched(ZSCORE, ZSCORE.replace("stddev_pop", "stddev_samp"))
+    )
+    rows = sq.sql("select amount, amount_z from stg.orders where amount is not null").rows()
+    _assert_close(dict(rows), _zscores([a for *_, a in ORDERS], ddof=1))
+
+
+def test_a_macro_dropped_from_the_library_leaves_the_warehouse(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    sq = Project(project)
+    assert sq.build().ok
+    start = sqlops.macros.MACRO_SQL.index("CREATE OR REPLACE MACRO minmax(")
+    end = sqlops.macros.MACRO_SQL.index("CREATE OR REPLACE MACRO clip(")
+    text = sqlops.macros.MACRO_SQL[:start] + sqlops.macros.MACRO_SQL[end:]
+    monkeypatch.setattr(sqlops.macros, "MACRO_SQL", text)
+    assert sq.build().ok
+    con = duckdb.connect(str(project / ".sqlops/warehouse.duckdb"), read_only=True)
+    stored = {
+        n
+        for (n,) in con.sql(
+            "select function_name from duckdb_functions() where database_name = current_database()"
+        ).fetchall()
+    }
+    con.close()
+    assert stored >= {"zscore", "deduplicate"} and "minmax" not in stored
+
+
 def _move(root: Path, to: Path) -> Path:
     shutil.move(root, to)
     return to
