@@ -139,8 +139,7 @@ def _hashes(text: str) -> tuple[dict[str, str], re.Pattern[str]]:
     names = sorted(bodies, key=len, reverse=True)  # longest first: zscore_samp before zscore
     pattern = re.compile(r'(?<![\w$])"?(' + "|".join(names) + r')"?\s*\(', re.IGNORECASE)
     calls = {
-        name: {c.lower() for c in pattern.findall(body.split("(", 1)[1])} - {name}
-        for name, body in bodies.items()
+        name: {c.lower() for c in pattern.findall(body)} - {name} for name, body in bodies.items()
     }
     hashes = {}
     for name in bodies:

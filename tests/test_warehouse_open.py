@@ -319,6 +319,7 @@ def test_a_move_without_the_stored_tables_says_to_build(project: Path, tmp_path:
         capture_output=True,
         text=True,
         timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")},
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "sqlops build" in done.stderr

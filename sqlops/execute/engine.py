@@ -106,7 +106,7 @@ class Engine:
             if macros:  # stored in the in-memory database: every cursor sees them
                 from sqlops.macros import MACRO_SQL
 
-                engine.script(MACRO_SQL)
+                con.execute(MACRO_SQL)
             return engine
         if search_path is None:
             return cls(con, target, macros)
@@ -183,7 +183,7 @@ class Engine:
         with self.transaction():
             for name in sorted(set(before) - set(macro_names())):
                 self.con.execute(f"DROP MACRO IF EXISTS main.{quote(name)}")
-            self.script(MACRO_SQL)
+            self.con.execute(MACRO_SQL)
 
     def _relocate(self, old: str, new: str, strict: bool) -> None:
         """Re-point every view reading files under ``old`` (the project's previous root) to
