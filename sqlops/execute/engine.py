@@ -188,13 +188,21 @@ class Engine:
     def _relocate(self, old: str, new: str, strict: bool) -> None:
         """Re-point every view reading files under ``old`` (the project's previous root) to
         the same files under ``new``. Creating a view binds it, through the views it reads,
-        so a view whose inputs are not re-pointed yet is retried after them. Each view is
-        replaced on its own: an interrupted run leaves the rest for the next open."""
+        so when not all of them bind in one go, each is replaced on its own and one whose
+        inputs are not re-pointed yet is retried after them (an interrupted run leaves the
+        rest for the next open)."""
         pending = {
             f"{schema}.{name}": moved
             for schema, name, sql in self.con.execute(VIEWS).fetchall()
             if (moved := relocated(sql, old, new)) is not None
         }
+        try:  # usually every view binds at once: one commit instead of one per view
+            with self.transaction():
+                for create in pending.values():
+                    self.con.execute(create)
+            return
+        except duckdb.Error:
+            pass
         while pending:
             failed: dict[str, tuple[str, duckdb.Error]] = {}
             for name, create in pending.items():
