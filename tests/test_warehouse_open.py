@@ -292,6 +292,22 @@ def test_a_moved_project_is_repaired_by_its_next_command(
     assert plain == expected
 
 
+def test_views_reading_re_pointed_views_are_re_pointed_after_them(
+    project: Path, tmp_path: Path
+) -> None:
+    """A model naming a project file by its absolute path, and reading a source view (which
+    is re-pointed too): it binds only once the source's view points at the new folder."""
+    orders = (project / "data/orders.csv").as_posix()
+    (project / "sql/marts/abs.sql").write_text(
+        f"select count(*) as n from read_csv('{orders}') join raw.orders using (order_id)"
+    )
+    assert Project(project).build().ok
+    moved = _move(project, tmp_path / "moved")
+    assert Project(moved).sql("select n from marts.abs")["n"].to_list() == [len(ORDERS)]
+    plain = _plain_duckdb(moved / ".sqlops/warehouse.duckdb", ["marts.abs"], tmp_path / "o")
+    assert plain["marts.abs"] == [repr((len(ORDERS),))]
+
+
 def test_a_copied_project_reads_its_own_files(project: Path, tmp_path: Path) -> None:
     """A copy's views are re-pointed at the copy, never left reading the original."""
     assert Project(project).build().ok
