@@ -47,22 +47,35 @@ def digest(value: Any) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
-def files_digest(paths: Iterable[Path | str]) -> str:
+def files_digest(paths: Iterable[Path | str], root: Path | None = None) -> str:
     """Version input files by name, size and modification time (cheap: no reading).
 
-    A missing file hashes as missing, so it shows up as a data change.
+    A missing file hashes as missing, so it shows up as a data change. Files under ``root``
+    are named relative to it (see :func:`portable`).
     """
     stats = []
     for path in paths:
         try:
             st = os.stat(path)
-            stats.append((str(path), st.st_size, st.st_mtime_ns))
+            stats.append((portable(path, root), st.st_size, st.st_mtime_ns))
         except OSError:
-            stats.append((str(path), -1, -1))
+            stats.append((portable(path, root), -1, -1))
     return digest(stats)
 
 
-def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
+def portable(path: Path | str, root: Path | None) -> str:
+    """A path as fingerprints name it: relative to the project root when under it, so
+    moving the project folder leaves every fingerprint as it was.
+
+    >>> portable("/p/data/a.csv", Path("/p")), portable("/q/a.csv", Path("/p"))
+    ('data/a.csv', '/q/a.csv')
+    """
+    if root is not None and Path(path).is_relative_to(root):
+        return Path(path).relative_to(root).as_posix()
+    return str(path)
+
+
+def source_fingerprint(source: Source, salt: str = "", root: Path | None = None) -> Fingerprint:
     """A source's fingerprint: how it is read, plus the stats of the files behind it.
 
     Frames passed from Python cannot be cheaply versioned, so ``salt`` (unique per
@@ -71,14 +84,14 @@ def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
     config = digest(
         {
             "format": source.format,
-            "location": source.location,
+            "location": portable(source.location, root),
             "options": dict(source.options),
             "columns": dict(source.columns),
             "table": source.table,
             "hive": source.hive,
         }
     )
-    data = salt if source.is_frame else files_digest(source.files)
+    data = salt if source.is_frame else files_digest(source.files, root)
     return _combine("", config, data, {})
 
 
@@ -92,7 +105,7 @@ def model_fingerprint(
     rows an incremental model stored hold the old macro's results.
     """
     files = [(root / f if root and not Path(f).is_absolute() else f) for f in model.files_read]
-    data = files_digest(files) if files else ""
+    data = files_digest(files, root) if files else ""
     deps = {name: upstream[name] for name in model.depends_on if name in upstream}
     macros = macro_digest(model.sql) if model.kind == "sql" else ""
     sql = digest([model.sql_hash, macros]) if macros else model.sql_hash
