@@ -89,6 +89,10 @@ class Engine:
         usable from any DuckDB client, so opening it settles two things (a read when they
         hold): it stores the current macro library, and its views' absolute paths are under
         this root; a moved or copied project gets its views re-pointed here first.
+
+        ``macros``: whether this connection needs the library. A writable warehouse always
+        stores it (a read when it does); a read-only one whose stored library differs (an
+        older sqlops) and any other file get TEMP macros, which each cursor registers again.
         """
         target = str(path)
         if target != ":memory:":
