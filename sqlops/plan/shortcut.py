@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlops.config import Config
+from sqlops.macros import library_hash
 from sqlops.plan.fingerprint import digest
 from sqlops.project.sources import resolve_sources
 
@@ -25,8 +26,9 @@ _FILE = "cache/noop.json"
 
 
 def inputs_digest(config: Config, select: Sequence[str], exclude: Sequence[str]) -> str:
-    """Stats of the config, every model file, every source file and python model module."""
-    stats: list[Any] = [repr(config), list(select), list(exclude)]
+    """Stats of the config, every model file, every source file and python model module,
+    and the macro library (part of the fingerprints of the models calling it)."""
+    stats: list[Any] = [repr(config), list(select), list(exclude), library_hash()]
     for folder, dirs, files in os.walk(config.models_path):
         dirs.sort()
         for name in sorted(files):
