@@ -119,8 +119,14 @@ CASES: dict[str, tuple[str, str, str]] = {
 }
 
 
+POLARS_READER = '[engine]\ncsv_reader = "polars"\n[sources."raw.t"]\npath = "data/t.csv"\n'
+
+
 def _project(make_project: ProjectFactory, models: dict[str, str], engine: str = "") -> Path:
-    config = '[sources."raw.t"]\npath = "data/t.csv"\n' + engine
+    """The executor reads Polars inputs: the CSV goes through the (opt-in) Polars reader."""
+    config = (
+        '[engine]\ncsv_reader = "polars"\n' + engine + '[sources."raw.t"]\npath = "data/t.csv"\n'
+    )
     files = {"sqlops.toml": config, "data/t.csv": _csv()}
     files |= {
         f"sql/{name.replace('.', '/')}.sql": f"-- materialized: table\n{sql}\n"
@@ -183,7 +189,7 @@ def test_nan_and_empty_aggregates_follow_duckdb(make_project: ProjectFactory) ->
 def test_an_empty_csv_gives_what_duckdb_gives(make_project: ProjectFactory, sql: str) -> None:
     root = make_project(
         {
-            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "sqlops.toml": POLARS_READER,
             "data/t.csv": "id,x,n,s\n",
             "sql/m/result.sql": f"-- materialized: table\n{sql}\n",
         }
@@ -201,7 +207,7 @@ def test_a_constant_column_has_no_zscore(make_project: ProjectFactory) -> None:
     rows = "g,v\n" + "".join(f"{i % 2},0.3\n" for i in range(3000))
     root = make_project(
         {
-            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "sqlops.toml": POLARS_READER,
             "data/t.csv": rows,
             "sql/m/z.sql": "-- materialized: table\n"
             "select zscore(v) as z, zscore_samp(v) as zs from raw.t\n",
@@ -264,7 +270,7 @@ def test_the_catalog_records_the_engine_also_in_an_older_catalog(
 
 def test_executor_duckdb_turns_it_off(make_project: ProjectFactory) -> None:
     model, reference, _ = CASES["seed zscore"]
-    root = _project(make_project, {"m.result": model}, '[engine]\nexecutor = "duckdb"\n')
+    root = _project(make_project, {"m.result": model}, 'executor = "duckdb"\n')
     project = Project(root)
     result = project.build()
     assert [n.engine for n in result.models] == ["duckdb"]
@@ -272,7 +278,7 @@ def test_executor_duckdb_turns_it_off(make_project: ProjectFactory) -> None:
 
 
 def test_unknown_executor_is_a_config_error(make_project: ProjectFactory) -> None:
-    root = _project(make_project, {}, '[engine]\nexecutor = "spark"\n')
+    root = _project(make_project, {}, 'executor = "spark"\n')
     with pytest.raises(ConfigError, match=r"engine\.executor = 'spark' is not one of auto, duckdb"):
         Project(root)
 
@@ -286,12 +292,12 @@ def test_parts_do_not_depend_on_how_the_frame_is_chunked(
     the parts read back as the frame. Also through DuckDB's own Polars reader, which the
     engine falls back to on a DuckDB without Python scan sources (simulated here: that
     DuckDB cannot be installed next to this one) and which scans Arrow chunks in parallel."""
-    from sqlops.execute import engine as engine_module
+    from sqlops.execute import scansource
     from sqlops.execute.engine import Engine
     from sqlops.execute.objects import ObjectStore, write_frame_parts
 
     if reader != "scan source":
-        monkeypatch.setattr(engine_module, "_polars_source_class", lambda: None)
+        monkeypatch.setattr(scansource, "_polars_source_class", lambda: None)
 
     frame = pl.DataFrame({"i": range(600_000), "x": [i / 7 for i in range(600_000)]})
     pieces = [frame.slice(k, 10_000) for k in range(0, frame.height, 10_000)]
@@ -313,19 +319,19 @@ def test_parts_do_not_depend_on_how_the_frame_is_chunked(
 def test_a_value_polars_cannot_read_leaves_the_model_to_duckdb(
     make_project: ProjectFactory,
 ) -> None:
-    """Polars infers ``v`` as an integer from the first rows; a later ``2.5`` fails its
-    parse, so DuckDB (whose reader sees the whole column) runs the model."""
-    rows = ["v"] + ["1"] * 20_000 + ["2.5"]
+    """The scan parses ``b`` as DuckDB's sniffed BOOLEAN; Polars cannot parse ``T`` as one,
+    so DuckDB (whose reader does) runs the model, with DuckDB's answer."""
+    rows = ["v,b"] + [f"{i},{'TF'[i % 2]}" for i in range(3000)]
     root = make_project(
         {
-            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "sqlops.toml": POLARS_READER,
             "data/t.csv": "\n".join(rows) + "\n",
-            "sql/m/result.sql": "-- materialized: table\nselect zscore(v) as z, v from raw.t\n",
+            "sql/m/result.sql": "-- materialized: table\nselect zscore(v) as z, b from raw.t\n",
         }
     )
     project = Project(root)
     result = project.build()
     assert result.ok, [n.error for n in result.nodes]
     assert [n.engine for n in result.models] == ["duckdb"]
-    got = project.table("m.result")
-    assert got.height == 20_001 and got["v"].max() == 2.5
+    expected = _expected(root, f"select {ZN.replace('n::', 'v::')} as z, b from t")
+    _same(project.table("m.result"), expected)
