@@ -16,6 +16,7 @@ copy of every row from Polars into DuckDB cost more than Polars' faster parser s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,7 @@ def polars_scan(engine: Engine, source: Source) -> pl.LazyFrame | None:
     except ExecutionError:
         return None  # DuckDB's reader reports the problem
     schema = pinned_schema(sniffed)
-    if schema is None:
+    if schema is None or _has_blank_line(source.location):
         return None
     import polars as pl
 
@@ -98,3 +99,16 @@ def pinned_schema(sniffed: Mapping[str, Any]) -> dict[str, str] | None:
         else:
             return None
     return schema or None
+
+
+def _has_blank_line(path: str) -> bool:
+    """Whether the file may hold an empty line, which DuckDB skips and Polars reads as a row
+    of NULLs (a quoted value spanning one also counts: then the scan is merely not taken).
+    A byte search, far cheaper than parsing the file."""
+    import mmap
+
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0

@@ -58,10 +58,15 @@ def _source_view(engine: Engine, source: Source) -> str:
     if source.format != "csv" or source.hive or any(c in source.location for c in "*?["):
         return select
     try:
-        prompt = engine.fetch_value(m.sniff_select(source))
+        sniffed = engine.fetch_record(m.sniff_select(source, fields="*"))
     except ExecutionError:
         return select  # creating the view reports the problem, as it always has
-    return m.pinned_select(str(prompt), source) or select
+    # A pinned date or time format reads some values differently from the detecting reader
+    # (``inf`` is DuckDB's infinite DATE only while detecting): keep the live reader then.
+    kinds = {str(c["type"]) for c in sniffed.get("Columns") or ()}
+    if kinds & {"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"}:
+        return select
+    return m.pinned_select(str(sniffed.get("Prompt")), source) or select
 
 
 def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext) -> Output:
