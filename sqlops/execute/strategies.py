@@ -67,10 +67,10 @@ def polars_executor(job: Job) -> Output | None:
     if query is None:
         return None
     try:
-        frame = query.collect(engine="streaming")  # ~12% faster over a CSV here
+        frame = inpolars.finish(query.collect(engine="streaming"))  # streaming: ~12% faster
     except (pl.exceptions.PolarsError, OSError):
         return None
-    return job.write_frame(frame)
+    return None if frame is None else job.write_frame(frame)
 
 
 def duckdb_over_copied_scans(job: Job) -> Output | None:
