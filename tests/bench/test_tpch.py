@@ -30,7 +30,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from test_seed_etl import Timing, timed
 
 HERE = Path(__file__).resolve().parent
