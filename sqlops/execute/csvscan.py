@@ -44,25 +44,44 @@ def polars_scan(engine: Engine, source: Source) -> pl.LazyFrame | None:
     if any(c in source.location for c in "*?[") or not options.get("header", True):
         return None
     try:
-        sniffed = engine.fetch_record(m.sniff_select(source, fields="*"))
-    except ExecutionError:
+        stat = os.stat(source.location)
+    except OSError:
         return None  # DuckDB's reader reports the problem
-    schema = pinned_schema(sniffed)
-    if schema is None or _has_blank_line(source.location):
+    sniff = m.sniff_select(source, fields="*")
+    key = (sniff, stat.st_size, stat.st_mtime_ns)
+    if key not in _PINNED:  # one sniff and one byte search per file version and process
+        _PINNED[key] = _pin(engine, sniff, source.location)
+    pinned = _PINNED[key]
+    if pinned is None:
         return None
     import polars as pl
 
-    dtypes = {name: getattr(pl, kind) for name, kind in schema.items()}
+    schema, separator, quote = pinned
     scan = pl.scan_csv(
         source.location,
         has_header=True,
-        separator=str(sniffed["Delimiter"]),
-        quote_char=_QUOTES[sniffed["Quote"]],
-        schema=dtypes,
+        separator=separator,
+        quote_char=quote,
+        schema={name: getattr(pl, kind) for name, kind in schema.items()},
         try_parse_dates=False,
     )
     texts = [name for name, kind in schema.items() if kind == "String"]
     return scan.with_columns(pl.col(c).replace("", None) for c in texts) if texts else scan
+
+
+_Pinned = tuple[dict[str, str], str, str | None]  # schema, separator, quote character
+_PINNED: dict[tuple[str, int, int], _Pinned | None] = {}
+
+
+def _pin(engine: Engine, sniff: str, path: str) -> _Pinned | None:
+    try:
+        sniffed = engine.fetch_record(sniff)
+    except ExecutionError:
+        return None  # DuckDB's reader reports the problem
+    schema = pinned_schema(sniffed)
+    if schema is None or _has_blank_line(path):
+        return None
+    return schema, str(sniffed["Delimiter"]), _QUOTES[sniffed["Quote"]]
 
 
 def pinned_schema(sniffed: Mapping[str, Any]) -> dict[str, str] | None:

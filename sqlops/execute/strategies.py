@@ -133,11 +133,21 @@ def compute(
         for strategy in STRATEGIES:
             try:
                 out = strategy(job)
-            except ExecutionError:
+            except _declines(inputs):
                 continue
             if out is not None:
                 return out
         return duckdb(job)
+
+
+def _declines(inputs: Mapping[str, Any]) -> tuple[type[Exception], ...]:
+    """What a failing strategy raises: DuckDB's errors, and Polars' when it reads inputs
+    (Polars is imported only then: a build without Polars inputs never loads it)."""
+    if not inputs:
+        return (ExecutionError,)
+    import polars as pl
+
+    return (ExecutionError, pl.exceptions.PolarsError, OSError)
 
 
 def _inputs(engine: Engine, model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
