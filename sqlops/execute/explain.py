@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlops.execute.materialize import quote
 
+_SCANS = frozenset({"PYTHON_ARROW_SCAN", "READ_CSV", "READ_CSV_AUTO"})  # operators that read inputs
+
 
 def plan_nodes(plan: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
     """Every node of an EXPLAIN (FORMAT json) plan."""
@@ -37,14 +39,14 @@ def partition_aggregates(plan: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def scanned_columns(plan: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str]:
-    """The columns (of ``columns``) that the plan's Python scans read: projected, or named
+    """The columns (of ``columns``) that the plan's input scans read: projected, or named
     in a filter pushed into the scan (DuckDB prints those quoted). With several scans, the
     union: a superset, which is all a copy of the scan needs."""
     wanted: set[str] = set()
     filters: list[str] = []
     for node in plan_nodes(plan):
         info = node.get("extra_info") or {}
-        if node.get("name") != "PYTHON_ARROW_SCAN":
+        if node.get("name") not in _SCANS:
             continue
         projected = info.get("Projections", ())
         wanted.update([projected] if isinstance(projected, str) else projected)

@@ -3,8 +3,8 @@ the node (as sqlglot's optimizer applies its RULES in order), the last one alway
 
 1. ``polars_executor``: the whole model in Polars (``inpolars``), when every table it reads
    is a Polars input and its SQL is in the checked subset;
-2. ``duckdb_over_copied_scans``: DuckDB over copies of the Polars inputs, when the plan has
-   a partition-wide window aggregate (faster over a table than over a scan);
+2. ``duckdb_over_copied_scans``: DuckDB over copies of the Polars inputs and CSV sources,
+   when the plan has a partition-wide window aggregate (faster over a table than a scan);
 3. ``duckdb_over_scans``: DuckDB reading the Polars inputs in place of the sources;
 4. ``duckdb``: the model's SQL as written, DuckDB reading every source itself.
 
@@ -74,32 +74,48 @@ def polars_executor(job: Job) -> Output | None:
 
 
 def duckdb_over_copied_scans(job: Job) -> Output | None:
-    """Copy each input (only the columns the plan reads) into a temporary table first, when
-    the plan runs a partition-wide window aggregate (``zscore``): DuckDB computes that over a
-    table as an aggregate joined back to the rows, in parallel, but over a scan it can read
-    only once it runs the slower Window operator (0.9 s less at 10M rows)."""
-    if job.fast is None:
+    """Copy each input scan (only the columns the plan reads) into a temporary table first,
+    when the plan runs a partition-wide window aggregate (``zscore``): DuckDB computes that
+    over a table as an aggregate joined back to the rows, in parallel, but over a scan it
+    can read only once it runs the slower Window operator (0.9 s less at 10M rows). The
+    scans: the Polars inputs, and the CSV sources DuckDB's reader reads."""
+    scans = _scans(job)
+    if not scans:
         return None
-    plan = job.engine.explain(job.fast)
+    plan = job.engine.explain(job.fast or job.model.sql)
     if not partition_aggregates(plan):
         return None
     loaded: dict[str, str] = {}
     most = 0
     try:
-        for target, (name, scan) in job.inputs.items():
-            columns = scanned_columns(plan, list(scan.collect_schema()))
-            loaded[target] = f"{name}_loaded"
-            select = ", ".join(m.quote(c) for c in columns)
+        for target, (relation, columns) in scans.items():
+            loaded[target] = f"__sqlops_copy_{job.ctx.run_id}_{target.replace('.', '_')}"
+            select = ", ".join(m.quote(c) for c in scanned_columns(plan, columns))
             rows = job.engine.fetch_value(
-                f"CREATE TEMP TABLE {m.quote(loaded[target])} AS "
-                f"SELECT {select} FROM {m.quote(name)}"
+                f"CREATE TEMP TABLE {m.quote(loaded[target])} AS SELECT {select} FROM {relation}"
             )
             most = max(most, int(rows or 0))
-        sql = expand(job.model, job.ctx.models, loaded) or job.fast
-        return job.write_sql(sql, most)
+        sql = expand(job.model, job.ctx.models, loaded)
+        return None if sql is None else job.write_sql(sql, most)
     finally:
         for table in loaded.values():
             job.engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(table)}")
+
+
+def _scans(job: Job) -> dict[str, tuple[str, list[str]]]:
+    """``{table read: (relation to copy from, its columns)}``: the registered Polars inputs
+    and the CSV sources of the model without one (read through their views)."""
+    found = {
+        target: (m.quote(name), list(frame.collect_schema()))
+        for target, (name, frame) in job.inputs.items()
+    }
+    for target in sorted(upstream_tables(job.model, job.ctx.models) - set(found)):
+        source = job.ctx.sources.get(target)
+        if source is not None and source.format == "csv":
+            relation = m.qualified(target)
+            columns = job.engine.output_columns(f"SELECT * FROM {relation}")
+            found[target] = (relation, [name for name, _ in columns])
+    return found
 
 
 def duckdb_over_scans(job: Job) -> Output | None:

@@ -180,9 +180,9 @@ print(rows, "pyarrow" in sys.modules)
     assert out.stdout.split() == ["[(1,", "2.5),", "(2,", "3.5)]", "False"]
 
 
-# A table model with a partition-wide window aggregate (zscore) over a CSV: the Polars
-# scan is first copied into a temporary table with only the columns DuckDB's plan reads
-# from it. Every shape of column use must still read what DuckDB alone computes from the
+# A table model with a partition-wide window aggregate (zscore) over a CSV: the scan (Polars'
+# or DuckDB's reader) is first copied into a temporary table with only the columns DuckDB's
+# plan reads from it. Every shape of column use must still read what DuckDB alone computes from the
 # file.
 WINDOWED = {
     "seed": "select area, zscore(age) as age from v.houses",
@@ -200,9 +200,10 @@ WINDOWED = {
 WINDOWED_VIEW = "select area, age from raw.houses where area is not null and age is not null"
 
 
+@pytest.mark.parametrize("reader", ["polars", "duckdb"])
 @pytest.mark.parametrize("case", WINDOWED)
 def test_window_models_over_csv_read_what_duckdb_reads(
-    make_project: ProjectFactory, case: str
+    make_project: ProjectFactory, case: str, reader: str
 ) -> None:
     rows = ["id,area,age,price,note"]
     rows += [
@@ -216,7 +217,8 @@ def test_window_models_over_csv_read_what_duckdb_reads(
             "sql/s/result.sql": f"-- materialized: table\n{WINDOWED[case]}\n",
         }
     )
-    (root / "sqlops.toml").write_text(POLARS + '[sources."raw.houses"]\npath = "data/houses.csv"\n')
+    engine = f'[engine]\ncsv_reader = "{reader}"\n'
+    (root / "sqlops.toml").write_text(engine + '[sources."raw.houses"]\npath = "data/houses.csv"\n')
     project = Project(root)
     result = project.build()
     assert result.ok, [n.error for n in result.nodes]
