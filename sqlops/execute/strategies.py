@@ -126,6 +126,7 @@ def duckdb(job: Job) -> Output:
     return job.write_sql(job.model.sql, None)
 
 
+# tried in order; ``duckdb``, which never declines, has the last word after them
 STRATEGIES: tuple[Callable[[Job], Output | None], ...] = (
     polars_executor,
     duckdb_over_copied_scans,
