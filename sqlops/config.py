@@ -22,7 +22,9 @@ CONFIG_FILE = "sqlops.toml"
 PYPROJECT = "pyproject.toml"
 
 SOURCE_FORMATS = ("csv", "parquet", "json", "ndjson", "duckdb", "sqlite")
-CSV_READERS = ("auto", "duckdb", "polars")
+# the first of each is the default. csv_reader "auto" (the default before DuckDB's reader
+# became it) still reads as "duckdb": Polars' reader is taken only when asked for by name.
+CSV_READERS = ("duckdb", "polars", "auto")
 EXECUTORS = ("auto", "duckdb")
 VERSION_BACKENDS = ("local", "lakefs")
 
@@ -74,7 +76,7 @@ class Config:
     catalog: str = ""
     threads: int = 4
     python_models: tuple[str, ...] = ()
-    csv_reader: str = "auto"
+    csv_reader: str = "duckdb"
     executor: str = "auto"
     duckdb_threads: int | None = None
     memory_limit: str | None = None
@@ -200,7 +202,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     engine = raw.pop("engine", {})
     _check_keys(engine, _ENGINE_KEYS, config_file, text, "engine.")
     for key, allowed in (("csv_reader", CSV_READERS), ("executor", EXECUTORS)):
-        if engine.get(key, "auto") not in allowed:
+        if engine.get(key, allowed[0]) not in allowed:
             raise ConfigError(
                 f"engine.{key} = {engine[key]!r} is not one of {', '.join(allowed)}",
                 path=config_file,
@@ -222,7 +224,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         catalog=raw.get("catalog", ""),
         threads=threads,
         python_models=tuple(raw.get("python_models", ())),
-        csv_reader=engine.get("csv_reader", "auto"),
+        csv_reader=_csv_reader(engine.get("csv_reader", "duckdb")),
         executor=engine.get("executor", "auto"),
         duckdb_threads=engine.get("threads"),
         memory_limit=engine.get("memory_limit"),
@@ -368,3 +370,7 @@ def line_of(text: str, key: str) -> int | None:
     pattern = re.compile(rf'^\s*(\[.*)?"?{re.escape(key)}"?\s*[=\]."]', re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _csv_reader(value: str) -> str:
+    return "duckdb" if value == "auto" else value

@@ -6,7 +6,6 @@ them back to the model file (``sql/stg/orders.sql:7:12``) so the user sees their
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from sqlops.execute.materialize import (
     quote,
     relocated,
 )
+from sqlops.execute.scansource import polars_source
 
 if TYPE_CHECKING:
     import polars as pl
@@ -295,15 +295,22 @@ class Engine:
     def explain(self, sql: str) -> list[dict[str, Any]]:
         """The physical plan DuckDB would run, as EXPLAIN's JSON tree (nodes with ``name``,
         ``extra_info``, ``children``): it binds and optimizes but reads no rows."""
-        row = self.execute("EXPLAIN (FORMAT json) " + sql).fetchone()
-        return list(json.loads(row[1])) if row else []
+        rows = self.execute("EXPLAIN (FORMAT json) " + sql).fetchall()
+        return list(json.loads(rows[0][1])) if rows else []
 
     def parse_tree(self, sql: str) -> dict[str, Any]:
         """DuckDB's own parse of a statement, as JSON (``json_serialize_sql``): what
         ``inpolars`` translates, so names and precedence are read exactly as DuckDB reads
         them. Macros are not expanded at this stage; they appear as function calls."""
-        row = self.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-        return dict(json.loads(row[0])) if row else {"error": True}
+        rows = self.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
+        return dict(json.loads(rows[0][0])) if rows else {"error": True}
+
+    def fetch_record(self, sql: str) -> dict[str, Any]:
+        """The first row as ``{column: value}`` (empty without rows); every row is read."""
+        cursor = self.execute(sql)
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description or ()]
+        return dict(zip(names, rows[0], strict=True)) if rows else {}
 
     def output_columns(self, sql: str) -> list[tuple[str, str]]:
         """``(name, type)`` of each column the query returns, from binding it (no rows read)."""
@@ -355,7 +362,7 @@ class Engine:
         """Expose a Polars/pandas/Arrow object (or a Polars LazyFrame, whose scan then gets
         DuckDB's projections) without copying rows through Python."""
         try:
-            self.con.register(name, _polars_source(frame))
+            self.con.register(name, polars_source(frame))
         except (duckdb.Error, TypeError, ValueError) as exc:
             raise ExecutionError(
                 f"cannot read {type(frame).__name__} for {name}: {exc}",
@@ -363,7 +370,10 @@ class Engine:
             ) from exc
 
     def unregister(self, name: str) -> None:
-        self.con.unregister(name)
+        try:
+            self.con.unregister(name)
+        except duckdb.Error as exc:
+            raise translate(exc, None) from exc
 
     def _located(self, exc: duckdb.Error, sql: str, where: Where | None) -> SqlopsError:
         """The relation API drops DuckDB's ``LINE n:`` marker; preparing the statement (which
@@ -435,112 +445,6 @@ def _connect(target: str, read_only: bool, config: dict[str, Any]) -> duckdb.Duc
         return duckdb.connect(target, read_only=read_only, config=config)
     except duckdb.Error as exc:
         raise translate(exc, Where(path=target)) from exc
-
-
-def _polars_source(frame: Any) -> Any:
-    """A Polars frame wrapped so DuckDB reads it through the Arrow C stream interface.
-
-    DuckDB's own Polars reader converts every frame with ``to_arrow()``, which imports pyarrow
-    (0.3-0.5 s of start-up, more than reading a small CSV). The wrapper narrows a scan to the
-    columns DuckDB asks for in Polars (so a CSV scan parses only those) and hands over Polars'
-    own Arrow export. Anything else, and DuckDB builds without extensible scan sources, get
-    the object itself.
-    """
-    source = _polars_source_class()
-    if source is None or not type(frame).__module__.startswith("polars"):
-        return frame
-    import polars as pl
-
-    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
-        return frame
-    schema = frame.collect_schema()
-    if not all(_exportable(dtype) for dtype in schema.values()):
-        return frame
-    return source(frame.lazy(), schema, frame.height if isinstance(frame, pl.DataFrame) else None)
-
-
-def _exportable(dtype: Any) -> bool:
-    """False for what Polars cannot export (Object) or exports in a form DuckDB refuses (Null
-    arrays without a validity bitmap), at any depth; DuckDB's own reader handles both."""
-    import polars as pl
-
-    if dtype in (pl.Object, pl.Null):
-        return False
-    if isinstance(dtype, pl.List | pl.Array):
-        return _exportable(dtype.inner)
-    if isinstance(dtype, pl.Struct):
-        return all(_exportable(field.dtype) for field in dtype.fields)
-    return True
-
-
-@functools.cache
-def _polars_source_class() -> type | None:
-    """The class of ``_polars_source``'s wrapper, built on DuckDB's Python scan-source protocol
-    (``duckdb._sources``: ``accepts`` a filter, ``stream`` the asked columns); None without it."""
-    try:
-        from duckdb._sources import ArrowScanSource
-        from duckdb._sources.nodes import Binary, Col, In, Postfix, Unary, Untranslatable
-        from duckdb._sources.to_polars import to_polars
-    except ImportError:  # a DuckDB without Python scan sources reads Polars itself
-        return None
-    import polars as pl
-
-    def nan_safe(node: Any, schema: pl.Schema) -> bool:
-        """Whether a filter keeps the same rows when a Parquet scan prunes row groups by their
-        min/max statistics, which leave NaN out: no comparison on a floating-point column."""
-        if isinstance(node, Postfix):  # IS [NOT] NULL; NaN is not NULL
-            return True
-        if isinstance(node, Col):
-            dtype = schema.get(node.parts[0])
-            return dtype is not None and not dtype.is_float() and not dtype.is_nested()
-        if isinstance(node, Binary):
-            return nan_safe(node.left, schema) and nan_safe(node.right, schema)
-        if isinstance(node, Unary):
-            return nan_safe(node.operand, schema)
-        if isinstance(node, In):
-            return nan_safe(node.operand, schema)
-        return True
-
-    class PolarsSource(ArrowScanSource):
-        """A Polars LazyFrame, filtered and narrowed in Polars and collected once per scan."""
-
-        schema_is_stable = True
-
-        def __init__(self, frame: pl.LazyFrame, schema: pl.Schema, height: int | None) -> None:
-            super().__init__(frame)
-            self.schema = schema
-            self.height = height
-
-        def rows(self) -> int | None:
-            return self.height
-
-        def __arrow_c_schema__(self) -> object:
-            return self.schema.__arrow_c_schema__()
-
-        def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-            return self.obj.collect().__arrow_c_stream__(requested_schema)
-
-        def accepts(self, predicate: Any) -> bool:
-            """Take a filter that DuckDB's translator says Polars evaluates exactly alike."""
-            try:
-                to_polars(predicate, self.schema)
-            except Untranslatable:
-                return False
-            return nan_safe(predicate, self.schema)
-
-        def stream(
-            self, columns: Sequence[int] | None, filters: Sequence[Any]
-        ) -> tuple[object, bool]:
-            plan = self.obj
-            for predicate in filters:
-                plan = plan.filter(to_polars(predicate, self.schema))
-            # A frame without columns has no rows, so a request for none reads them all.
-            if not columns:
-                return plan.collect().__arrow_c_stream__(), False
-            narrowed = plan.select([pl.nth(i) for i in columns]).collect()
-            return narrowed.__arrow_c_stream__(), True
-
-    return PolarsSource
 
 
 def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:

@@ -8,9 +8,12 @@ stages its result there before writing parts, and each of those passes costs abo
 as the computation itself (the seed ETL's build went from 1.8x of hand-written Polars to
 1.4x, most of the rest being start-up; ``tests/bench/test_seed_etl.py``).
 
-Safety comes from three rules:
+Safety comes from four rules:
 - DuckDB parses the SQL (``json_serialize_sql``), so names, precedence and literals mean
   what they mean to DuckDB;
+- every key of DuckDB's parse tree is on an allow-list (``_read``): a key this module does not
+  know, or a known one holding something it does not translate, refuses the SQL, so a
+  clause DuckDB renames or adds can never be silently dropped;
 - anything outside the subset, or whose semantics differ between the engines (integer
   arithmetic that DuckDB checks for overflow and Polars wraps, float-to-integer casts that
   DuckDB rounds and Polars truncates, DECIMAL arithmetic, ``sum`` of integers, which
@@ -67,31 +70,61 @@ _COMPARE: Mapping[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
 }
 
 
+GUARD = "__sqlops_guard"  # a column that is true where Polars cannot give DuckDB's answer
+
+
 class Unsupported(Exception):
     """The SQL is outside the subset: DuckDB runs the model."""
+
+
+_WHERE_IN_TEXT = frozenset({"query_location", "query_location_length"})  # positions only
+_EXPR = frozenset({"class", "type", "alias"}) | _WHERE_IN_TEXT
+
+
+def _read(node: Any, known: frozenset[str], blank: frozenset[str] = frozenset()) -> Any:
+    """``node`` if it is a JSON object whose keys are all ``known`` or ``blank`` and whose
+    ``blank`` keys hold nothing (None, false, empty, or objects of those); else Unsupported."""
+    if not isinstance(node, dict):
+        raise Unsupported("not an object")
+    unknown = set(node) - known - blank
+    if unknown:
+        raise Unsupported(f"parse-tree keys {sorted(unknown)}")
+    filled = [key for key in blank & set(node) if not _empty(node[key])]
+    if filled:
+        raise Unsupported(f"parse-tree keys {sorted(filled)}")
+    return node
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    return value in (None, False, "", [], 0)
 
 
 @dataclass(frozen=True)
 class Typed:
     """A translated expression: its Polars form, a coarse type (``int``, ``float``,
     ``decimal`` (a DuckDB DECIMAL literal), ``str``, ``bool``, ``null``), and whether it
-    holds an aggregate or a whole-table window, or reads row values outside them."""
+    holds an aggregate or a whole-table window, or reads row values outside them.
+    ``guards``: conditions under which Polars' answer may differ from DuckDB's (``GUARD``)."""
 
     expr: pl.Expr
     kind: str
     agg: bool = False
     window: bool = False
     rows: bool = False
+    guards: tuple[pl.Expr, ...] = ()
 
 
 def plan(tree: Mapping[str, Any], inputs: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame | None:
     """The model as a LazyFrame over ``inputs`` (keyed by the table names the SQL uses),
     its columns named ``__c0``, ``__c1``, ... in order; None if outside the subset."""
     try:
-        statements = tree["statements"]
-        if tree.get("error") or len(statements) != 1:
+        statements = _read(tree, frozenset({"statements"}), frozenset({"error"}))["statements"]
+        if len(statements) != 1:
             return None
-        return _select(statements[0]["node"], inputs)[0]
+        statement = _read(statements[0], frozenset({"node"}), frozenset({"named_param_map"}))
+        return _select(statement["node"], inputs)[0]
     except (Unsupported, KeyError, TypeError, ValueError, IndexError):
         return None
 
@@ -101,9 +134,21 @@ def named(query: pl.LazyFrame, columns: Sequence[tuple[str, str]]) -> pl.LazyFra
     or None unless Polars computes exactly those types."""
     wanted = [DUCKDB_TYPES.get(kind) for _, kind in columns]
     schema = query.collect_schema()
+    schema.pop(GUARD, None)
     if len(schema) != len(columns) or list(schema.dtypes()) != wanted:
         return None
     return query.rename({f"__c{i}": name for i, (name, _) in enumerate(columns)})
+
+
+def finish(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """The collected result without its ``GUARD`` column, or None (DuckDB must compute it)
+    if a guard fired: a standard deviation over NaN or infinities, which DuckDB's running
+    update gives in an order-dependent way (0, NaN or inf) that Polars cannot reproduce."""
+    if GUARD not in frame.columns:
+        return frame
+    if frame.height and frame[GUARD].any():
+        return None
+    return frame.drop(GUARD)
 
 
 def _select(
@@ -111,18 +156,14 @@ def _select(
 ) -> tuple[pl.LazyFrame, list[str | None]]:
     """One SELECT: its frame, columns named ``__c0, __c1, ...``, and the name each column
     has in SQL (None for an unaliased expression, which only DuckDB knows how to name)."""
-    if node.get("type") != "SELECT_NODE":
+    _read(node, _SELECT, _SELECT_BLANK)
+    if node["type"] != "SELECT_NODE":
         raise Unsupported("not a plain SELECT")
-    for key in ("modifiers", "group_expressions", "group_sets"):
-        if node.get(key):
-            raise Unsupported(key)
-    if node.get("cte_map", {}).get("map") or node.get("having") or node.get("qualify"):
-        raise Unsupported("CTE, HAVING or QUALIFY")
-    if node.get("sample") or node.get("aggregate_handling") != "STANDARD_HANDLING":
-        raise Unsupported("SAMPLE or GROUP BY ALL")
+    if node["aggregate_handling"] != "STANDARD_HANDLING":
+        raise Unsupported("GROUP BY ALL")
     frame, alias = _from(node["from_table"], inputs)
     scope = _Scope(list(frame.collect_schema().items()), alias)
-    if node.get("where_clause") is not None:
+    if node.get("where_clause") is not None:  # .get: DuckDB leaves out an absent WHERE
         where = scope.expr(node["where_clause"])
         if where.kind not in ("bool", "null") or where.agg or where.window:
             raise Unsupported("WHERE")
@@ -146,21 +187,28 @@ def _select(
     known = [n.lower() for n in names if n is not None]
     if len(set(known)) != len(known):
         raise Unsupported("duplicate output names")
-    return frame.select(t.expr.alias(f"__c{i}") for i, t in enumerate(items)), names
+    columns = [t.expr.alias(f"__c{i}") for i, t in enumerate(items)]
+    guards = [g for t in items for g in t.guards]
+    if guards:
+        columns.append(pl.any_horizontal(guards).alias(GUARD))
+    return frame.select(columns), names
 
 
 def _from(table: Mapping[str, Any], inputs: Mapping[str, pl.LazyFrame]) -> tuple[pl.LazyFrame, str]:
-    if table.get("sample") or table.get("column_name_alias"):
-        raise Unsupported("FROM options")
+    if not isinstance(table, dict):
+        raise Unsupported("FROM")
     if table["type"] == "BASE_TABLE":
-        if table.get("schema_name") or table.get("catalog_name") or table.get("at_clause"):
-            raise Unsupported("qualified table")
+        _read(table, _BASE_TABLE, _BASE_TABLE_BLANK)
         name = table["table_name"]
         if name not in inputs:
             raise Unsupported(f"table {name}")
         return inputs[name], table.get("alias") or name
     if table["type"] == "SUBQUERY":
-        frame, names = _select(table["subquery"]["node"], inputs)
+        _read(table, _SUBQUERY, _FROM_BLANK)
+        subquery = _read(table["subquery"], frozenset({"node"}), frozenset({"named_param_map"}))
+        frame, names = _select(subquery["node"], inputs)
+        if GUARD in frame.collect_schema():
+            raise Unsupported("a guarded subquery")
         if None in names:
             raise Unsupported("unaliased expression in a subquery")
         return frame.rename({f"__c{i}": str(n) for i, n in enumerate(names)}), table["alias"]
@@ -175,9 +223,7 @@ class _Scope:
         self.alias = alias.lower()
 
     def check_star(self, item: Mapping[str, Any]) -> None:
-        lists = ("exclude_list", "replace_list", "qualified_exclude_list", "rename_list")
-        if any(item.get(k) for k in lists) or item.get("columns") or item.get("expr"):
-            raise Unsupported("* with options")
+        _read(item, _EXPR | {"relation_name"}, _STAR_BLANK)
         if item.get("relation_name") and item["relation_name"].lower() != self.alias:
             raise Unsupported("qualified *")
 
@@ -196,15 +242,16 @@ class _Scope:
         return Typed(pl.col(name), _kind(dtype), rows=True)
 
     def expr(self, node: Mapping[str, Any]) -> Typed:
-        handler = _HANDLERS.get(node["class"])
-        if handler is None:
-            raise Unsupported(node["class"])
-        return handler(self, node)
+        if not isinstance(node, dict) or node.get("class") not in _HANDLERS:
+            raise Unsupported(str(node.get("class") if isinstance(node, dict) else node))
+        handler, known, blank = _HANDLERS[node["class"]]
+        return handler(self, _read(node, _EXPR | known, blank))
 
     def args(self, node: Mapping[str, Any]) -> list[Typed]:
-        if any(a.get("name") for a in node["arguments"]):
-            raise Unsupported("named arguments")
-        return [self.expr(a["expression"]) for a in node["arguments"]]
+        arguments = [
+            _read(a, frozenset({"expression"}), frozenset({"name"})) for a in node["arguments"]
+        ]
+        return [self.expr(a["expression"]) for a in arguments]
 
 
 def _kind(dtype: pl.DataType) -> str:
@@ -226,11 +273,12 @@ def _merge(parts: Sequence[Typed], expr: pl.Expr, kind: str) -> Typed:
         agg=any(p.agg for p in parts),
         window=any(p.window for p in parts),
         rows=any(p.rows for p in parts),
+        guards=tuple(g for p in parts for g in p.guards),
     )
 
 
 def _constant(scope: _Scope, node: Mapping[str, Any]) -> Typed:
-    literal = node["literal"]
+    literal = _read(node["literal"], frozenset({"kind", "text"}))
     kind, text = literal["kind"], literal["text"]
     if kind == "INTEGER":
         value = int(text)
@@ -250,9 +298,9 @@ def _constant(scope: _Scope, node: Mapping[str, Any]) -> Typed:
 
 
 def _cast(scope: _Scope, node: Mapping[str, Any]) -> Typed:
-    target = node["type_expr"]
-    name = str(target.get("type_name", "")).upper()
-    if node.get("try_cast") or target.get("children") or name not in _CASTS:
+    target = _read(node["type_expr"], _EXPR | {"type_name", "qualified_name"}, _TYPE_BLANK)
+    name = str(target["type_name"]).upper()
+    if name not in _CASTS:
         raise Unsupported(f"cast to {name}")
     child = scope.expr(node["child"])
     dtype = _CASTS[name]
@@ -305,6 +353,7 @@ def _case(scope: _Scope, node: Mapping[str, Any]) -> Typed:
     parts: list[Typed] = []
     chain: Any = pl
     for check in node["case_checks"]:
+        _read(check, frozenset({"when_expr", "then_expr"}))
         when, then = scope.expr(check["when_expr"]), scope.expr(check["then_expr"])
         if when.kind not in ("bool", "null"):
             raise Unsupported("CASE WHEN of a non-boolean")
@@ -320,10 +369,8 @@ def _case(scope: _Scope, node: Mapping[str, Any]) -> Typed:
 
 
 def _function(scope: _Scope, node: Mapping[str, Any]) -> Typed:
-    if node.get("distinct") or node.get("filter") or node.get("export_state"):
-        raise Unsupported("DISTINCT or FILTER")
-    if node.get("order_bys", {}).get("orders") or node.get("schema") or node.get("catalog"):
-        raise Unsupported("ordered or qualified function")
+    if node.get("order_bys") is not None:
+        _read(node["order_bys"], frozenset({"type"}), frozenset({"orders"}))
     name = str(node["function_name"]).lower()
     args = scope.args(node)
     if node.get("is_operator"):
@@ -368,7 +415,12 @@ def _windowed(name: str, args: list[Typed]) -> Typed:
     else:
         std = _spread(x, "std", 0 if name == "zscore" else 1)
         expr = (x - x.mean()) / pl.when(std != 0).then(std)
+        return Typed(expr, "float", window=True, guards=(_non_finite(x),))
     return Typed(expr, "float", window=True)
+
+
+def _non_finite(x: pl.Expr) -> pl.Expr:
+    return (~x.is_finite()).any()
 
 
 def _spread(x: pl.Expr, how: str, ddof: int) -> pl.Expr:
@@ -404,7 +456,8 @@ def _aggregate(name: str, args: list[Typed]) -> Typed:
         raise Unsupported(f"{name} of {arg.kind}")  # sum of integers is HUGEINT in DuckDB
     # Polars averages and spreads integers as Float64 itself: casting first would copy them
     x = arg.expr if arg.kind == "int" else arg.expr.cast(pl.Float64)
-    return Typed(_AGGREGATES[name](x).cast(pl.Float64), "float", agg=True)
+    guards = (_non_finite(x),) if name.startswith(("std", "var")) else ()
+    return Typed(_AGGREGATES[name](x).cast(pl.Float64), "float", agg=True, guards=guards)
 
 
 _AGGREGATES: Mapping[str, Callable[[pl.Expr], pl.Expr]] = {
@@ -419,13 +472,40 @@ _AGGREGATES: Mapping[str, Callable[[pl.Expr], pl.Expr]] = {
     "variance": lambda x: _spread(x, "var", 1),
 }  # count, min and max keep their argument's type: ``_aggregate`` handles them first
 _WINDOWS = frozenset({"zscore", "zscore_samp", "minmax"})
-_HANDLERS: Mapping[str, Callable[[_Scope, Mapping[str, Any]], Typed]] = {
-    "COLUMN_REF": lambda scope, node: scope.column(node["column_names"]),
-    "CONSTANT": _constant,
-    "CAST": _cast,
-    "COMPARISON": _comparison,
-    "CONJUNCTION": _conjunction,
-    "OPERATOR": _operator,
-    "CASE": _case,
-    "FUNCTION": _function,
+_Handler = Callable[[_Scope, Mapping[str, Any]], Typed]
+_NONE: frozenset[str] = frozenset()
+# expression class -> (its translation, keys it reads besides _EXPR, keys that must be blank)
+_HANDLERS: Mapping[str, tuple[_Handler, frozenset[str], frozenset[str]]] = {
+    "COLUMN_REF": (
+        lambda scope, node: scope.column(node["column_names"]),
+        frozenset({"column_names"}),
+        _NONE,
+    ),
+    "CONSTANT": (_constant, frozenset({"literal"}), _NONE),
+    "CAST": (_cast, frozenset({"child", "type_expr"}), frozenset({"try_cast"})),
+    "COMPARISON": (_comparison, frozenset({"left", "right"}), _NONE),
+    "CONJUNCTION": (_conjunction, frozenset({"children"}), _NONE),
+    "OPERATOR": (_operator, frozenset({"children"}), _NONE),
+    "CASE": (_case, frozenset({"case_checks", "else_expr"}), _NONE),
+    "FUNCTION": (
+        _function,
+        # qualified_name repeats function_name, schema and catalog (blank: unqualified)
+        frozenset({"function_name", "arguments", "is_operator", "qualified_name", "order_bys"}),
+        frozenset(
+            {"catalog", "schema", "distinct", "export_state", "filter", "is_legacy_function_call"}
+        ),
+    ),
 }
+_SELECT = frozenset({"type", "select_list", "from_table", "where_clause", "aggregate_handling"})
+_SELECT_BLANK = frozenset(
+    {"modifiers", "cte_map", "group_expressions", "group_sets", "having", "qualify", "sample"}
+)
+_FROM_BLANK = frozenset({"sample", "column_name_alias"})
+_SUBQUERY = frozenset({"type", "alias", "subquery"}) | _WHERE_IN_TEXT
+# qualified_name repeats table_name, schema_name and catalog_name (blank: unqualified)
+_BASE_TABLE = frozenset({"type", "alias", "table_name", "qualified_name"}) | _WHERE_IN_TEXT
+_BASE_TABLE_BLANK = _FROM_BLANK | {"schema_name", "catalog_name", "at_clause"}
+_STAR_BLANK = frozenset(
+    {"columns", "expr", "exclude_list", "replace_list", "qualified_exclude_list", "rename_list"}
+)
+_TYPE_BLANK = frozenset({"catalog", "schema", "children"})

@@ -129,16 +129,16 @@ def source_select(source: Source, location: str | None = None) -> str:
     return f"SELECT *{casts} FROM {_reader_call(source, _READERS[source.format], location)}"
 
 
-def sniff_select(source: Source) -> str:
+def sniff_select(source: Source, fields: str = "Prompt") -> str:
     """The query that asks DuckDB's CSV sniffer what ``source_select`` reads (the same
     options): its answer (``Prompt``) is that ``read_csv`` call with everything detected
-    written out.
+    written out; ``fields="*"`` also gives the dialect and ``Columns`` one by one.
 
     >>> from sqlops.project.model import Source
     >>> sniff_select(Source("raw.o", "csv", "/d/o.csv", options={"delim": ";"}))
     "SELECT Prompt FROM sniff_csv('/d/o.csv', delim = ';')"
     """
-    return f"SELECT Prompt FROM {_reader_call(source, 'sniff_csv')}"
+    return f"SELECT {fields} FROM {_reader_call(source, 'sniff_csv')}"
 
 
 def _reader_call(source: Source, function: str, location: str | None = None) -> str:

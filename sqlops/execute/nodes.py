@@ -7,87 +7,26 @@ Views read only immutable objects, so readers never see a half-written table.
 
 from __future__ import annotations
 
-import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
+from sqlops.execute import strategies
+from sqlops.execute.context import FRAME_BUDGET, BuildContext, Frames, Output
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
-from sqlops.execute.fastcsv import (
-    expand,
-    partition_aggregates,
-    polars_scan,
-    scanned_columns,
-    upstream_tables,
-)
-from sqlops.execute.objects import (
-    ObjectStore,
-    write_frame_parts,
-    write_parts,
-)
+from sqlops.execute.objects import write_frame_parts, write_parts
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
 
 if TYPE_CHECKING:
     import polars as pl
 
+__all__ = ["FRAME_BUDGET", "BuildContext", "Frames", "Output", "build_model", "build_source"]
 _FILE_FORMATS = ("csv", "parquet", "json", "ndjson")
-FRAME_BUDGET = 2 << 30  # bytes of Polars results a build keeps for the models that read them
-
-
-class Frames:
-    """Tables this build computed in Polars, kept in memory for the models of the same
-    build that read them (they then skip reading the parts back), up to a byte budget.
-    Only tables that a model still to run reads are kept (``readers(name)``)."""
-
-    def __init__(
-        self, readers: Callable[[str], bool] = lambda _: False, budget: int = FRAME_BUDGET
-    ) -> None:
-        self.readers = readers
-        self.budget = budget
-        self.frames: dict[str, pl.DataFrame] = {}
-        self.lock = threading.Lock()
-
-    def keep(self, name: str, frame: pl.DataFrame) -> None:
-        size = int(frame.estimated_size())
-        if size > self.budget or not self.readers(name):
-            return
-        with self.lock:
-            if size <= self.budget:
-                self.budget -= size
-                self.frames[name] = frame
-
-    def get(self, name: str) -> pl.DataFrame | None:
-        return self.frames.get(name)
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What every node build needs besides its own engine cursor."""
-
-    objects: ObjectStore
-    run_id: str
-    existing: Mapping[str, str]
-    state: Mapping[str, Mapping[str, Any]]
-    sources: Mapping[str, Source] = field(default_factory=dict)
-    models: Mapping[str, Model] = field(default_factory=dict)
-    csv_reader: str = "auto"
-    executor: str = "auto"
-    frames: Frames = field(default_factory=Frames)
-
-
-@dataclass(frozen=True)
-class Output:
-    """A node's published result."""
-
-    rows: int | None
-    objects: tuple[str, ...] = ()
-    engine: str = "duckdb"
 
 
 def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildContext) -> Output:
@@ -119,10 +58,15 @@ def _source_view(engine: Engine, source: Source) -> str:
     if source.format != "csv" or source.hive or any(c in source.location for c in "*?["):
         return select
     try:
-        prompt = engine.fetch_value(m.sniff_select(source))
+        sniffed = engine.fetch_record(m.sniff_select(source, fields="*"))
     except ExecutionError:
         return select  # creating the view reports the problem, as it always has
-    return m.pinned_select(str(prompt), source) or select
+    # A pinned date or time format reads some values differently from the detecting reader
+    # (``inf`` is DuckDB's infinite DATE only while detecting): keep the live reader then.
+    kinds = {str(c["type"]) for c in sniffed.get("Columns") or ()}
+    if kinds & {"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"}:
+        return select
+    return m.pinned_select(str(sniffed.get("Prompt")), source) or select
 
 
 def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext) -> Output:
@@ -136,88 +80,18 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.materialized == "view":
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
-    scans = _inputs(model, ctx)
-    fast = expand(model, ctx.models, {t: name for t, (name, _) in scans.items()})
-    if fast is None:
-        return _table_model(engine, model, node, ctx, where, model.sql)
-    for name, scan in scans.values():
-        engine.register(name, scan)
-    loaded: dict[str, str] = {}
-    try:
-        if ctx.executor == "auto" and not node.incremental:
-            out = _in_polars(engine, node, fast, scans, ctx, where)
-            if out is not None:
-                return out
-        plan = engine.explain(fast)
-        if partition_aggregates(plan):
-            loaded, rows = _load_scans(engine, plan, scans)
-            fast = expand(model, ctx.models, loaded) or fast
-            return _table_model(engine, model, node, ctx, where, fast, rows)
-        return _table_model(engine, model, node, ctx, where, fast)
-    except ExecutionError:
-        # Polars and DuckDB infer CSV types differently, and inlining views moves lines:
-        # the plain SQL has the last word, and its errors point into the model file.
-        return _table_model(engine, model, node, ctx, where, model.sql)
-    finally:
-        for table in loaded.values():
-            engine.execute(f"DROP TABLE IF EXISTS temp.main.{m.quote(table)}")
-        for name, _ in scans.values():
-            engine.unregister(name)
 
+    def write_sql(sql: str, rows_hint: int | None) -> Output:
+        return _table_model(engine, model, node, ctx, where, sql, rows_hint)
 
-def _in_polars(
-    engine: Engine,
-    node: PlannedNode,
-    sql: str,
-    scans: Mapping[str, tuple[str, Any]],
-    ctx: BuildContext,
-    where: Where,
-) -> Output | None:
-    """Compute the model in Polars if ``inpolars`` can, with the column names and types
-    DuckDB binds the SQL to; None to let DuckDB run it. A value Polars cannot read (a CSV
-    row that breaks its inferred types) also leaves the model to DuckDB, whose reader
-    and error messages have the last word."""
-    import polars as pl
+    def write_frame(frame: pl.DataFrame) -> Output:
+        parts = write_frame_parts(engine, frame, ctx.objects, node.name)
+        out = Output(frame.height, parts, engine="polars")
+        _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
+        ctx.frames.keep(node.name, frame)
+        return out
 
-    from sqlops.execute import inpolars
-
-    inputs = {name: frame.lazy() for name, frame in scans.values()}
-    tree = engine.parse_tree(sql)
-    try:
-        query = inpolars.plan(tree, inputs)
-        query = query if query is None else inpolars.named(query, engine.output_columns(sql))
-        if query is None:
-            return None
-        frame = query.collect(engine="streaming")  # ~12% faster over a CSV here
-    except (pl.exceptions.PolarsError, OSError):
-        return None
-    parts = write_frame_parts(engine, frame, ctx.objects, node.name)
-    out = Output(frame.height, parts, engine="polars")
-    _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
-    ctx.frames.keep(node.name, frame)
-    return out
-
-
-def _load_scans(
-    engine: Engine, plan: list[dict[str, Any]], scans: Mapping[str, tuple[str, Any]]
-) -> tuple[dict[str, str], int]:
-    """Copy each scan (only the columns the plan reads) into a temporary table:
-    ``({source: table}, most rows)``. DuckDB computes a partition-wide window aggregate
-    (``zscore``) over a table as an aggregate joined back to the rows, in parallel, but over
-    a scan it can read only once it runs the slower Window operator: the copy pays for
-    itself (0.9 s less at 10M rows, tests/bench/test_seed_etl.py)."""
-    loaded: dict[str, str] = {}
-    most = 0
-    for target, (name, scan) in scans.items():
-        columns = scanned_columns(plan, list(scan.collect_schema()))
-        table = f"{name}_loaded"
-        loaded[target] = table
-        select = ", ".join(m.quote(c) for c in columns)
-        rows = engine.fetch_value(
-            f"CREATE TEMP TABLE {m.quote(table)} AS SELECT {select} FROM {m.quote(name)}"
-        )
-        most = max(most, int(rows or 0))
-    return loaded, most
+    return strategies.compute(engine, model, ctx, node.incremental, write_sql, write_frame)
 
 
 def _table_model(
@@ -233,25 +107,6 @@ def _table_model(
     if node.incremental:
         return _incremental(engine, model, node, ctx, where, sql)
     return _write_table(engine, node, sql, ctx, where, rows_hint)
-
-
-def _inputs(model: Model, ctx: BuildContext) -> dict[str, tuple[str, Any]]:
-    """What a table model can read without DuckDB's own readers, by table it reads
-    (directly or through view models): Polars scans of its CSV sources, and the frames of
-    tables computed in Polars earlier in this build."""
-    if model.kind != "sql":
-        return {}
-    found: dict[str, tuple[str, Any]] = {}
-    prefix = f"__sqlops_in_{ctx.run_id}_"
-    for target in sorted(upstream_tables(model, ctx.models)):
-        source = ctx.sources.get(target)
-        if source is not None and source.format == "csv" and ctx.csv_reader != "duckdb":
-            frame: Any = polars_scan(source)
-        else:
-            frame = ctx.frames.get(target)
-        if frame is not None:
-            found[target] = (prefix + target.replace(".", "_"), frame)
-    return found
 
 
 def _write_table(

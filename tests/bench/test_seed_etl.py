@@ -6,14 +6,17 @@ Every contender writes the same two outputs in the same format, Parquet with sna
 sqlops writes): the cleaned, z-scored rows and the one-row aggregates.
 
 - sqlops: `sqlops build --full-refresh` of a project with those three models (a view, a
-  table, a table), as a user runs it: a subprocess, interpreter start-up included;
+  table, a table), as a user runs it: a subprocess, interpreter start-up included; with the
+  default CSV reader (DuckDB's) and with the opt-in Polars reader (``csv_reader = "polars"``);
 - Polars and DuckDB: the same work hand-written in a script, also in a subprocess;
 - the seed's pandas code (examples/seed_pandas.py, then the z-score and aggregates) and,
   opt-in (SQLOPS_BENCH_NUMPY=1, ~30 s a run), its numpy code, which writes CSV as the seed did.
 
 Runs are interleaved; the minimum of 3 wall times is reported with the minimum CPU time
 (user + system, all threads: steadier than wall on a shared machine), the peak RSS and the
-ratio to the faster of Polars and DuckDB. Target: sqlops within 1.15x of it. Run with
+ratio to the hand-written DuckDB script. Goal: the default `sqlops build` at most as slow as
+that script (1.00x, start-up counted on both sides) and faster than the seed's pandas and
+numpy code. Run with
 `uv run just bench` or `uv run python tests/bench/test_seed_etl.py --rows 10000000`;
 `tests/bench/seed_etl_variants.py` breaks the hand-written alternatives down.
 """
@@ -112,12 +115,13 @@ def data_file(rows: int) -> Path:
     return path
 
 
-def sqlops_project(work: Path, csv: Path) -> Path:
-    project = work / "project"
+def sqlops_project(work: Path, csv: Path, reader: str = "duckdb") -> Path:
+    project = work / f"project_{reader}"
     for name, text in MODELS.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(text)
-    (project / "sqlops.toml").write_text(f'[sources."raw.houses"]\npath = "{csv}"\n')
+    engine = f'[engine]\ncsv_reader = "{reader}"\n'
+    (project / "sqlops.toml").write_text(engine + f'[sources."raw.houses"]\npath = "{csv}"\n')
     return project
 
 
@@ -148,12 +152,13 @@ def run(rows: int, reps: int) -> dict[str, Timing]:
     csv = data_file(rows)
     work = Path(tempfile.mkdtemp(prefix="sqlops-seed-etl-"))
     try:
-        project = sqlops_project(work, csv)
         out = work / "out"
         out.mkdir()
         py = str(BIN / "python")
+        build = [str(BIN / "sqlops"), "build", "--full-refresh"]
         contenders = {
-            "sqlops build": ([str(BIN / "sqlops"), "build", "--full-refresh"], project),
+            "sqlops build": (build, sqlops_project(work, csv)),
+            "sqlops build (polars csv)": (build, sqlops_project(work, csv, "polars")),
             "polars (hand-written)": ([py, "-c", POLARS, str(csv), str(out)], work),
             "duckdb (hand-written)": ([py, "-c", DUCKDB, str(csv), str(out)], work),
             "pandas (seed code)": (
@@ -180,20 +185,22 @@ def run(rows: int, reps: int) -> dict[str, Timing]:
 
 
 def report(rows: int, best: dict[str, Timing]) -> str:
-    hand = [best["polars (hand-written)"], best["duckdb (hand-written)"]]
-    floor, cpu_floor = min(t[0] for t in hand), min(t[1] for t in hand)
+    floor, cpu_floor = best["duckdb (hand-written)"][:2]
     lines = [
-        f"seed ETL, {rows:,} rows: min of runs incl. start-up; ratios to the faster hand-written",
+        f"seed ETL, {rows:,} rows: min of runs incl. start-up; ratios to hand-written DuckDB",
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
     ]
     for name, (seconds, cpu, rss) in sorted(best.items(), key=lambda kv: kv[1][0]):
         lines.append(
-            f"  {name:22} wall {seconds:6.2f} s {seconds / floor:5.2f}x"
+            f"  {name:26} wall {seconds:6.2f} s {seconds / floor:5.2f}x"
             f"  cpu {cpu:6.2f} s {cpu / cpu_floor:5.2f}x  peak {rss:6.0f} MiB"
         )
     ratio = best["sqlops build"][0] / floor
+    seed = [t[0] for name, t in best.items() if "seed code" in name]
+    beats_seed = all(best["sqlops build"][0] < t for t in seed)
     lines.append(
-        f"  target: sqlops wall within 1.15x -> {ratio:.2f}x {'met' if ratio <= 1.15 else 'MISSED'}"
+        f"  goal: sqlops wall at most DuckDB's -> {ratio:.2f}x {'met' if ratio <= 1.0 else 'MISSED'};"
+        f" faster than the seed's code: {'yes' if beats_seed else 'NO'}"
     )
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
-"""CSV sources read by Polars for table models give what DuckDB's reader gives."""
+"""CSV sources read by the opt-in Polars reader for table models give what DuckDB's reader
+gives, and so do the strategies over it (view inlining, copied scans)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlops import Project
 
 from conftest import ProjectFactory
 
+POLARS = '[engine]\ncsv_reader = "polars"\n'
 MODEL = """-- materialized: table
 select o.customer_id, count(*) as n, sum(o.amount) as total, min(o.ordered_at) as first
 from raw.orders o
@@ -52,7 +54,7 @@ def test_errors_keep_their_line_numbers(make_project: ProjectFactory) -> None:
     bad = MODEL.replace("count(*) as n", "count(*) as n,\n    sum(o.nope) as x")
     rows = "order_id,customer_id,amount,ordered_at\n1,1,2.0,2026-01-01\n"
     root = make_project({"data/orders.csv": rows, "sql/s/summary.sql": bad})
-    (root / "sqlops.toml").write_text('[sources."raw.orders"]\npath = "data/orders.csv"\n')
+    (root / "sqlops.toml").write_text(POLARS + '[sources."raw.orders"]\npath = "data/orders.csv"\n')
     node = next(n for n in Project(root).build().models if n.name == "s.summary")
     assert node.status == "error"
     assert node.error is not None and node.error.startswith("sql/s/summary.sql:3:")
@@ -67,7 +69,7 @@ def test_types_polars_guesses_wrong_fall_back_to_duckdb(make_project: ProjectFac
             "select max(code) as m, count(*) as customer_id from raw.orders",
         }
     )
-    (root / "sqlops.toml").write_text('[sources."raw.orders"]\npath = "data/orders.csv"\n')
+    (root / "sqlops.toml").write_text(POLARS + '[sources."raw.orders"]\npath = "data/orders.csv"\n')
     project = Project(root)
     assert project.build().ok
     assert project.table("s.summary").to_dicts() == [{"m": "A7", "customer_id": 20_001}]
@@ -76,7 +78,8 @@ def test_types_polars_guesses_wrong_fall_back_to_duckdb(make_project: ProjectFac
 @pytest.mark.parametrize("options", ['{ quote = "\'" }', '{ dateformat = "%d/%m/%Y" }'])
 def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) -> None:
     from sqlops.config import load_config
-    from sqlops.execute.fastcsv import polars_scan
+    from sqlops.execute.csvscan import polars_scan
+    from sqlops.execute.engine import Engine
     from sqlops.project.sources import resolve_sources
 
     root = make_project(
@@ -87,7 +90,7 @@ def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) 
         }
     )
     source = resolve_sources(load_config(root), {})["raw.orders"]
-    assert polars_scan(source) is None
+    assert polars_scan(Engine.open(), source) is None
 
 
 def test_views_between_table_and_csv_are_inlined(make_project: ProjectFactory) -> None:
@@ -103,7 +106,7 @@ def test_views_between_table_and_csv_are_inlined(make_project: ProjectFactory) -
             " count(*) as n, min(recent.ordered_at) as first\nfrom v.recent group by all",
         }
     )
-    from sqlops.execute.fastcsv import expand
+    from sqlops.execute.inline import expand
 
     assert_frame_equal(_build(root, "polars"), _build(root, "duckdb"))
     spec = Project(root).load()
@@ -177,9 +180,9 @@ print(rows, "pyarrow" in sys.modules)
     assert out.stdout.split() == ["[(1,", "2.5),", "(2,", "3.5)]", "False"]
 
 
-# A table model with a partition-wide window aggregate (zscore) over a CSV: the Polars
-# scan is first copied into a temporary table with only the columns DuckDB's plan reads
-# from it. Every shape of column use must still read what DuckDB alone computes from the
+# A table model with a partition-wide window aggregate (zscore) over a CSV: the scan (Polars'
+# or DuckDB's reader) is first copied into a temporary table with only the columns DuckDB's
+# plan reads from it. Every shape of column use must still read what DuckDB alone computes from the
 # file.
 WINDOWED = {
     "seed": "select area, zscore(age) as age from v.houses",
@@ -197,9 +200,10 @@ WINDOWED = {
 WINDOWED_VIEW = "select area, age from raw.houses where area is not null and age is not null"
 
 
+@pytest.mark.parametrize("reader", ["polars", "duckdb"])
 @pytest.mark.parametrize("case", WINDOWED)
 def test_window_models_over_csv_read_what_duckdb_reads(
-    make_project: ProjectFactory, case: str
+    make_project: ProjectFactory, case: str, reader: str
 ) -> None:
     rows = ["id,area,age,price,note"]
     rows += [
@@ -213,7 +217,8 @@ def test_window_models_over_csv_read_what_duckdb_reads(
             "sql/s/result.sql": f"-- materialized: table\n{WINDOWED[case]}\n",
         }
     )
-    (root / "sqlops.toml").write_text('[sources."raw.houses"]\npath = "data/houses.csv"\n')
+    engine = f'[engine]\ncsv_reader = "{reader}"\n'
+    (root / "sqlops.toml").write_text(engine + '[sources."raw.houses"]\npath = "data/houses.csv"\n')
     project = Project(root)
     result = project.build()
     assert result.ok, [n.error for n in result.nodes]

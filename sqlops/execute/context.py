@@ -1,0 +1,69 @@
+"""What every node build shares (``BuildContext``), what it gives back (``Output``), and the
+Polars results kept for later models of the same build (``Frames``): the records both
+``nodes`` (storing and publishing) and ``strategies`` (computing) use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlops.execute.objects import ObjectStore
+from sqlops.project.model import Model, Source
+
+if TYPE_CHECKING:
+    import polars as pl
+
+FRAME_BUDGET = 2 << 30  # bytes of Polars results a build keeps for the models that read them
+
+
+class Frames:
+    """Tables this build computed in Polars, kept in memory for the models of the same
+    build that read them (they then skip reading the parts back), up to a byte budget.
+    Only tables that a model still to run reads are kept (``readers(name)``)."""
+
+    def __init__(
+        self, readers: Callable[[str], bool] = lambda _: False, budget: int = FRAME_BUDGET
+    ) -> None:
+        self.readers = readers
+        self.budget = budget
+        self.frames: dict[str, pl.DataFrame] = {}
+        self.lock = threading.Lock()
+
+    def keep(self, name: str, frame: pl.DataFrame) -> None:
+        size = int(frame.estimated_size())
+        if size > self.budget or not self.readers(name):
+            return
+        with self.lock:
+            if size <= self.budget:
+                self.budget -= size
+                self.frames[name] = frame
+
+    def get(self, name: str) -> pl.DataFrame | None:
+        return self.frames.get(name)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every node build needs besides its own engine cursor."""
+
+    objects: ObjectStore
+    run_id: str
+    existing: Mapping[str, str]
+    state: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    models: Mapping[str, Model] = field(default_factory=dict)
+    csv_reader: str = "auto"
+    executor: str = "auto"
+    frames: Frames = field(default_factory=Frames)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A node's published result."""
+
+    rows: int | None
+    objects: tuple[str, ...] = ()
+    engine: str = "duckdb"

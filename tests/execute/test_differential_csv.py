@@ -1,0 +1,246 @@
+"""A source means one thing: every path a model can take over a CSV source gives the rows and
+column types of plain DuckDB ``read_csv`` of the file.
+
+The paths: a view, a table and an incremental model (``select *``), each built with the
+Polars executor on and off and with every CSV reader setting. The files: an adversarial
+corpus (where Polars' own CSV inference differs from DuckDB's) and random CSVs (hypothesis).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from sqlops import Project
+
+READERS = ("auto", "polars", "duckdb")
+EXECUTORS = ("auto", "duckdb")
+KINDS = ("view", "table", "incremental")
+SCHEMA = {"view": "v", "table": "t", "incremental": "inc"}  # the schema of each path's model
+CONFIGS = list(itertools.product(READERS, EXECUTORS))
+
+
+def _rows(header: str, row: Callable[[int], str], n: int) -> bytes:
+    return ("\n".join([header, *(row(i) for i in range(n))]) + "\n").encode()
+
+
+CORPUS: dict[str, bytes] = {
+    "issue_repro": b'id,zip,flag,s\n1,00001,T,""\n2,00002,F,a\n',
+    "leading_zeros": _rows("id,code", lambda i: f"{i},{i % 50:05d}", 300),
+    "yes_no": _rows("id,ok", lambda i: f"{i},{'yes' if i % 3 else 'no'}", 50),
+    "true_false_words": _rows("id,ok", lambda i: f"{i},{'true' if i % 2 else 'FALSE'}", 50),
+    "padded_numbers": _rows("id,n,x", lambda i: f"{i}, {i},  {i}.5", 50),
+    "inf_nan": _rows("id,x", lambda i: f"{i},{['inf', '-inf', 'nan', '1.5', ''][i % 5]}", 50),
+    "floats_with_inf": _rows("id,x", lambda i: f"{i},{['1e3', '-inf', '2.25', 'inf'][i % 4]}", 50),
+    "quoted_empty": _rows(
+        "id,s,n", lambda i: f'{i},{["", "a", "b"][i % 3]!r},""'.replace("'", '"'), 30
+    ),
+    "empty_lines": b"id,s\n1,a\n\n2,b\n\n\n3,c\n",
+    "huge_ints": _rows("id,big", lambda i: f"{i},{2**63 + i}", 20),
+    "many_digits": _rows("id,d", lambda i: f"{i},{i}.12345678901234567890123", 20),
+    "dates_iso": _rows("id,d", lambda i: f"{i},2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}", 40),
+    "dates_dmy": _rows("id,d", lambda i: f"{i},{i % 28 + 1:02d}/{i % 12 + 1:02d}/2026", 40),
+    "dates_mixed": b"id,d\n1,2026-01-02\n2,2026/01/03\n3,2026-1-4\n",
+    "timestamps": _rows("id,t", lambda i: f"{i},2026-01-{i % 28 + 1:02d} 12:{i % 60:02d}:00", 40),
+    "timestamps_tz": _rows(
+        "id,t", lambda i: f"{i},2026-01-{i % 28 + 1:02d}T12:00:00+0{i % 5}:00", 40
+    ),
+    "type_change_late": _rows("id,v", lambda i: f"{i},{i if i < 25_000 else 'x7'}", 25_010),
+    "float_late": _rows("id,v", lambda i: f"{i},{i if i < 25_000 else i + 0.5}", 25_010),
+    "newlines_quotes": b'id,s\n1,"line one\nline two"\n2,"say ""hi"""\n3,plain\n',
+    "bom": b"\xef\xbb\xbfid,s\n1,a\n2,b\n",
+    "semicolon": b"id;x;s\n1;1.5;a\n2;2.5;b\n3;;c\n",
+    "tab": b"id\tx\ts\n1\t1.5\ta\n2\t2.5\tb\n",
+    "latin1": "id,s\n1,café\n2,ação\n".encode("latin-1"),
+    "header_only": b"id,x,s\n",
+    "one_column": b"s\na\n\nb\n",
+    "crlf": b"id,s\r\n1,a\r\n2,b\r\n",
+    "bools_and_numbers": _rows("id,b,n", lambda i: f"{i},{i % 2},{-i}", 40),
+}
+# DuckDB stores sum(BIGINT)'s HUGEINT, and HUGEINT columns, as DOUBLE in Parquet: the issue's
+# last bullet of section 1, fixed in the storage code, not by a strategy.
+STORAGE_XFAIL = {("huge_ints", "table"), ("huge_ints", "incremental")}
+
+
+def _project(root: Path, files: dict[str, bytes], reader: str, executor: str) -> Project:
+    lines = [f'[engine]\ncsv_reader = "{reader}"\nexecutor = "{executor}"']
+    for name, data in files.items():
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "data" / f"{name}.csv").write_bytes(data)
+        lines.append(f'[sources."raw.{name}"]\npath = "data/{name}.csv"')
+        for kind in KINDS:
+            model = root / "sql" / SCHEMA[kind] / f"{name}.sql"
+            model.parent.mkdir(parents=True, exist_ok=True)
+            key = f"-- unique_key: {_first_column(data)}\n" if kind == "incremental" else ""
+            model.write_text(f"-- materialized: {kind}\n{key}select * from raw.{name}\n")
+    (root / "sqlops.toml").write_text("\n".join(lines) + "\n")
+    return Project(root)
+
+
+def _first_column(data: bytes) -> str:
+    match = re.search(rb"[A-Za-z_]\w*", data)
+    assert match is not None
+    return match.group().decode()
+
+
+def _duckdb(path: Path) -> pl.DataFrame | str:
+    """What plain DuckDB reads, or its error."""
+    try:
+        with duckdb.connect() as con:
+            frame = pl.from_arrow(con.sql(f"select * from read_csv('{path}')").to_arrow_table())
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+Built = dict[str, "pl.DataFrame | str"]  # "kind.name" -> what the model reads, or its error
+
+
+def _build(project: Project) -> Built:
+    """Build, then read every model back (one read-only connection to the warehouse)."""
+    errors = {
+        n.name: n.error or (None if n.status in ("success", "skipped") else n.status)
+        for n in project.build().nodes
+    }
+    out: Built = {}
+    with duckdb.connect(
+        str(project.config.warehouse_path),
+        read_only=True,
+        config={"file_search_path": str(project.root)},
+    ) as con:
+        for name in [n for n in errors if n.split(".")[0] in SCHEMA.values()]:
+            error = errors[name]
+            try:  # a view over a file DuckDB cannot read builds, and fails when read
+                frame = (
+                    None
+                    if error
+                    else pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())
+                )
+            except duckdb.Error as exc:
+                frame, error = None, str(exc).splitlines()[0]
+            out[name] = frame if isinstance(frame, pl.DataFrame) else str(error)
+    return out
+
+
+def _check(root: Path, built: Built, name: str, kind: str) -> None:
+    expected = _duckdb(root / "data" / f"{name}.csv")
+    got = built[f"{SCHEMA[kind]}.{name}"]
+    if isinstance(expected, str):  # DuckDB cannot read it: neither can any path
+        assert isinstance(got, str), f"{kind} {name} built a file DuckDB refuses: {expected}"
+        assert "Traceback" not in got and "\n" not in got
+        return
+    assert not isinstance(got, str), f"{kind} {name}: {got}"
+    assert got.schema == expected.schema, f"{kind} {name}"
+    assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Path, Built]]:
+    """One project per (reader, executor) with every corpus file, built once."""
+    out = {}
+    for reader, executor in CONFIGS:
+        root = tmp_path_factory.mktemp(f"csv-{reader}-{executor}")
+        out[reader, executor] = (root, _build(_project(root, CORPUS, reader, executor)))
+    return out
+
+
+CASES = [
+    pytest.param(
+        name,
+        kind,
+        config,
+        id=f"{name}-{kind}-{'-'.join(config)}",
+        marks=[pytest.mark.xfail(reason="HUGEINT storage", strict=False)]
+        if (name, kind) in STORAGE_XFAIL
+        else [],
+    )
+    for name in CORPUS
+    for kind in KINDS
+    for config in CONFIGS
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "config"), CASES)
+def test_every_path_reads_what_duckdb_reads(
+    builds: dict[tuple[str, str], tuple[Path, Built]],
+    name: str,
+    kind: str,
+    config: tuple[str, str],
+) -> None:
+    _check(*builds[config], name, kind)
+
+
+def test_the_issue_repro_reads_duckdb_values(
+    builds: dict[tuple[str, str], tuple[Path, Built]],
+) -> None:
+    """The issue's file: zip keeps its zeros, T is true, a quoted empty string is NULL."""
+    got = builds["polars", "auto"][1]["t.issue_repro"]
+    assert isinstance(got, pl.DataFrame)
+    assert got.to_dicts() == [
+        {"id": 1, "zip": "00001", "flag": True, "s": None},
+        {"id": 2, "zip": "00002", "flag": False, "s": "a"},
+    ]
+
+
+# integers beyond BIGINT are in the corpus (huge_ints), xfailed until HUGEINT is stored exactly
+TOKENS = st.sampled_from(
+    [
+        "",
+        '""',
+        "0",
+        "007",
+        "1",
+        " 1",
+        "-2",
+        "1.5",
+        " 2.5",
+        "1e3",
+        "inf",
+        "-inf",
+        "nan",
+        "NaN",
+        "T",
+        "F",
+        "true",
+        "false",
+        "yes",
+        "2026-01-02",
+        "2026-13-01",
+        "12:30:00",
+        "a",
+        "a b",
+        '"x,y"',
+        '"q""q"',
+        "0.1234567890123456789",
+    ]
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    columns=st.integers(1, 4).flatmap(
+        lambda n: st.lists(st.lists(TOKENS, min_size=n, max_size=n), min_size=1, max_size=12)
+    )
+)
+def test_random_csvs_read_what_duckdb_reads(
+    tmp_path_factory: pytest.TempPathFactory, columns: list[list[str]]
+) -> None:
+    width = len(columns[0])
+    text = ",".join(f"c{i}" for i in range(width)) + "\n"
+    text += "".join(",".join(row) + "\n" for row in columns)
+    root = tmp_path_factory.mktemp("random")
+    built = _build(_project(root, {"r": text.encode()}, "polars", "auto"))
+    for kind in KINDS:
+        _check(root, built, "r", kind)
