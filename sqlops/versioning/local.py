@@ -15,7 +15,6 @@ per-branch lock; different branches never wait for each other.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -258,10 +257,11 @@ class LocalStore:
 
     @contextmanager
     def _branch_lock(self, branch: str) -> Iterator[None]:
+        from filelock import FileLock  # an OS lock on every platform; imported when committing
+
         lock = self.root / "locks" / f"{branch.replace('/', '%')}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
-        with lock.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with FileLock(lock):
             yield
 
     # -- history -------------------------------------------------------------------------
