@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from sqlops.api import Lineage
     from sqlops.api.versions import DataAdded
-    from sqlops.execute.results import BuildResult, Event, NodeResult
+    from sqlops.execute.results import BuildResult, Event, NodeResult, OnEvent
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile
 
@@ -128,16 +128,17 @@ def _progress_bar() -> Iterator[Any]:
         yield on_event
 
 
-def _progress_lines() -> Any:
+def _progress_lines() -> OnEvent:
     """``on_event`` writing ``[2/5] ok       marts.revenue (table, 1,204 rows, 0.31s)``."""
-    count = {"done": 0, "total": 0}
+    done = total = 0
 
     def on_event(event: Event) -> None:
+        nonlocal done, total
         if event.kind == "plan":
-            count["total"] = event.total
+            total = event.total
         elif event.kind == "finish" and event.result is not None:
-            count["done"] += 1
-            sys.stderr.write(f"[{count['done']}/{count['total']}] {_progress_line(event.result)}\n")
+            done += 1
+            sys.stderr.write(f"[{done}/{total}] {_progress_line(event.result)}\n")
             sys.stderr.flush()
 
     return on_event
