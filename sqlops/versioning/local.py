@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from filelock import FileLock
+
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_dir
 from sqlops.versioning.store import (
@@ -257,8 +259,6 @@ class LocalStore:
 
     @contextmanager
     def _branch_lock(self, branch: str) -> Iterator[None]:
-        from filelock import FileLock  # an OS lock on every platform; imported when committing
-
         lock = self.root / "locks" / f"{branch.replace('/', '%')}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(lock):
