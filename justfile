@@ -13,7 +13,7 @@ test *args:
 
 # the inner loop: skip the slow end-to-end tests
 test-fast *args:
-    uv run pytest -m "not slow and not bench" -x -q {{args}}
+    uv run pytest -m "not slow" -x -q {{args}}
 
 lint:
     uv run ruff check sqlops tests examples

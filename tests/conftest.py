@@ -1,4 +1,6 @@
-"""Shared fixtures: small projects written to a temp folder, and the CLI runner."""
+"""Shared fixtures (small projects written to a temp folder, a lakeFS server) and the rules of
+what a test run collects: benchmarks only when asked for; lakeFS tests skipped, with the fix,
+where no lakeFS server can be had, except in CI (``CI`` set), where that is an error."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lakefs_server import LakeFSServer, find_or_build_lakefs, start_lakefs
+from lakefs_server import LakeFSServer, LakeFSUnavailable, find_or_build_lakefs, start_lakefs
 
 ProjectFactory = Callable[..., Path]
 
@@ -70,12 +72,57 @@ def orders_project(make_project: ProjectFactory) -> Path:
     )
 
 
+BENCH = Path(__file__).resolve().parent / "bench"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the benchmarks out unless asked for (a path inside tests/bench, or a -m that
+    names ``bench``): a ``-m 'not bench'`` in addopts would be replaced by any -m given."""
+    if collection_path != BENCH:
+        return None
+    return None if _benchmarks_asked(config) else True
+
+
+def _benchmarks_asked(config: pytest.Config) -> bool:
+    if "bench" in (config.option.markexpr or ""):
+        return True
+    here = config.invocation_params.dir
+    targets = [(here / arg.split("::")[0]).resolve() for arg in config.args]
+    return any(t == BENCH or BENCH in t.parents for t in targets)
+
+
 @pytest.fixture(scope="session")
-def lakefs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSServer]:
+def lakefs_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LakeFSServer]:
     """A real lakeFS server (built from its Go module, cached) for the whole session."""
-    server = start_lakefs(find_or_build_lakefs(), tmp_path_factory.mktemp("lakefs"))
+    server = start_lakefs(_lakefs_binary(request.config), tmp_path_factory.mktemp("lakefs"))
     yield server
     server.stop()
+
+
+def _lakefs_binary(config: pytest.Config) -> str:
+    """The lakeFS binary; a build says so on the terminal (it takes minutes), a machine
+    without Go skips the lakeFS tests with the fix as the reason, and CI fails instead."""
+    try:
+        return find_or_build_lakefs(lambda line: _say(config, line))
+    except LakeFSUnavailable as exc:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"CI runs the lakeFS tests: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """A line on the terminal now, through pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 @pytest.fixture

@@ -28,7 +28,9 @@ import atexit
 import base64
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,12 +39,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO_ROOT / ".ci" / "build-lakefs.sh"
+GO_MOD = REPO_ROOT / ".ci" / "lakefs" / "go.mod"
 
 #: Set to the path of an existing lakeFS binary to skip the build script.
 BINARY_ENV = "SQLOPS_LAKEFS_BINARY"
@@ -57,6 +61,10 @@ _live_servers: set[LakeFSServer] = set()
 
 class LakeFSError(RuntimeError):
     pass
+
+
+class LakeFSUnavailable(LakeFSError):
+    """No lakeFS binary, and no Go toolchain to build one."""
 
 
 @dataclass(eq=False)
@@ -103,30 +111,62 @@ class LakeFSServer:
         self.stop()
 
 
-def find_or_build_lakefs() -> str:
+def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
     """Return the path of a lakeFS binary, building it if needed.
 
-    Uses ``$SQLOPS_LAKEFS_BINARY`` if set, otherwise runs
-    ``.ci/build-lakefs.sh`` (cached; a cold build takes minutes).
+    Uses ``$SQLOPS_LAKEFS_BINARY`` if set, then the binary ``.ci/build-lakefs.sh`` cached
+    for the pinned version, otherwise runs that script (a cold build takes ~15 minutes),
+    passing each line it reports to ``progress``. Raises ``LakeFSUnavailable`` when there
+    is no binary and no Go to build one.
     """
+    say = progress or (lambda _line: None)
     override = os.environ.get(BINARY_ENV)
     if override:
         if not os.access(override, os.X_OK):
             raise LakeFSError(f"${BINARY_ENV}={override!r} is not an executable file")
         return override
-    proc = subprocess.run(
+    cached = cached_binary()
+    if cached is not None and os.access(cached, os.X_OK):
+        return str(cached)
+    if shutil.which("go") is None:
+        raise LakeFSUnavailable(
+            "no lakeFS server to test against: install Go (https://go.dev/dl/) and the tests "
+            f"build one once (~15 min, cached in {cached.parent if cached else 'the cache'}), "
+            f"or set {BINARY_ENV} to a lakefs binary"
+        )
+    say(
+        f"lakeFS: building the test server from its Go module with {BUILD_SCRIPT.name} "
+        f"(first run only, ~15 min; cached in {cached.parent if cached else 'the cache'})"
+    )
+    proc = subprocess.Popen(
         ["bash", str(BUILD_SCRIPT)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    if proc.returncode != 0:
+    assert proc.stderr is not None and proc.stdout is not None
+    for line in proc.stderr:  # the script reports on stderr; stdout is one line at the end
+        say(f"lakeFS: {line.rstrip()}")
+    out = proc.stdout.read()
+    if proc.wait() != 0:
         raise LakeFSError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    lines = [line for line in out.splitlines() if line.strip()]
     if not lines or not os.access(lines[-1].strip(), os.X_OK):
-        raise LakeFSError(f"{BUILD_SCRIPT} did not print a binary path: {proc.stdout!r}")
+        raise LakeFSError(f"{BUILD_SCRIPT} did not print a binary path: {out!r}")
     return lines[-1].strip()
+
+
+def cached_binary() -> Path | None:
+    """Where ``.ci/build-lakefs.sh`` keeps the binary of the pinned lakeFS version (found
+    without Go: the version is read from the wrapper module's go.mod)."""
+    found = re.search(r"^\s*github\.com/treeverse/lakefs (v\S+)", GO_MOD.read_text(), re.M)
+    if found is None:
+        return None
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = os.environ.get("SQLOPS_LAKEFS_BIN_DIR") or cache / "sqlops" / "lakefs" / found[1]
+    return Path(folder) / "lakefs"
 
 
 def start_lakefs(binary: str, workdir: Path, timeout: float = STARTUP_TIMEOUT) -> LakeFSServer:
@@ -328,7 +368,7 @@ def _stop_all() -> None:
 
 
 def _smoke() -> int:
-    binary = find_or_build_lakefs()
+    binary = find_or_build_lakefs(lambda line: print(line, file=sys.stderr))
     print(f"binary: {binary}")
     with tempfile.TemporaryDirectory(prefix="sqlops-lakefs-") as tmp:
         server = start_lakefs(binary, Path(tmp))

@@ -1,5 +1,7 @@
-"""Imports flow one way: errors -> config -> project -> plan -> execute -> {catalog, ...} -> api
--> cli. A lower layer never imports an upper one, and sibling domains don't import each other.
+"""Imports flow one way: errors -> config -> project -> plan -> storage -> execute -> {catalog,
+...} -> api -> cli. A lower layer never imports an upper one, sibling domains don't import each
+other, and nothing inside the package imports the facade (``sqlops/__init__.py`` re-exports
+every layer, so ``from sqlops import X`` there is an import from the top).
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sqlops"
 RANK = {
+    "_version": 0,
     "errors": 0,
     "config": 1,
     "macros": 1,
     "project": 2,
     "plan": 3,
-    "execute": 4,
-    "catalog": 5,
-    "versioning": 5,
-    "features": 5,
-    "governance": 5,
-    "api": 6,
-    "cli": 7,
+    "storage": 4,
+    "execute": 5,
+    "catalog": 6,
+    "versioning": 6,
+    "features": 6,
+    "governance": 6,
+    "api": 7,
+    "cli": 8,
+    "__main__": 9,
 }
+FACADE = "sqlops"
 # Third-party libraries wrapped by exactly one module each.
 BOUNDARIES = {
     "sqlglot": {"project/parse.py"},
@@ -37,14 +43,35 @@ def _layer(path: Path) -> str:
 
 
 def _imports(path: Path) -> list[str]:
+    """Every module ``path`` imports, absolute; ``from pkg import name`` gives ``pkg.name``
+    when that is a module of this package and ``pkg`` when it is a name ``pkg`` defines."""
     tree = ast.parse(path.read_text())
     names: list[str] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
+        if isinstance(node, ast.ImportFrom):
+            module = _absolute(path, node.module or "", node.level)
+            names.extend(_imported_module(module, alias.name) for alias in node.names)
         elif isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
     return names
+
+
+def _absolute(path: Path, module: str, level: int) -> str:
+    if level == 0:
+        return module
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    if path.name != "__init__.py":
+        package = package[:-1]
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
+def _imported_module(module: str, name: str) -> str:
+    """``module.name`` if that is a module or package in the source tree, else ``module``."""
+    if module.split(".")[0] != FACADE:
+        return module
+    target = PACKAGE.parent.joinpath(*module.split("."), name)
+    return f"{module}.{name}" if target.is_dir() or target.with_suffix(".py").is_file() else module
 
 
 MODULES = [
@@ -58,8 +85,12 @@ def test_imports_only_flow_downwards(path: Path) -> None:
     here = _layer(path)
     for name in _imports(path):
         parts = name.split(".")
-        if parts[0] != "sqlops" or len(parts) < 2:
+        if parts[0] != FACADE:
             continue
+        assert len(parts) > 1, (
+            f"{path.name} imports the package facade ({name}); import from the module that "
+            "defines the name (e.g. sqlops._version, sqlops.errors)"
+        )
         target = parts[1]
         assert target in RANK, f"{name} is not in a known layer"
         if target == here:
@@ -84,3 +115,14 @@ def test_duckdb_is_imported_only_by_the_engine() -> None:
         if any(n.split(".")[0] == "duckdb" for n in _imports(p))
     }
     assert users == {"execute/engine.py", "execute/scansource.py"}  # duckdb._sources
+
+
+# Users run sqlops on macOS and Windows too; locks go through ``filelock``.
+PLATFORM_ONLY = {"fcntl", "pwd", "grp", "termios", "resource", "msvcrt", "winreg"}
+
+
+def test_no_platform_specific_modules() -> None:
+    users = {
+        f"{p.relative_to(PACKAGE)}: {n}" for p in MODULES for n in _imports(p) if n in PLATFORM_ONLY
+    }
+    assert not users, f"platform-specific imports: {sorted(users)}"

@@ -1,62 +1,143 @@
-"""Every command shown in the README runs, in order, as written."""
+"""Every command the READMEs show runs, in order, as written, in a scratch copy of the project
+it is shown for; the few that cannot run here are listed with the reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+EXAMPLES_README = ROOT / "examples" / "README.md"
 BIN = Path(sys.executable).parent
 
+# Commands shown in a README that no test runs, and why.
+NOT_RUN = {
+    "pip install uv": "installs uv from the network; the tests run in the environment uv made",
+    "uv run pytest": "the test suite itself",
+}
+# The test that runs each README block, by the block's first command.
+SCENARIOS = {
+    "pip install uv": "test_quickstart_builds_the_reference_project",
+    "uv run pytest": "test_quickstart_builds_the_reference_project",
+    "sqlops init": "test_project_and_version_commands_run_in_order",
+    "sqlops commit": "test_project_and_version_commands_run_in_order",
+    "sqlops query": "test_single_file_commands_run_on_the_shipped_data",
+    "sqlops run examples/seed_etl.sql": "test_examples_readme_command_runs",
+}
 
-def _console_blocks() -> list[list[str]]:
-    blocks = re.findall(r"```console\n(.*?)```", README.read_text(), re.S)
-    return [
-        [line[2:].split("  #")[0].strip() for line in block.splitlines() if line.startswith("$ ")]
-        for block in blocks
-    ]
+
+def _blocks(readme: Path = README) -> list[list[str]]:
+    """The commands of each ```console block (``$ `` lines) and ```sh block, comments cut."""
+    text = readme.read_text()
+    blocks = []
+    for kind, body in re.findall(r"```(console|sh)\n(.*?)```", text, re.S):
+        lines = [line for line in body.splitlines() if line.strip()]
+        if kind == "console":
+            lines = [line[2:] for line in lines if line.startswith("$ ")]
+        blocks.append([line.split("  #")[0].strip() for line in lines])
+    return blocks
 
 
-def _run(commands: list[str], cwd: Path) -> None:
+def _block(start: str, readme: Path = README) -> list[str]:
+    return next(b for b in _blocks(readme) if b[0].startswith(start))
+
+
+def _run(commands: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Run each command as a shell would (``&&``, ``cd``), with ``uv run`` meaning the
+    environment this test runs in; every one must succeed."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env = {k: v for k, v in env.items() if not k.startswith("SQLOPS_")}
+    done = []
     for command in commands:
-        for part in command.split("&&"):
+        for part in (p.strip() for p in command.split("&&")):
+            if part in NOT_RUN:
+                continue
             words = shlex.split(part)
+            if words[:2] == ["uv", "run"]:
+                words = words[2:]
             if words[0] == "cd":
                 cwd = cwd / words[1]
                 continue
-            done = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True)
-            assert done.returncode == 0, f"`{part.strip()}` failed:\n{done.stderr}"
+            ran = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True)
+            assert ran.returncode == 0, f"`{part}` failed:\n{ran.stderr}"
+            done.append(ran)
+    return done
+
+
+def _reference_project(tmp_path: Path) -> Path:
+    """A scratch copy of the repo's reference project (config, models, data; no state)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", root)
+    for folder in ("sql", "examples"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".sqlops"))
+    return root
+
+
+@pytest.mark.parametrize("readme", [README, EXAMPLES_README], ids=lambda p: p.parent.name)
+def test_every_readme_command_is_run_by_a_test(readme: Path) -> None:
+    for block in _blocks(readme):
+        scenario = next((t for start, t in SCENARIOS.items() if block[0].startswith(start)), None)
+        assert scenario in globals(), (
+            f"{readme.name}: the block starting `{block[0]}` is run by no test: add it to "
+            "SCENARIOS in tests/test_readme.py (or its commands to NOT_RUN, with the reason)"
+        )
 
 
 def test_readme_has_the_two_quickstart_commands() -> None:
-    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
-    assert blocks[:2] == ["pip install uv && uv run sqlops build\n", "uv run pytest\n"]
+    assert _blocks()[:2] == [["pip install uv && uv run sqlops build"], ["uv run pytest"]]
+
+
+def test_quickstart_builds_the_reference_project(tmp_path: Path) -> None:
+    root = _reference_project(tmp_path)
+    (build,) = _run(_block("pip install uv") + _block("uv run pytest"), root)
+    models = len(list((root / "sql").rglob("*.sql"))) + len(list((root / "sql").rglob("*.py")))
+    assert f"{models} built, 0 unchanged, 0 failed" in build.stdout
 
 
 def test_project_and_version_commands_run_in_order(tmp_path: Path) -> None:
-    project, versions = _console_blocks()[:2]
-    assert project[0].startswith("sqlops init") and versions[0].startswith("sqlops commit")
-    _run(project + versions, tmp_path)
+    _run(_block("sqlops init") + _block("sqlops commit"), tmp_path)
 
 
-def test_single_file_commands_run(tmp_path: Path) -> None:
-    pl.DataFrame({"city": ["Recife", "Natal"], "price": [250_000, 90_000]}).write_csv(
-        tmp_path / "houses.csv"
+def test_single_file_commands_run_on_the_shipped_data(tmp_path: Path) -> None:
+    root = _reference_project(tmp_path)
+    commands = _block("sqlops query")
+    _run(commands, root)
+    sql = shlex.split(commands[0])[2]
+    (as_json,) = _run([f"{commands[0]} --json"], root)
+    expected = duckdb.connect().sql(sql.replace("'examples/", f"'{root}/examples/")).pl()
+    assert_frame_equal(pl.DataFrame(json.loads(as_json.stdout)), expected, check_dtypes=False)
+    houses = pl.read_csv(root / "examples/data/houses.csv").drop_nulls(
+        ["area_m2", "age_years", "price"]
     )
-    (tmp_path / "analysis.sql").write_text(
-        "select city, price from 'houses.csv' where price >= $min_price"
+    age = pl.col("age_years")
+    normalized = houses.with_columns((age - age.mean()) / age.std(ddof=0))
+    stats = pl.read_parquet(root / "stats.parquet")
+    assert stats.row(0) == pytest.approx(
+        (
+            *(normalized[c].mean() for c in ("area_m2", "age_years", "price")),
+            *(normalized[c].std(ddof=0) for c in ("area_m2", "age_years", "price")),
+        ),
+        abs=1e-9,
     )
-    _run(next(b for b in _console_blocks() if b[0].startswith("sqlops query")), tmp_path)
-    assert pl.read_parquet(tmp_path / "result.parquet")["city"].to_list() == ["Recife"]
+
+
+def test_examples_readme_command_runs(tmp_path: Path) -> None:
+    root = _reference_project(tmp_path)
+    (ran,) = _run(_block("sqlops run", EXAMPLES_README), root)
+    assert "media_1" in ran.stdout
 
 
 @pytest.mark.parametrize("block", re.findall(r"```python\n(.*?)```", README.read_text(), re.S))

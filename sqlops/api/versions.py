@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlops import __version__
+from sqlops._version import __version__
 from sqlops.api.base import ProjectBase
 from sqlops.config import SourceConfig
 from sqlops.errors import (

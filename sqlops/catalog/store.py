@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlops import __version__
+from sqlops._version import __version__
 from sqlops.execute.results import BuildResult
 
 if TYPE_CHECKING:

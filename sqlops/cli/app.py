@@ -39,6 +39,14 @@ Out = Annotated[
 Limit = Annotated[int, typer.Option("--limit", help="Rows to show.")]
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from sqlops._version import __version__
+
+        sys.stdout.write(f"sqlops {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     project: Annotated[
@@ -46,6 +54,12 @@ def _root(
         typer.Option("--project", "-p", help="Project folder (default: found upwards)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """SQL models on DuckDB, data versions, features and governance, embedded."""
     _project["path"] = project
@@ -61,7 +75,7 @@ def _open() -> Any:
 def init(
     path: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
 ) -> None:
-    """Scaffold a project (config, a source, two models, a contract stub) that builds as is."""
+    """Scaffold a project (config, a source, two models) that builds as it is."""
     from sqlops import api
     from sqlops.cli import render
 
@@ -100,7 +114,7 @@ def build(
     """Build the models in dependency order, skipping the unchanged ones."""
     from sqlops.cli import render
 
-    with render.build_progress(not json and sys.stderr.isatty()) as on_event:
+    with render.build_progress(enabled=not json) as on_event:
         result = _open().build(
             select or (),
             exclude or (),

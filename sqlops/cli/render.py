@@ -20,16 +20,23 @@ if TYPE_CHECKING:
 
     from sqlops.api import Lineage
     from sqlops.api.versions import DataAdded
-    from sqlops.execute.results import BuildResult, Event
+    from sqlops.execute.results import BuildResult, Event, NodeResult, OnEvent
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile
+
+
+# A pipe or a file has no width; rich would assume 80 columns and cut every table to it.
+_UNLIMITED = 1_000_000
 
 
 @functools.cache
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = _UNLIMITED  # tables as wide as their content: never wrapped or cut
+    return console
 
 
 def out() -> Console:
@@ -80,10 +87,22 @@ def _json_default(value: Any) -> Any:
 
 @contextmanager
 def build_progress(enabled: bool) -> Iterator[Any]:
-    """A progress bar on stderr fed by build events; yields the ``on_event`` callback."""
+    """Build progress on stderr, fed by build events; yields the ``on_event`` callback.
+
+    A terminal gets a progress bar; anything else (CI logs, a file) one line per finished
+    node as it finishes, since a bar there would show nothing until the end.
+    """
     if not enabled:
         yield None
-        return
+    elif err().is_terminal:
+        with _progress_bar() as on_event:
+            yield on_event
+    else:
+        yield _progress_lines()
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
@@ -107,6 +126,35 @@ def build_progress(enabled: bool) -> Iterator[Any]:
 
     with progress:
         yield on_event
+
+
+def _progress_lines() -> OnEvent:
+    """``on_event`` writing ``[2/5] ok       marts.revenue (table, 1,204 rows, 0.31s)``."""
+    done = total = 0
+
+    def on_event(event: Event) -> None:
+        nonlocal done, total
+        if event.kind == "plan":
+            total = event.total
+        elif event.kind == "finish" and event.result is not None:
+            done += 1
+            sys.stderr.write(f"[{done}/{total}] {_progress_line(event.result)}\n")
+            sys.stderr.flush()
+
+    return on_event
+
+
+_WORD = {"success": "ok", "error": "error", "upstream_failed": "not run", "skipped": "skipped"}
+
+
+def _progress_line(node: NodeResult) -> str:
+    """One finished node, for logs: status, name, then what was built or why not."""
+    if node.status == "upstream_failed":
+        detail = node.reason
+    else:
+        rows = [f"{node.rows:,} rows"] if node.rows is not None else []
+        detail = ", ".join([node.materialized or node.kind, *rows, f"{node.seconds:.2f}s"])
+    return f"{_WORD[node.status]:<8} {node.name} ({detail})"
 
 
 def build_summary(result: BuildResult, verbose: bool = False) -> None:

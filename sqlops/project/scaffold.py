@@ -12,7 +12,6 @@ _FILES = {
     "data/orders.csv": "orders.csv",
     "sql/staging/orders.sql": "staging_orders.sql",
     "sql/marts/customer_revenue.sql": "customer_revenue.sql",
-    "contracts/staging_orders.py": "staging_orders_contract.py",
 }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ _META = "_sqlops/tables/"
 _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
 _CHUNK = 8 << 20
+_CREATION_WAIT = 10.0  # seconds a refused creation waits for another process's repository
 
 
 class LakeFSStore:
@@ -87,7 +89,13 @@ class LakeFSStore:
     # -- setup ---------------------------------------------------------------------------
 
     def init(self) -> None:
-        """Check the repository exists; create it when a storage namespace is configured."""
+        """Check the repository exists; create it when a storage namespace is configured.
+
+        Processes opening a new repository at once all try to create it, and lakeFS refuses
+        all but the first ("storage namespace already in use", HTTP 400). For the others the
+        repository exists: a refused creation counts once the repository can be read (it
+        may take the creator a moment to finish); otherwise the refusal stands.
+        """
         with self._sdk(f"open repository {self.name}"):
             try:
                 next(iter(self.repo.branches(max_amount=1)), None)
@@ -99,7 +107,18 @@ class LakeFSStore:
                         hint="create it (lakectl repo create) or set "
                         "versions.lakefs.storage_namespace so sqlops creates it",
                     ) from None
-            self.repo.create(storage_namespace=self.namespace, exist_ok=True)
+            try:
+                self.repo.create(storage_namespace=self.namespace, exist_ok=True)
+            except lx.BadRequestException:
+                deadline = time.monotonic() + _CREATION_WAIT
+                while time.monotonic() < deadline:
+                    try:
+                        if next(iter(self.repo.branches(max_amount=1)), None) is not None:
+                            return  # created by another process, default branch included
+                    except lx.NotFoundException:
+                        pass
+                    time.sleep(0.05)
+                raise
 
     # -- refs ----------------------------------------------------------------------------
 

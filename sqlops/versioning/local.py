@@ -15,13 +15,14 @@ per-branch lock; different branches never wait for each other.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock
 
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_dir
@@ -260,8 +261,7 @@ class LocalStore:
     def _branch_lock(self, branch: str) -> Iterator[None]:
         lock = self.root / "locks" / f"{branch.replace('/', '%')}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
-        with lock.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with FileLock(lock):
             yield
 
     # -- history -------------------------------------------------------------------------

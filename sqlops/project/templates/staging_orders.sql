@@ -1,7 +1,6 @@
 -- materialized: view
 -- description: Orders with a known customer and amount.
 -- owner: data-team
--- contract: staging_orders
 select
     order_id,
     customer_id,
