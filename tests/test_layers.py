@@ -12,17 +12,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sqlops"
 RANK = {
     "errors": 0,
-    "config": 1,
-    "macros": 1,
-    "project": 2,
-    "plan": 3,
-    "execute": 4,
-    "catalog": 5,
-    "versioning": 5,
-    "features": 5,
-    "governance": 5,
-    "api": 6,
-    "cli": 7,
+    "oserrors": 1,
+    "config": 2,
+    "macros": 2,
+    "project": 3,
+    "plan": 4,
+    "execute": 5,
+    "catalog": 6,
+    "versioning": 6,
+    "features": 6,
+    "governance": 6,
+    "api": 7,
+    "cli": 8,
 }
 # Third-party libraries wrapped by exactly one module each.
 BOUNDARIES = {

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.api.versions import VersionsMixin
 from sqlops.config import load_config
-from sqlops.errors import SqlopsError, UnknownTableError, VersioningError, did_you_mean
+from sqlops.errors import OutputError, SqlopsError, UnknownTableError, VersioningError, did_you_mean
 from sqlops.execute.lock import build_lock
+from sqlops.execute.polarserrors import polars_errors
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
 from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
@@ -510,12 +511,13 @@ def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
     }
     writer = writers.get(target.suffix.lower())
     if writer is None:
-        raise SqlopsError(
+        raise OutputError(
             f"cannot write {target.name}: unknown extension",
             hint="use .parquet, .csv, .json or .ndjson",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    writer(target)
+    with polars_errors("write", target, writing=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer(target)
     return target
 
 

@@ -18,6 +18,7 @@ from sqlops import __version__
 from sqlops.api.base import ProjectBase
 from sqlops.config import SourceConfig
 from sqlops.errors import (
+    ChecksFailed,
     ConfigError,
     MergeConflict,
     SourceError,
@@ -32,7 +33,6 @@ from sqlops.plan.fingerprint import digest
 from sqlops.versioning import datafiles
 from sqlops.versioning.checks import (
     Check,
-    ChecksFailed,
     MergeCandidate,
     check_name,
     load_checks,
@@ -213,7 +213,7 @@ class VersionsMixin(ProjectBase):
         try:
             return store.merge(cid, dest, message)
         except MergeConflict as exc:
-            raise MergeConflict(source, dest, exc.tables) from None
+            raise MergeConflict(source, dest, exc.tables) from exc
 
     def add_check(self, check: Check) -> Check:
         """Register a pre-merge check for this project object; returns it, so it also works
@@ -519,7 +519,7 @@ def _with_source(config: Any, name: str, rel: str) -> str:
             f"cannot declare source {name} in {config_file}: {exc}",
             path=config_file,
             hint=f"add it by hand: {block.strip()}",
-        ) from None
+        ) from exc
     return new
 
 

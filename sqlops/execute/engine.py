@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlops.errors import ExecutionError, LockedError, SqlopsError
+from sqlops.errors import DiskFull, ExecutionError, LockedError, SqlopsError
+from sqlops.execute.csvshape import ragged_row
 from sqlops.execute.materialize import (
     STATE_COMPACT,
     STATE_DDL,
@@ -25,6 +26,7 @@ from sqlops.execute.materialize import (
     STATE_TABLE,
     qualified,
 )
+from sqlops.execute.polarserrors import polars_errors
 
 if TYPE_CHECKING:
     import polars as pl
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
 # writes in the log: a few checkouts of a 39-part table (~10-20 KiB each)
 WAL_LIMIT = 64 << 10
 _LINE = re.compile(r"^LINE (\d+): ?", re.MULTILINE)
+_WRITING = re.compile(r'(?:write|writing|create|open) (?:to )?(?:file )?"([^"]+)"', re.IGNORECASE)
+# what DuckDB says about a CSV file whose rows are not all as wide as its header
+_CSV_SHAPE = re.compile(
+    r"COLUMN_TYPES error|Error when sniffing file|Expected Number of Columns|CSV Error on Line"
+)
 _INTERNAL_SCHEMAS = ("information_schema", "pg_catalog", "_sqlops")
 
 
@@ -45,11 +52,13 @@ class Where:
         body_line: int = 1,
         prefix_lines: int = 0,
         model: str | None = None,
+        csv: tuple[str, str] | None = None,
     ) -> None:
         self.path = path
         self.body_line = body_line
         self.prefix_lines = prefix_lines
         self.model = model
+        self.csv = csv  # (file, delimiter) of a CSV source, to find a ragged row in
 
 
 class Engine:
@@ -116,7 +125,10 @@ class Engine:
             self.execute("PRAGMA disable_checkpoint_on_shutdown")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()  # may checkpoint the write-ahead log into the file
+        except duckdb.Error as exc:
+            raise translate(exc, Where(path=self.path)) from exc
 
     def execute(
         self,
@@ -131,8 +143,11 @@ class Engine:
 
     def script(self, sql: str) -> None:
         """Run several ``;``-separated statements that sqlops itself wrote."""
-        for statement in self.con.extract_statements(sql):
-            self.con.execute(statement)
+        try:
+            for statement in self.con.extract_statements(sql):
+                self.con.execute(statement)
+        except duckdb.Error as exc:
+            raise translate(exc, Where(path=self.path)) from exc
 
     def statements(self, text: str, where: Where) -> list[tuple[str, set[str]]]:
         """Split a script with DuckDB's own parser: ``(sql, named parameters)`` per statement."""
@@ -151,7 +166,7 @@ class Engine:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self.execute("COMMIT", where=Where(path=self.path))  # a full disk fails here
 
     def fetch_value(
         self, sql: str, params: Sequence[Any] | None = None, where: Where | None = None
@@ -206,9 +221,11 @@ class Engine:
             relation = self.con.sql(sql, params=params)
             if relation is None:
                 return None
-            frame = pl.from_arrow(relation.to_arrow_table())
+            table = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise self._located(exc, sql, where) from exc
+        with polars_errors("read the result into Polars", where.path if where else None):
+            frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -408,6 +425,13 @@ def _polars_source_class() -> type | None:
 def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
     """Turn a DuckDB exception into a one-line sqlops error pointing into the user's file."""
     text = str(exc)
+    if "No space left on device" in text:
+        written = _WRITING.search(text)
+        return DiskFull(
+            "cannot write: no space left on device",
+            path=written.group(1) if written else where.path if where else None,
+            hint="free some space, then run the command again",
+        )
     if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         return LockedError(
@@ -415,6 +439,10 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
             + (f" (pid {pid.group(1)})" if pid else ""),
             hint="wait for the running build to finish, then retry",
         )
+    if where is not None and where.csv is not None and _CSV_SHAPE.search(text):
+        ragged = _ragged(where.csv, where.model)
+        if ragged is not None:
+            return ragged
     headline = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     extra = [ln.strip() for ln in text.splitlines()[1:] if ln.strip().startswith("Candidate")]
     hint = extra[0] if extra else None
@@ -435,4 +463,21 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
         line=line if where and where.path else None,
         col=col if where and where.path else None,
         hint=hint,
+    )
+
+
+def _ragged(csv: tuple[str, str], model: str | None) -> ExecutionError | None:
+    """The error naming a CSV source's first ragged row, as plain DuckDB's reader names it."""
+    path, delimiter = csv
+    found = ragged_row(path, delimiter)
+    if found is None:
+        return None
+    shown = os.path.relpath(path)
+    return ExecutionError(
+        f"row has {found.fields} fields where the header has {found.expected}",
+        model=model,
+        path=path if shown.startswith("..") else shown,
+        line=found.line,
+        hint="fix that row (a missing or extra delimiter, or an unquoted value holding one), "
+        "or set options = { null_padding = true } to read short rows with NULLs",
     )

@@ -29,13 +29,13 @@ def build_lock(state_dir: Path, wait: float = 0.0) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except BlockingIOError:
+            except BlockingIOError as exc:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
                     raise LockedError(
                         f"another build is running on this project ({holder or 'unknown'})",
                         hint="wait for it to finish, or pass --wait SECONDS to queue behind it",
-                    ) from None
+                    ) from exc
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, since {datetime.now():%H:%M:%S}".encode(), 0)

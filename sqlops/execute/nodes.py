@@ -7,6 +7,7 @@ Views read only immutable objects, so readers never see a half-written table.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from sqlops.execute.objects import (
     write_parts,
 )
 from sqlops.plan.planner import PlannedNode
+from sqlops.project.keys import check_keys
 from sqlops.project.model import Model, Source
 
 if TYPE_CHECKING:
@@ -92,7 +94,9 @@ class Output:
 
 def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildContext) -> Output:
     """Files become a view over DuckDB's reader; other sources are copied into an object."""
-    where = Where(model=source.name)
+    delim = str(source.options.get("delim") or source.options.get("sep") or ",")
+    csv = (source.location, delim) if source.format == "csv" else None
+    where = Where(model=source.name, csv=csv)
     if source.format in _FILE_FORMATS:
         _publish(engine, node, _source_view(engine, source), Output(None), ctx, where)
         return Output(None)
@@ -309,6 +313,8 @@ def _incremental(
     engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where, sql: str
 ) -> Output:
     """Compute only new rows; append them as a part, or upsert by key when keys overlap."""
+    with contextlib.suppress(ExecutionError):  # SQL that does not bind fails below, located
+        check_keys(model, [name for name, _ in engine.output_columns(sql)])
     previous = tuple(ctx.state.get(model.name, {}).get("objects", ()))
     cursor_value = None
     if model.cursor:
