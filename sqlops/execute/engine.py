@@ -422,6 +422,16 @@ def _polars_source_class() -> type | None:
     return PolarsSource
 
 
+def type_problem(name: str) -> str | None:
+    """None when DuckDB can parse ``name`` as a type, else its reason in one line."""
+    try:
+        duckdb.sqltype(name)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not a type"
+        return first.split(": ", 1)[-1].split(" Did you mean")[0].rstrip("!.")
+    return None
+
+
 def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
     """Turn a DuckDB exception into a one-line sqlops error pointing into the user's file."""
     text = str(exc)
