@@ -47,7 +47,7 @@ class SqlopsError(Exception):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
-        super().__init__(message if hint is None else f"{message}. {hint}")
+        super().__init__(message if hint is None else f"{message.rstrip('.')}. {hint}")
 
 
 def location(path: Path | str | None, line: int | None = None, col: int | None = None) -> str:

@@ -454,7 +454,11 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
         if ragged is not None:
             return ragged
     headline = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    extra = [ln.strip() for ln in text.splitlines()[1:] if ln.strip().startswith("Candidate")]
+    extra = [  # "Candidate bindings: ..." helps; a bare "Candidate functions:" heading does not
+        ln.strip()
+        for ln in text.splitlines()[1:]
+        if ln.strip().startswith("Candidate") and not ln.strip().endswith(":")
+    ]
     hint = extra[0] if extra else None
     line = col = None
     match = _LINE.search(text)
