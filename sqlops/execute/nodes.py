@@ -140,6 +140,9 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.materialized == "view":
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
+    if model.materialized == "incremental":  # every build, whichever way it runs
+        with contextlib.suppress(ExecutionError):  # SQL that does not bind fails below
+            check_keys(model, [name for name, _ in engine.output_columns(model.sql)])
     scans = _inputs(model, ctx)
     fast = expand(model, ctx.models, {t: name for t, (name, _) in scans.items()})
     if fast is None:
@@ -313,8 +316,6 @@ def _incremental(
     engine: Engine, model: Model, node: PlannedNode, ctx: BuildContext, where: Where, sql: str
 ) -> Output:
     """Compute only new rows; append them as a part, or upsert by key when keys overlap."""
-    with contextlib.suppress(ExecutionError):  # SQL that does not bind fails below, located
-        check_keys(model, [name for name, _ in engine.output_columns(sql)])
     previous = tuple(ctx.state.get(model.name, {}).get("objects", ()))
     cursor_value = None
     if model.cursor:

@@ -125,8 +125,12 @@ def _parse_one(sql: str, path: Path, body_line: int) -> Any:
             hint="fix the SQL",
         ) from exc
     except SqlglotError as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise ModelParseError(
-            f"SQL syntax error: {exc}", path=path, line=body_line, hint="fix the SQL"
+            f"SQL syntax error: {reason}",
+            path=path,
+            line=body_line,
+            hint="fix the SQL",
         ) from exc
     if not statements:
         raise ModelParseError(

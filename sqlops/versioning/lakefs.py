@@ -37,6 +37,7 @@ from lakefs.models import ObjectInfo
 from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
+from sqlops.oserrors import translate_os_error
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
@@ -437,10 +438,12 @@ class LakeFSStore:
             raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from exc
         except Exception as exc:
             # a dead endpoint surfaces as urllib3's own errors (MaxRetryError, timeouts); a local
-            # file error is not a connection problem and passes through unchanged
+            # file error (the object cache) is not a connection problem
             unreachable = isinstance(exc, ConnectionError) or type(exc).__module__.startswith(
                 "urllib3"
             )
+            if not unreachable and isinstance(exc, OSError):
+                raise translate_os_error(exc, None, action) from exc
             if not unreachable:
                 raise
             raise VersioningError(
