@@ -131,8 +131,8 @@ _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "lakefs": dict,
     "pre_merge": list,
 }
-# the amounts DuckDB's memory_limit accepts: a number and a unit (1000- or 1024-based), a
-# percentage of RAM, or -1 for no limit
+# the amounts DuckDB's memory_limit accepts: a number and a unit (1000- or 1024-based, spaces
+# inside the unit ignored), a percentage of RAM, or -1 for no limit
 _MEMORY = re.compile(
     r"^\s*(-1|\d+(\.\d+)?\s*(%|b|bytes?|[kmgt]i?b|[kmgt]|(kilo|mega|giga|tera)bytes?))\s*$",
     re.IGNORECASE,
@@ -259,7 +259,7 @@ def _check_engine(engine: Mapping[str, Any], path: Path | None, text: str) -> No
             hint="leave it out to let DuckDB use every core",
         )
     limit = engine.get("memory_limit")
-    if limit is not None and not _MEMORY.match(limit):
+    if limit is not None and not _MEMORY.match(re.sub(r"(?<=[A-Za-z%])\s+", "", limit)):
         raise ConfigError(
             f"engine.memory_limit = {limit!r} is not an amount of memory",
             path=path,

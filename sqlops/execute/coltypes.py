@@ -8,6 +8,8 @@ DuckDB's built-in type names without importing DuckDB (loading stays cheap); any
 
 from __future__ import annotations
 
+import re
+
 from sqlops.config import Config, line_of
 from sqlops.errors import ConfigError, did_you_mean
 from sqlops.oserrors import read_text
@@ -49,4 +51,7 @@ def _line(config: Config, key: str) -> int | None:
     if config.config_file is None:
         return None
     text = read_text(config.root / config.config_file)
-    return line_of(text, key) or line_of(text, "columns")  # an inline table is on one line
+    # `columns = { key = "T" }` on one line, or `key = "T"` under [sources."x".columns]
+    pattern = rf'^\s*(columns\s*=.*[{{,]\s*)?"?{re.escape(key)}"?\s*='
+    found = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else line_of(text, "columns")
