@@ -85,3 +85,42 @@ def test_duckdb_is_imported_only_by_the_engine() -> None:
         if any(n.split(".")[0] == "duckdb" for n in _imports(p))
     }
     assert users == {"execute/engine.py"}
+
+
+def _source(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
+def test_errors_keep_their_cause() -> None:
+    """``raise X from None`` hides the cause even under ``--debug``: always ``from exc``."""
+    hiding = [
+        f"{p.relative_to(PACKAGE)}:{node.lineno}"
+        for p in MODULES
+        for node in ast.walk(_source(p))
+        if isinstance(node, ast.Raise)
+        and isinstance(node.cause, ast.Constant)
+        and node.cause.value is None
+    ]
+    assert not hiding, f"raise ... from None at {hiding}"
+
+
+def test_environment_is_read_only_by_config() -> None:
+    """SQLOPS_* and the other variables sqlops honours are all read in config.py."""
+    readers = {
+        str(p.relative_to(PACKAGE))
+        for p in MODULES
+        for node in ast.walk(_source(p))
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+    }
+    assert readers <= {"config.py"}, readers
+
+
+def test_every_error_class_lives_in_errors_py() -> None:
+    import sqlops
+    from sqlops.errors import SqlopsError
+
+    exported = [getattr(sqlops, name) for name in sqlops.__all__]
+    errors = [e for e in exported if isinstance(e, type) and issubclass(e, SqlopsError)]
+    assert errors and all(e.__module__ == "sqlops.errors" for e in errors), [
+        f"{e.__module__}.{e.__name__}" for e in errors if e.__module__ != "sqlops.errors"
+    ]

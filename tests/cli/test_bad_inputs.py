@@ -343,3 +343,12 @@ def test_bad_input_is_one_line_and_changes_nothing(base: Path, tmp_path: Path, c
     assert len(lines) == 1, result.stderr
     assert case.expect in lines[0], lines[0]
     assert snapshot(root) == before
+
+
+def test_debug_shows_the_translated_cause(base: Path, tmp_path: Path) -> None:
+    """``--debug`` re-raises with the third-party exception chained as the cause."""
+    result = sqlops_cli("--debug", "query", "select 1 as a", "--out", "/proc/x.parquet", cwd=base)
+    assert result.returncode != 0
+    assert "FileNotFoundError" in result.stderr
+    assert "direct cause of the following exception" in result.stderr
+    assert "sqlops.errors.FileAccessError" in result.stderr
