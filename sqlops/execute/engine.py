@@ -449,6 +449,9 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
             + (f" (pid {pid.group(1)})" if pid else ""),
             hint="wait for the running build to finish, then retry",
         )
+    read_error = _csv_read_error(text, where)
+    if read_error is not None:
+        return read_error
     if where is not None and where.csv is not None and _CSV_SHAPE.search(text):
         ragged = _ragged(where.csv, where.model)
         if ragged is not None:
@@ -477,6 +480,26 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
         line=line if where and where.path else None,
         col=col if where and where.path else None,
         hint=hint,
+    )
+
+
+def _csv_read_error(text: str, where: Where | None) -> ExecutionError | None:
+    """DuckDB's reader names a bad CSV row's line and file in the lines under its headline;
+    the error points there (and names the model that read it)."""
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    if line is None or file is None:
+        return None
+    body = text.split("Possible fixes:")[0].splitlines()[1:]
+    detail = " ".join(ln.strip() for ln in body if ln.strip() and "Original Line" not in ln)
+    shown = os.path.relpath(file.group(1).strip())
+    by = f" (read by {where.path})" if where is not None and where.path else ""
+    return ExecutionError(
+        (detail or "the row cannot be read") + by,
+        model=where.model if where else None,
+        path=file.group(1).strip() if shown.startswith("..") else shown,
+        line=int(line.group(1)),
+        hint="fix that row, or set options = { ignore_errors = true } to skip unreadable rows",
     )
 
 
