@@ -22,6 +22,7 @@ from sqlops.errors import OutputError, SqlopsError, UnknownTableError, Versionin
 from sqlops.execute.lock import build_lock
 from sqlops.execute.polarserrors import polars_errors
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
+from sqlops.oserrors import read_text
 from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
@@ -470,10 +471,7 @@ def run_file(
     from sqlops.execute.script import run_script
 
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SqlopsError(f"cannot read {file}: {exc.strerror}", hint="check the path") from exc
+    text = read_text(file)
     engine = _scratch_engine(project)
     try:
         return run_script(engine, text, params or {}, file)

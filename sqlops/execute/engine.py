@@ -490,12 +490,16 @@ def _csv_read_error(text: str, where: Where | None) -> ExecutionError | None:
     file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     if line is None or file is None:
         return None
-    body = text.split("Possible fixes:")[0].splitlines()[1:]
-    detail = " ".join(ln.strip() for ln in body if ln.strip() and "Original Line" not in ln)
+    detail: list[str] = []
+    for row in text.splitlines()[1:]:  # the reason, up to DuckDB's list of fixes/settings
+        if not row.strip() or row.startswith(("Possible", " ", "LINE")):
+            break
+        if not row.startswith("Original Line"):
+            detail.append(row.strip())
     shown = os.path.relpath(file.group(1).strip())
     by = f" (read by {where.path})" if where is not None and where.path else ""
     return ExecutionError(
-        (detail or "the row cannot be read") + by,
+        (" ".join(detail) or "the row cannot be read") + by,
         model=where.model if where else None,
         path=file.group(1).strip() if shown.startswith("..") else shown,
         line=int(line.group(1)),

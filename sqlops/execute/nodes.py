@@ -134,6 +134,8 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.kind == "python":
         staged = f"__sqlops_py_{ctx.run_id}_{model.name.replace('.', '_')}"
         frame = _call_python(engine, model)
+        if model.materialized == "incremental":
+            check_keys(model, _frame_columns(frame))
         return _with_frame(
             engine, node, staged, frame, ctx, Where(path=model.path, model=model.name)
         )
@@ -409,6 +411,13 @@ def _call_python(engine: Engine, model: Model) -> Any:
             hint="return a Polars DataFrame or LazyFrame (pandas and Arrow tables work too)",
         )
     return output
+
+
+def _frame_columns(frame: Any) -> list[str]:
+    """Column names of a Polars (Lazy)Frame, pandas or Arrow table, without computing it."""
+    if hasattr(frame, "collect_schema"):
+        return list(frame.collect_schema().names())
+    return [str(c) for c in getattr(frame, "column_names", None) or frame.columns]
 
 
 def _is_frame(value: Any) -> bool:

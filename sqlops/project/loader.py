@@ -223,6 +223,7 @@ def _collect(module: Any, schema: str, rel: Path, source: bytes) -> Iterable[Mod
             description=model_spec.description,
             contract=model_spec.contract,
             func=attr,
+            header_lines={"unique_key": line},
         )
 
 

@@ -246,6 +246,18 @@ CASES = [
     Case("result-polars-cannot-hold", ("query", "select interval 1 day as i"), expect="VARCHAR"),
     Case("query-bad-sql", ("query", "select * from nowhere"), expect="nowhere"),
     Case("run-missing-file", ("run", "nope.sql"), expect="nope.sql"),
+    Case(
+        "run-not-utf8",
+        ("run", "a.sql"),
+        write("a.sql", b"select 1;\nselect 'caf\xe9'"),
+        expect="a.sql:2",
+    ),
+    Case(
+        "query-csv-not-utf8",
+        ("query", "select * from read_csv('a.csv')"),
+        write("a.csv", b"a,b\n1,caf\xe9\n"),
+        expect="a.csv:",
+    ),
     # issue 12 section 6
     Case("model-not-utf8-ls", ("ls",), write(MODEL, b"select 'caf\xe9' as x\n"), expect="UTF-8"),
     Case(
