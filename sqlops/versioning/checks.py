@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlops.errors import ChecksFailed as ChecksFailed  # defined in errors.py; kept importable
 from sqlops.errors import ConfigError, SqlopsError
 
 if TYPE_CHECKING:
