@@ -298,23 +298,27 @@ def _versions(
     return backend, LakeFSConfig(**settings), tuple(checks)
 
 
+def parse_toml(text: str, shown: Path) -> dict[str, Any]:
+    """TOML text as a dict; the one place TOML errors become ConfigErrors (with the line)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise ConfigError(
+            f"invalid TOML: {re.sub(r' [(]at .*[)]', '', str(exc))}",
+            path=shown,
+            line=int(found.group(1)) if found else None,
+            hint="fix the syntax",
+        ) from exc
+
+
 def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:
     for name in (CONFIG_FILE, PYPROJECT):
         path = root / name
         if not path.is_file():
             continue
         text = read_text(path, path.relative_to(root))
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-            line = int(found.group(1)) if found else None
-            raise ConfigError(
-                f"invalid TOML: {re.sub(r' [(]at .*[)]', '', str(exc))}",
-                path=path.relative_to(root),
-                line=line,
-                hint="fix the syntax",
-            ) from exc
+        data = parse_toml(text, path.relative_to(root))
         if name == PYPROJECT:
             data = data.get("tool", {}).get("sqlops")
             if data is None:

@@ -288,3 +288,30 @@ def test_an_unreachable_server_is_met_for_real(tmp_path: Path) -> None:
     store = LakeFSStore(settings, ObjectStore(tmp_path / "o", tmp_path), tmp_path / "c")
     with pytest.raises(VersioningError, match=r"cannot reach lakeFS at http://127\.0\.0\.1:9"):
         store.init()
+
+
+def test_atomic_write_survives_short_writes_and_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault injected at ``os.write``: a full disk first writes part of the data and
+    returns, then raises ENOSPC. The file must end complete, or stay as it was."""
+    import os
+
+    from sqlops.execute import objects
+
+    real_write = os.write
+    target = tmp_path / "refs" / "main"
+    objects.atomic_write(target, b"old commit id")
+
+    monkeypatch.setattr(objects.os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))
+    objects.atomic_write(target, b"a new commit id")
+    assert target.read_bytes() == b"a new commit id"
+
+    def full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(objects.os, "write", full)
+    with pytest.raises(DiskFull, match="main: cannot write: no space left on device"):
+        objects.atomic_write(target, b"lost")
+    assert target.read_bytes() == b"a new commit id"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["main"]  # no temp file left

@@ -30,6 +30,7 @@ BOUNDARIES = {
     "sqlglot": {"project/parse.py"},
     "rich": {"cli/render.py"},
     "lakefs": {"versioning/lakefs.py"},
+    "tomllib": {"config.py"},
 }
 
 
