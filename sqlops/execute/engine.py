@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlops.errors import DiskFull, ExecutionError, LockedError, SqlopsError
+from sqlops.errors import CorruptObject, DiskFull, ExecutionError, LockedError, SqlopsError
 from sqlops.execute.csvshape import ragged_row
 from sqlops.execute.materialize import (
     STATE_COMPACT,
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # writes in the log: a few checkouts of a 39-part table (~10-20 KiB each)
 WAL_LIMIT = 64 << 10
 _LINE = re.compile(r"^LINE (\d+): ?", re.MULTILINE)
+# a content-addressed part (objects/ab/cdef....parquet) DuckDB could not read
+_STORED_OBJECT = re.compile(r"objects/([0-9a-f]{2})/([0-9a-f]{16,})\.parquet")
 _WRITING = re.compile(r'(?:write|writing|create|open) (?:to )?(?:file )?"([^"]+)"', re.IGNORECASE)
 # what DuckDB says about a CSV file whose rows are not all as wide as its header
 _CSV_SHAPE = re.compile(
@@ -448,6 +450,13 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
             f"the warehouse {where.path if where else ''} is in use by another process"
             + (f" (pid {pid.group(1)})" if pid else ""),
             hint="wait for the running build to finish, then retry",
+        )
+    stored = _STORED_OBJECT.search(text)
+    if stored is not None:
+        return CorruptObject(
+            f"stored object {stored.group(1)}{stored.group(2)} is damaged or missing",
+            hint="`sqlops versions fsck` lists the tables and commits that use it; rebuild "
+            "them (--full-refresh) or restore the object",
         )
     read_error = _csv_read_error(text, where)
     if read_error is not None:

@@ -237,6 +237,13 @@ CASES = [
         "corrupt-object",
         ("query", "select * from marts.customer_revenue", "--ref", "main"),
         corrupt_object,
+        expect="sqlops versions fsck",
+    ),
+    Case(
+        "missing-object",
+        ("query", "select * from marts.customer_revenue"),
+        lambda root: [p.unlink() for p in (root / ".sqlops/versions/objects").rglob("*.parquet")],
+        expect="sqlops versions fsck",
     ),
     Case("data-add-missing", ("data", "add", "data/nope.csv"), expect="nope.csv"),
     # issue 12 section 3: the error boundary
