@@ -1,5 +1,5 @@
--- sqlops built-in macro library, registered as TEMP macros on every connection sqlops opens.
--- TEMP: nothing is persisted into the user's database file and read-only connections work.
+-- sqlops built-in macro library. Stored in the warehouse (schema main), so its views bind in
+-- any DuckDB client; registered as TEMP macros where the database cannot be written.
 -- Column-name arguments (col, cols, keys) match case-insensitively, like SQL identifiers.
 -- Table-name arguments (tbl) are strings resolved by query_table: 't', 'raw.orders',
 -- 'db.raw.orders', '"my schema"."my table"', a view, or a CTE of the calling query.
@@ -12,7 +12,7 @@
 -- must not read twice (CSV, Arrow/Polars scans, volatile functions) keep the Window operator.
 
 -- Internal: TRUE if every name in the list cols is a column of tbl, else an error naming caller.
-CREATE OR REPLACE TEMP MACRO _sqlops_require_columns(tbl, cols, caller) AS (
+CREATE OR REPLACE MACRO _sqlops_require_columns(tbl, cols, caller) AS (
     SELECT CASE
         WHEN len(missing) > 0 THEN error(
             caller || ': column(s) ' || missing::VARCHAR || ' not found in table ' || tbl)
@@ -25,49 +25,49 @@ CREATE OR REPLACE TEMP MACRO _sqlops_require_columns(tbl, cols, caller) AS (
 );
 
 -- Internal: v as DOUBLE if its type is numeric (integers, floats, DECIMAL, BIGNUM), else NULL.
-CREATE OR REPLACE TEMP MACRO _sqlops_numeric(v) AS CASE
+CREATE OR REPLACE MACRO _sqlops_numeric(v) AS CASE
     WHEN typeof(v) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT',
                        'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'BIGNUM')
         OR typeof(v) LIKE 'DECIMAL(%' THEN TRY_CAST(v AS DOUBLE)
 END;
 
 -- zscore(x): (x - mean) / population std (ddof=0, numpy/sklearn StandardScaler); DOUBLE; NULL stays NULL; constant column -> NULL.
-CREATE OR REPLACE TEMP MACRO zscore(x) AS
+CREATE OR REPLACE MACRO zscore(x) AS
     (x::DOUBLE - avg(x::DOUBLE) OVER (PARTITION BY true))
     / nullif(stddev_pop(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- zscore_samp(x): (x - mean) / sample std (ddof=1, pandas .std()); DOUBLE; NULL stays NULL; fewer than 2 values or constant -> NULL.
-CREATE OR REPLACE TEMP MACRO zscore_samp(x) AS
+CREATE OR REPLACE MACRO zscore_samp(x) AS
     (x::DOUBLE - avg(x::DOUBLE) OVER (PARTITION BY true))
     / nullif(stddev_samp(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- minmax(x): rescale to [0, 1] as (x - min) / (max - min); DOUBLE; NULL stays NULL; constant column -> NULL.
-CREATE OR REPLACE TEMP MACRO minmax(x) AS
+CREATE OR REPLACE MACRO minmax(x) AS
     (x::DOUBLE - min(x::DOUBLE) OVER (PARTITION BY true))
     / nullif(max(x::DOUBLE) OVER (PARTITION BY true)
              - min(x::DOUBLE) OVER (PARTITION BY true), 0);
 
 -- clip(x, lo, hi): x bounded to [lo, hi] (pandas .clip); NULL x stays NULL (unlike least/greatest, which skip NULLs).
-CREATE OR REPLACE TEMP MACRO clip(x, lo, hi) AS
+CREATE OR REPLACE MACRO clip(x, lo, hi) AS
     CASE WHEN x IS NULL THEN NULL ELSE least(greatest(x, lo), hi) END;
 
 -- clip_quantile(x, lo, hi): x bounded to its lo/hi quantiles (quantile_cont = pandas linear); DOUBLE; lo, hi constants in [0, 1].
-CREATE OR REPLACE TEMP MACRO clip_quantile(x, lo, hi) AS
+CREATE OR REPLACE MACRO clip_quantile(x, lo, hi) AS
     CASE WHEN x IS NULL THEN NULL ELSE least(
         greatest(x::DOUBLE, quantile_cont(x::DOUBLE, lo) OVER (PARTITION BY true)),
         quantile_cont(x::DOUBLE, hi) OVER (PARTITION BY true))
     END;
 
 -- fill_null_mean(x): NULL replaced by the mean of the non-NULL values (pandas fillna(mean)); DOUBLE.
-CREATE OR REPLACE TEMP MACRO fill_null_mean(x) AS
+CREATE OR REPLACE MACRO fill_null_mean(x) AS
     coalesce(x::DOUBLE, avg(x::DOUBLE) OVER (PARTITION BY true));
 
 -- fill_null_median(x): NULL replaced by the median of the non-NULL values (interpolated, pandas fillna(median)); DOUBLE.
-CREATE OR REPLACE TEMP MACRO fill_null_median(x) AS
+CREATE OR REPLACE MACRO fill_null_median(x) AS
     coalesce(x::DOUBLE, quantile_cont(x::DOUBLE, 0.5) OVER (PARTITION BY true));
 
 -- deduplicate(tbl): distinct rows (NULLs equal); deduplicate(tbl, keys): one row per distinct keys, keeping the row first in ORDER BY ALL ASC NULLS LAST (deterministic), output sorted that way.
-CREATE OR REPLACE TEMP MACRO deduplicate(tbl) AS TABLE (
+CREATE OR REPLACE MACRO deduplicate(tbl) AS TABLE (
     SELECT DISTINCT * FROM query_table(tbl)
 ), (tbl, keys) AS TABLE (
     SELECT DISTINCT ON (COLUMNS(lambda c: list_contains(list_transform(keys, lambda k: lower(k)), lower(c)))) *
@@ -77,7 +77,7 @@ CREATE OR REPLACE TEMP MACRO deduplicate(tbl) AS TABLE (
 );
 
 -- drop_nulls(tbl): rows with a NULL in any column removed; drop_nulls(tbl, cols): rows with a NULL in any listed column removed ([] removes nothing; NaN is not NULL, as in Polars).
-CREATE OR REPLACE TEMP MACRO drop_nulls(tbl) AS TABLE (
+CREATE OR REPLACE MACRO drop_nulls(tbl) AS TABLE (
     SELECT * FROM query_table(tbl) WHERE COLUMNS(*) IS NOT NULL
 ), (tbl, cols) AS TABLE (
     SELECT * FROM query_table(tbl)
@@ -88,14 +88,14 @@ CREATE OR REPLACE TEMP MACRO drop_nulls(tbl) AS TABLE (
 );
 
 -- remove_outliers(tbl, col, q): rows with col < its q-quantile (quantile_cont), i.e. pandas df[df[col] < df[col].quantile(q)]; NULL col rows are dropped.
-CREATE OR REPLACE TEMP MACRO remove_outliers(tbl, col, q) AS TABLE
+CREATE OR REPLACE MACRO remove_outliers(tbl, col, q) AS TABLE
     SELECT * FROM query_table(tbl)
     WHERE COLUMNS(lambda c: lower(c) = lower(col)) < (
         SELECT quantile_cont(COLUMNS(lambda c: lower(c) = lower(col))::DOUBLE, q)
         FROM query_table(tbl));
 
 -- trim_quantiles(tbl, col, lo, hi): rows with lo-quantile <= col <= hi-quantile (inclusive, pandas .between); NULL col rows are dropped.
-CREATE OR REPLACE TEMP MACRO trim_quantiles(tbl, col, lo, hi) AS TABLE
+CREATE OR REPLACE MACRO trim_quantiles(tbl, col, lo, hi) AS TABLE
     SELECT * FROM query_table(tbl)
     WHERE COLUMNS(lambda c: lower(c) = lower(col)) BETWEEN (
         SELECT quantile_cont(COLUMNS(lambda c: lower(c) = lower(col))::DOUBLE, lo)
@@ -105,7 +105,7 @@ CREATE OR REPLACE TEMP MACRO trim_quantiles(tbl, col, lo, hi) AS TABLE
         FROM query_table(tbl));
 
 -- summary_stats(tbl): one row per column, in table order (like pandas describe): column_name, column_type, count (non-NULL), null_count, and as DOUBLE for numeric columns only (else NULL) mean, std (sample), min, q25, median, q75 (quantile_cont), max.
-CREATE OR REPLACE TEMP MACRO summary_stats(tbl) AS TABLE
+CREATE OR REPLACE MACRO summary_stats(tbl) AS TABLE
     WITH per_column AS (
         SELECT {
             column_type: typeof(any_value(COLUMNS(*))),

@@ -187,15 +187,27 @@ SQLGLOT_ERRORS = [sqlglot.errors.SqlglotError, *subclasses(sqlglot.errors.Sqlglo
 
 
 @pytest.mark.parametrize("cls", SQLGLOT_ERRORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("stage", ["tokenize", "parse"])
 def test_every_sqlglot_error_class_translates(
-    cls: type[Exception], monkeypatch: pytest.MonkeyPatch
+    cls: type[Exception], stage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlops.project import parse
+
+    real = parse._DIALECT
 
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise cls("it failed\nmore detail")
 
-    monkeypatch.setattr(parse.sqlglot, "parse", fail)
+    class Failing:
+        """The dialect, failing at one stage."""
+
+        def tokenize(self, sql: str) -> Any:
+            return fail() if stage == "tokenize" else real.tokenize(sql)
+
+        def parser(self) -> Any:
+            return type("P", (), {"parse": staticmethod(fail)})()
+
+    monkeypatch.setattr(parse, "_DIALECT", Failing())
     with pytest.raises(ModelParseError) as caught:
         parse.analyze("select 1", path=Path("sql/m/a.sql"), body_line=2)
     assert_one_line(caught.value, ModelParseError)

@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from sqlops.macros import MACRO_NAMES, MACRO_SQL, TABLE_MACROS, register_macros
+from sqlops.macros import MACRO_NAMES, MACRO_SQL, TABLE_MACROS, macro_names, register_macros
 
 # Full-row duplicates (ids 2 and 8), id 4 twice differing only by a NULL, NULLs in every
 # column, ties in qty and amount.
@@ -338,7 +338,7 @@ def test_every_macro_statement_has_a_comment_line_above() -> None:
     creates = [i for i, line in enumerate(lines) if line.startswith("CREATE")]
     assert len(creates) == len(MACRO_NAMES)
     for i in creates:
-        name = re.match(r"CREATE OR REPLACE TEMP MACRO (\w+)\(", lines[i])
+        name = re.match(r"CREATE OR REPLACE MACRO (\w+)\(", lines[i])
         assert name is not None and name.group(1) in MACRO_NAMES
         assert lines[i - 1].startswith("-- ")
 
@@ -353,3 +353,8 @@ def test_macros_are_temporary_and_work_on_read_only_databases(tmp_path: Path) ->
     with duckdb.connect(path) as reopened:
         names = {n for (n,) in rows(reopened, "SELECT function_name FROM duckdb_functions()")}
     assert names.isdisjoint(MACRO_NAMES)
+
+
+def test_library_parse_finds_every_declared_macro() -> None:
+    """What the warehouse stores and fingerprints hash: every macro of the file, once."""
+    assert sorted(macro_names()) == sorted(MACRO_NAMES)

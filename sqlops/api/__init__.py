@@ -40,13 +40,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Lineage:
-    """Upstream and downstream trees of a model, and optionally one column's sources."""
+    """Upstream and downstream trees of a model, and optionally one column's whole path
+    (``column_upstream``), its first sources and the columns a change to it would reach."""
 
     model: str
     upstream: dict[str, Any]
     downstream: dict[str, Any]
     column: str | None = None
     column_sources: list[tuple[str, str]] = field(default_factory=list)
+    column_upstream: dict[str, Any] = field(default_factory=dict)
+    column_downstream: dict[str, Any] = field(default_factory=dict)
+    columns_reached: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,6 +61,9 @@ class Lineage:
         if self.column is not None:
             out["column"] = self.column
             out["column_sources"] = [{"table": t, "column": c} for t, c in self.column_sources]
+            out["column_upstream"] = self.column_upstream
+            out["column_downstream"] = self.column_downstream
+            out["columns_reached"] = [{"table": t, "column": c} for t, c in self.columns_reached]
         return out
 
 
@@ -138,10 +145,12 @@ class Project(VersionsMixin):
                 catalog.record_later(result, "build", started)
                 return result
             shortcut.forget(self.config)
-            result = self._run(select, exclude, full_refresh, sources, run_id, on_event)
+            result, spec = self._run(select, exclude, full_refresh, sources, run_id, on_event)
             catalog.record_build(result, "build", started)
             if result.ok and not sources:
-                shortcut.save(self.config, inputs, [_node_record(n) for n in result.nodes])
+                reads = {f for m in spec.models.values() for f in m.files_read}
+                nodes = [_node_record(n) for n in result.nodes]
+                shortcut.save(self.config, inputs, nodes, sorted(reads))
         return result
 
     def _build_on_branch(
@@ -231,7 +240,7 @@ class Project(VersionsMixin):
         sources: Mapping[str, Any] | None,
         run_id: str,
         on_event: OnEvent | None,
-    ) -> BuildResult:
+    ) -> tuple[BuildResult, ProjectSpec]:
         """Load, plan against the warehouse state, run; then drop replaced objects."""
         from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
@@ -265,7 +274,7 @@ class Project(VersionsMixin):
         finally:
             engine.close()
         self._drop_replaced(state, result)
-        return result
+        return result, spec
 
     def _drop_replaced(self, state: Mapping[str, Mapping[str, Any]], result: BuildResult) -> None:
         """Delete the objects of outputs this build replaced, unless a commit keeps them."""
@@ -313,7 +322,10 @@ class Project(VersionsMixin):
             engine.close()
 
     def lineage(self, model: str, column: str | None = None) -> Lineage:
-        """Upstream and downstream of a model; with ``column``, the source columns behind it."""
+        """Upstream and downstream of a model; with ``column``, that column's path through
+        every intermediate model and the downstream columns a change to it would reach."""
+        from sqlops.catalog.lineage import trace_column
+
         spec = self.load()
         dag = Dag.from_project(spec)
         name = _resolve_node(spec, model)
@@ -321,7 +333,19 @@ class Project(VersionsMixin):
         down = _tree(name, dag.children)
         if column is None:
             return Lineage(name, up, down)
-        return Lineage(name, up, down, column, self._column_sources(spec, dag, name, column))
+        near = dag.ancestors(name) | dag.descendants(name) | {name}
+        near |= {p for d in dag.descendants(name) for p in dag.parents[d]}
+        traced = trace_column(spec, dag, name, column, self._built_columns(near))
+        return Lineage(
+            name,
+            up,
+            down,
+            traced.column[1],
+            traced.sources,
+            traced.upstream,
+            traced.downstream,
+            traced.reached,
+        )
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every source and model with its kind, dependencies, tags and file."""
@@ -358,28 +382,16 @@ class Project(VersionsMixin):
 
         return Catalog(self.config.catalog_path).runs(limit)
 
-    def _column_sources(
-        self, spec: ProjectSpec, dag: Dag, name: str, column: str
-    ) -> list[tuple[str, str]]:
-        from sqlops.project.parse import column_lineage
-
-        model = spec.models.get(name)
-        if model is None or model.kind != "sql":
-            raise SqlopsError(f"{name} is not a SQL model", hint="column lineage needs SQL")
-        upstream_sql = {
-            a: spec.models[a].sql
-            for a in dag.ancestors(name)
-            if a in spec.models and spec.models[a].kind == "sql"
-        }
-        schema: dict[str, dict[str, str]] = {}
-        if self.config.warehouse_path.exists():
-            engine = self._open_warehouse(read_only=True)
-            try:
-                for leaf in dag.ancestors(name) - upstream_sql.keys():
-                    schema[leaf] = engine.columns(leaf)
-            finally:
-                engine.close()
-        return column_lineage(column, model.sql, sources=upstream_sql, schema=schema)
+    def _built_columns(self, names: set[str]) -> dict[str, dict[str, str]]:
+        """Columns of these relations as built (none before the first build)."""
+        if not self.config.warehouse_path.exists():
+            return {}
+        engine = self._open_warehouse(read_only=True, macros=False)
+        try:
+            built = engine.relations()
+            return {name: engine.columns(name) for name in sorted(names) if name in built}
+        finally:
+            engine.close()
 
 
 def _link_parts(folder: Path, parts: Sequence[Path]) -> Path:

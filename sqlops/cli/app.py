@@ -179,7 +179,8 @@ def lineage(
     column: Annotated[str | None, typer.Option("--column", "-c", help="Trace one column.")] = None,
     json: Json = False,
 ) -> None:
-    """Show a model's upstream and downstream; with --column, where that column comes from."""
+    """Show a model's upstream and downstream; with --column, that column's whole path
+    through intermediate models and every downstream column a change to it would reach."""
     from sqlops.cli import render
 
     info = _open().lineage(model, column)

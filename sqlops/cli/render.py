@@ -198,9 +198,14 @@ def lineage(info: Lineage) -> None:
     out().print(up)
     out().print(down)
     if info.column is not None:
-        out().print(f"[bold]{info.model}.{info.column}[/] comes from:")
-        for table, column in info.column_sources:
-            out().print(f"  {table}.{column}")
+        path = Tree(f"[bold]{info.model}.{info.column}[/] is computed from")
+        _fill(path, info.column_upstream)
+        reach = Tree(f"[bold]{info.model}.{info.column}[/] reaches (a change flows to)")
+        _fill(reach, info.column_downstream)
+        out().print(path)
+        out().print(reach)
+        if not info.column_upstream:
+            out().print("  (no upstream column: a source, a constant or count(*))")
 
 
 def _fill(node: Tree, children: Mapping[str, Any]) -> None:

@@ -20,11 +20,18 @@ import duckdb
 from sqlops.errors import CorruptObject, DiskFull, ExecutionError, LockedError, SqlopsError
 from sqlops.execute.csvshape import ragged_row
 from sqlops.execute.materialize import (
+    META_DDL,
+    META_FORGET,
+    META_READ,
+    META_WRITE,
     STATE_COMPACT,
     STATE_DDL,
     STATE_LATEST,
     STATE_TABLE,
+    VIEWS,
     qualified,
+    quote,
+    relocated,
 )
 from sqlops.execute.polarserrors import polars_errors
 
@@ -69,7 +76,7 @@ class Engine:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str, macros: bool = False) -> None:
         self.con = con
         self.path = path
-        self.macros = macros
+        self.macros = macros  # whether each cursor needs the macros registered (TEMP)
         if macros:
             from sqlops.macros import register_macros
 
@@ -86,10 +93,17 @@ class Engine:
         macros: bool = True,
         search_path: Path | None = None,
     ) -> Engine:
-        """Open (creating if needed) a database and register the macro library on it.
+        """Open (creating if needed) a database, with the macro library on it.
 
-        ``search_path`` is where relative file paths resolve (the project root): views over
-        stored Parquet objects use relative paths, so a moved project keeps working.
+        ``search_path`` is given for a project's warehouse: the project root, where relative
+        paths in models resolve (DuckDB's ``file_search_path``). The warehouse must stay
+        usable from any DuckDB client, so opening it settles two things (a read when they
+        hold): it stores the current macro library, and its views' absolute paths are under
+        this root; a moved or copied project gets its views re-pointed here first.
+
+        ``macros``: whether this connection needs the library. A writable warehouse always
+        stores it (a read when it does); a read-only one whose stored library differs (an
+        older sqlops) and any other file get TEMP macros, which each cursor registers again.
         """
         target = str(path)
         if target != ":memory:":
@@ -101,17 +115,134 @@ class Engine:
             config["memory_limit"] = memory_limit
         if search_path is not None:
             config["file_search_path"] = str(search_path)
+        con = _connect(target, read_only, config)
+        if target == ":memory:":
+            engine = cls(con, target)
+            if macros:  # stored in the in-memory database: every cursor sees them
+                from sqlops.macros import MACRO_SQL
+
+                con.execute(MACRO_SQL)
+            return engine
+        if search_path is None:
+            return cls(con, target, macros)
+        root = str(search_path)
+        engine = cls(con, target)
         try:
-            con = duckdb.connect(target, read_only=read_only, config=config)
-        except duckdb.Error as exc:
-            raise translate(exc, Where(path=target)) from exc
-        return cls(con, target, macros)
+            if engine._settle(root, read_only, macros):
+                engine.close()  # the views point elsewhere: re-point them, then reopen
+                writer = cls(_connect(target, False, config), target)
+                try:
+                    writer._settle(root, False, False, strict=True)
+                finally:
+                    writer.close()
+                engine = cls(_connect(target, True, config), target)
+                engine._settle(root, True, macros)
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def _settle(self, root: str, read_only: bool, macros: bool, strict: bool = False) -> bool:
+        """Make the warehouse store the current macro library and point its views under
+        ``root``. A read-only connection gets TEMP macros instead, and returns True when the
+        views point elsewhere, for the caller to re-point them through a writable one.
+
+        A view that cannot be re-pointed (its files did not move along) is dropped, so the
+        build that follows rebuilds it; with ``strict`` (a read-only command) it is an error
+        that says to run that build.
+        """
+        from sqlops.macros import library_hash
+
+        meta = self._meta()
+        library = library_hash()
+        if read_only:
+            if meta.get("root", root) != root:
+                return True
+            if macros and meta.get("macros") != library:
+                from sqlops.macros import register_macros
+
+                register_macros(self.con)
+                self.macros = True
+            return False
+        changes: dict[str, str] = {}
+        if meta.get("macros") != library:
+            self._store_macros(json.loads(meta.get("macro_names", "[]")))
+            changes["macros"] = library
+            from sqlops.macros import macro_names
+
+            changes["macro_names"] = json.dumps(macro_names())
+        if meta.get("root") != root:
+            old = meta.get("root")
+            if old is not None:
+                self._relocate(old, root, strict)
+            changes["root"] = root
+        if changes:
+            with self.transaction():
+                self.script(META_DDL)
+                for key, value in changes.items():
+                    self.con.execute(META_FORGET, [key])
+                    self.con.execute(META_WRITE, [key, value])
+        return False
+
+    def _meta(self) -> dict[str, str]:
+        try:
+            return dict(self.con.execute(META_READ).fetchall())
+        except duckdb.CatalogException:
+            return {}
+
+    def _store_macros(self, before: list[str]) -> None:
+        """Store the macro library in the warehouse (schema ``main``), dropping macros an
+        earlier library had and this one lacks."""
+        from sqlops.macros import MACRO_SQL, macro_names
+
+        with self.transaction():
+            for name in sorted(set(before) - set(macro_names())):
+                self.con.execute(f"DROP MACRO IF EXISTS main.{quote(name)}")
+            self.con.execute(MACRO_SQL)
+
+    def _relocate(self, old: str, new: str, strict: bool) -> None:
+        """Re-point every view reading files under ``old`` (the project's previous root) to
+        the same files under ``new``. Creating a view binds it, through the views it reads,
+        so when not all of them bind in one go, each is replaced on its own and one whose
+        inputs are not re-pointed yet is retried after them (an interrupted run leaves the
+        rest for the next open)."""
+        pending = {
+            f"{schema}.{name}": moved
+            for schema, name, sql in self.con.execute(VIEWS).fetchall()
+            if (moved := relocated(sql, old, new)) is not None
+        }
+        try:  # usually every view binds at once: one commit instead of one per view
+            with self.transaction():
+                for create in pending.values():
+                    self.con.execute(create)
+            return
+        except duckdb.Error:
+            pass
+        while pending:
+            failed: dict[str, tuple[str, duckdb.Error]] = {}
+            for name, create in pending.items():
+                try:
+                    self.con.execute(create)
+                except duckdb.Error as exc:
+                    failed[name] = (create, exc)
+            if len(failed) == len(pending):
+                name, (_, error) = next(iter(failed.items()))
+                if strict:
+                    raise ExecutionError(
+                        f"the project moved from {old}; the view {name} in the warehouse "
+                        f"cannot be re-pointed to {new}: {str(error).splitlines()[0]}",
+                        hint="run `sqlops build` to rebuild it",
+                    ) from error
+                for name in failed:
+                    self.con.execute(f"DROP VIEW IF EXISTS {qualified(name)}")
+                return
+            pending = {name: create for name, (create, _) in failed.items()}
 
     def fork(self, macros: bool = True) -> Engine:
         """A cursor on the same database for a worker thread (DuckDB connections are not
-        shared across threads), with the macro library registered on it unless asked not
-        to (~15 ms a cursor; copying rows out needs none)."""
-        return Engine(self.con.cursor(), self.path, macros=macros)
+        shared across threads). Stored macros need nothing; TEMP ones are registered on it
+        unless asked not to (~15 ms a cursor; copying rows out needs none)."""
+        return Engine(self.con.cursor(), self.path, macros=macros and self.macros)
 
     def defer_checkpoint(self) -> None:
         """Leave the write-ahead log as it is at close instead of checkpointing it into the
@@ -316,6 +447,13 @@ class Engine:
 
     def compact_state(self) -> None:
         self.execute(STATE_COMPACT)
+
+
+def _connect(target: str, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(target, read_only=read_only, config=config)
+    except duckdb.Error as exc:
+        raise translate(exc, Where(path=target)) from exc
 
 
 def _polars_source(frame: Any) -> Any:

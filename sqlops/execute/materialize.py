@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,21 @@ STATE_LATEST = f"""
 SELECT name, fingerprint, inputs, materialized, objects, rows FROM {STATE_TABLE}
 QUALIFY row_number() OVER (PARTITION BY name ORDER BY built_at DESC) = 1
 """
+# What the warehouse records about itself: the project root its views' file paths are under
+# ("root"), and the macro library it stores ("macros": its hash, "macro_names": a JSON list).
+META_TABLE = f"{STATE_SCHEMA}.warehouse"
+META_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
+CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR NOT NULL, value VARCHAR NOT NULL);
+"""
+META_READ = f"SELECT key, value FROM {META_TABLE}"
+META_FORGET = f"DELETE FROM {META_TABLE} WHERE key = ?"
+META_WRITE = f"INSERT INTO {META_TABLE} VALUES (?, ?)"
+# the user's views (name and DuckDB's CREATE statement for each), for re-pointing their paths
+VIEWS = (
+    "SELECT schema_name, view_name, sql FROM duckdb_views() "
+    "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+)
 # every state row, oldest first (the last one of a name is its latest), for a checkout
 STATE_OBJECTS = f"SELECT name, fingerprint, objects FROM {STATE_TABLE} ORDER BY built_at"
 STATE_COMPACT = f"""
@@ -150,6 +166,23 @@ def pinned_select(prompt: str, source: Source) -> str | None:
 
 def create_view(name: str, select: str) -> str:
     return f"CREATE OR REPLACE VIEW {qualified(name)} AS\n{select}"
+
+
+def relocated(create: str, old: str, new: str) -> str | None:
+    r"""A view's CREATE statement (as ``duckdb_views()`` gives it) re-pointed from files under
+    folder ``old`` to the same files under ``new``, as CREATE OR REPLACE; None if it names no
+    file under ``old``. Only string literals that start with ``old`` and a path separator
+    change: ``/p/a.csv`` moves, ``/p2/a.csv`` and ``x/p/a.csv`` do not.
+
+    >>> relocated("CREATE VIEW v AS SELECT * FROM read_csv('/p/a.csv', x = '/p2')", "/p", "/q")
+    "CREATE OR REPLACE VIEW v AS SELECT * FROM read_csv('/q/a.csv', x = '/p2')"
+    """
+    head = "CREATE VIEW "
+    pattern = re.compile(re.escape(literal(old)[:-1]) + r"(?=[/\\])")
+    moved, count = pattern.subn(lambda _: literal(new)[:-1], create)
+    if not count or not moved.startswith(head):
+        return None
+    return "CREATE OR REPLACE VIEW " + moved[len(head) :]
 
 
 def parts_select(paths: Sequence[str], union_by_name: bool | None = None) -> str:

@@ -282,7 +282,9 @@ def _write_table(
 
 
 def _parts_select(parts: Sequence[str], ctx: BuildContext, one_schema: bool = False) -> str:
-    paths = [ctx.objects.relative(p) for p in parts]
+    """Absolute paths, so the warehouse opens from any folder in any DuckDB client (a moved
+    project's views are re-pointed when sqlops next opens it)."""
+    paths = [str(ctx.objects.path(p)) for p in parts]
     return m.parts_select(paths, union_by_name=False if one_schema else None)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlops.macros import macro_digest
 from sqlops.project.model import Model, Source
 
 
@@ -46,23 +46,20 @@ def digest(value: Any) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
-def files_digest(paths: Iterable[Path | str]) -> str:
-    """Version input files by name, size and modification time (cheap: no reading).
+def portable(path: Path | str, root: Path | None) -> str:
+    """A path as fingerprints name it: relative to the project root when under it, so
+    moving the project folder leaves every fingerprint as it was.
 
-    A missing file hashes as missing, so it shows up as a data change.
+    >>> portable("/p/data/a.csv", Path("/p")), portable("/q/a.csv", Path("/p"))
+    ('data/a.csv', '/q/a.csv')
     """
-    stats = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-            stats.append((str(path), st.st_size, st.st_mtime_ns))
-        except OSError:
-            stats.append((str(path), -1, -1))
-    return digest(stats)
+    if root is not None and Path(path).is_relative_to(root):
+        return Path(path).relative_to(root).as_posix()
+    return str(path)
 
 
-def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
-    """A source's fingerprint: how it is read, plus the stats of the files behind it.
+def source_fingerprint(source: Source, salt: str = "", root: Path | None = None) -> Fingerprint:
+    """A source's fingerprint: how it is read, plus the content version of its files.
 
     Frames passed from Python cannot be cheaply versioned, so ``salt`` (unique per
     build) makes them count as changed every time.
@@ -70,25 +67,30 @@ def source_fingerprint(source: Source, salt: str = "") -> Fingerprint:
     config = digest(
         {
             "format": source.format,
-            "location": source.location,
+            "location": portable(source.location, root),
             "options": dict(source.options),
             "columns": dict(source.columns),
             "table": source.table,
             "hive": source.hive,
         }
     )
-    data = salt if source.is_frame else files_digest(source.files)
+    data = salt if source.is_frame else source.data_version
     return _combine("", config, data, {})
 
 
-def model_fingerprint(
-    model: Model, upstream: Mapping[str, str], root: Path | None = None
-) -> Fingerprint:
-    """A model's fingerprint: canonical SQL, config, upstream fingerprints, files it reads."""
-    files = [(root / f if root and not Path(f).is_absolute() else f) for f in model.files_read]
-    data = files_digest(files) if files else ""
+def model_fingerprint(model: Model, upstream: Mapping[str, str]) -> Fingerprint:
+    """A model's fingerprint: its SQL tokens, config, upstream fingerprints and the content
+    version of the files it reads directly.
+
+    The SQL part also covers the built-in macros the model calls (with the macros those
+    call), so changing one reruns the models calling it, in full (as any SQL change does):
+    rows an incremental model stored hold the old macro's results.
+    """
+    data = model.data_version
     deps = {name: upstream[name] for name in model.depends_on if name in upstream}
-    return _combine(model.sql_hash, digest(model.config_items()), data, deps)
+    macros = macro_digest(model.sql) if model.kind == "sql" else ""
+    sql = digest([model.sql_hash, macros]) if macros else model.sql_hash
+    return _combine(sql, digest(model.config_items()), data, deps)
 
 
 def _combine(sql: str, config: str, data: str, upstream: Mapping[str, str]) -> Fingerprint:

@@ -83,13 +83,13 @@ def make_plan(
     nodes: list[PlannedNode] = []
     for name in dag.order:
         if name in spec.sources:
-            fp = source_fingerprint(spec.sources[name], salt)
+            fp = source_fingerprint(spec.sources[name], salt, spec.root)
             action, reason = _decide(fp, state.get(name), name in existing, False)
             node = PlannedNode(name, "source", spec.sources[name].format, action, reason, fp)
         else:
             model = spec.models[name]
             upstream = {d: fingerprints[d] for d in model.depends_on}
-            fp = model_fingerprint(model, upstream, spec.root)
+            fp = model_fingerprint(model, upstream)
             fingerprints[name] = fp.value
             if name not in selected:
                 continue

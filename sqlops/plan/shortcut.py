@@ -1,20 +1,24 @@
 """The no-op shortcut: skip loading, planning and DuckDB when no input file has changed.
 
-After a successful build, the stats (size, modification time) of every file that can
-change a plan are saved with the list of nodes built. If the next build sees the same
-stats and the warehouse file is untouched, nothing can have changed and the build is a
-no-op without even importing DuckDB. Any difference falls back to the full plan, which
-decides from content fingerprints, so a touched-but-identical file costs one normal plan.
+After a successful build, the stats (size, modification and change time) of every file that
+can change a plan are saved with the list of nodes built; the files models read directly, which
+only parsing reveals, are saved by name and their stats checked again (globs expanded). If
+the next build sees the same stats and the warehouse file is untouched, nothing can have
+changed and the build is a no-op without even importing DuckDB. Any difference falls back
+to the full plan, which decides from content (SQL tokens, file hashes), so a
+touched-but-identical file costs one normal plan and rebuilds nothing.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from sqlops.config import Config
+from sqlops.macros import library_hash
 from sqlops.plan.fingerprint import digest
 from sqlops.project.sources import resolve_sources
 
@@ -22,8 +26,9 @@ _FILE = "cache/noop.json"
 
 
 def inputs_digest(config: Config, select: Sequence[str], exclude: Sequence[str]) -> str:
-    """Stats of the config, every model file, every source file and python model module."""
-    stats: list[Any] = [repr(config), list(select), list(exclude)]
+    """Stats of the config, every model file, every source file and python model module,
+    and the macro library (part of the fingerprints of the models calling it)."""
+    stats: list[Any] = [repr(config), list(select), list(exclude), library_hash()]
     for folder, dirs, files in os.walk(config.models_path):
         dirs.sort()
         for name in sorted(files):
@@ -51,15 +56,26 @@ def saved_nodes(config: Config, inputs: str) -> list[dict[str, Any]] | None:
         return None
     if data.get("inputs") != inputs or data.get("warehouse") != warehouse_digest(config):
         return None
+    if data.get("reads") != _reads_digest(config, data.get("read_names", [])):
+        return None
     nodes: list[dict[str, Any]] = data["nodes"]
     return nodes
 
 
-def save(config: Config, inputs: str, nodes: list[dict[str, Any]]) -> None:
-    """Record a successful build (after the warehouse is closed, so its stats are final)."""
+def save(
+    config: Config, inputs: str, nodes: list[dict[str, Any]], reads: Sequence[str] = ()
+) -> None:
+    """Record a successful build (after the warehouse is closed, so its stats are final);
+    ``reads`` are the files and globs the models read directly (``from 'x.csv'``)."""
     path = config.state_path / _FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"inputs": inputs, "warehouse": warehouse_digest(config), "nodes": nodes}
+    body = {
+        "inputs": inputs,
+        "warehouse": warehouse_digest(config),
+        "nodes": nodes,
+        "read_names": sorted(reads),
+        "reads": _reads_digest(config, sorted(reads)),
+    }
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(body))
     os.replace(tmp, path)
@@ -70,9 +86,20 @@ def forget(config: Config) -> None:
     (config.state_path / _FILE).unlink(missing_ok=True)
 
 
-def _stat(path: str) -> tuple[str, int, int]:
+def _reads_digest(config: Config, names: Sequence[str]) -> str:
+    stats: list[Any] = []
+    for name in names:
+        path = name if os.path.isabs(name) else str(config.root / name)
+        found = sorted(glob.glob(path, recursive=True)) if any(c in name for c in "*?[") else [path]
+        stats.append([name, [_stat(p) for p in found]])
+    return digest(stats)
+
+
+def _stat(path: str) -> tuple[str, int, int, int]:
+    """Size, modification and change time: the change time cannot be set back, so a
+    different file copied in with the old size and mtime (``cp -p``) still shows."""
     try:
         st = os.stat(path)
     except OSError:
-        return (path, -1, -1)
-    return (path, st.st_size, st.st_mtime_ns)
+        return (path, -1, -1, -1)
+    return (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -7,6 +7,7 @@ Parsing SQL is the slow part of loading, so results are cached by file content i
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import importlib.util
 import json
@@ -20,6 +21,7 @@ from typing import Any
 from sqlops.config import Config
 from sqlops.errors import DuplicateModelError, ModelParseError, UnknownTableError, did_you_mean
 from sqlops.oserrors import read_text
+from sqlops.project.filehash import FileHashes
 from sqlops.project.header import parse_header, split_list
 from sqlops.project.model import Model, ProjectSpec, Source, TableRef
 from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
@@ -30,7 +32,8 @@ SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
 # works as a file name, a selector (where space, comma, + and glob characters mean something),
 # a table reference in other models' SQL and a warehouse view name, with no quoting anywhere
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CACHE_FILE = "cache/parse-v3.json"
+_CACHE_FILE = "cache/parse-v4.json"
+_HASHES_FILE = "cache/file-hashes.json"
 
 
 def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> ProjectSpec:
@@ -41,9 +44,36 @@ def load_project(config: Config, frames: Mapping[str, Any] | None = None) -> Pro
     for model in _discover(config, cache):
         _add(models, sources, model, config.root)
     cache.save()
+    hashes = FileHashes(config.state_path / _HASHES_FILE)
+    sources = {name: _source_version(src, hashes, config.root) for name, src in sources.items()}
     known = {**{n: None for n in sources}, **{n: None for n in models}}
-    resolved = {name: _resolve(model, known) for name, model in models.items()}
+    resolved = {
+        name: _resolve(_model_version(model, hashes, config.root), known)
+        for name, model in models.items()
+    }
+    hashes.save()
     return ProjectSpec(root=config.root, sources=sources, models=resolved)
+
+
+def _source_version(source: Source, hashes: FileHashes, root: Path) -> Source:
+    if source.is_frame:
+        return source
+    return dataclasses.replace(source, data_version=hashes.digest(source.files, root))
+
+
+def _model_version(model: Model, hashes: FileHashes, root: Path) -> Model:
+    """The content version of the files a model reads directly (globs expanded, as DuckDB
+    expands them relative to the project root)."""
+    if not model.files_read:
+        return model
+    files: list[Path] = []
+    for name in model.files_read:
+        path = Path(name) if Path(name).is_absolute() else root / name
+        if any(ch in name for ch in "*?["):
+            files.extend(Path(p) for p in sorted(glob.glob(str(path), recursive=True)))
+        else:
+            files.append(path)
+    return dataclasses.replace(model, data_version=hashes.digest(files, root))
 
 
 def _add(models: dict[str, Model], sources: Mapping[str, Source], model: Model, root: Path) -> None:
@@ -100,8 +130,9 @@ def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache
     values = header.values
     name = values.get("name") or f"{_schema_of(parts)}.{parts[-1][:-4].lower()}"
     check_name(name, rel, header.lines.get("name"))
-    body = "\n".join(text.splitlines()[header.body_line - 1 :]).rstrip().rstrip(";").rstrip()
-    tables, files, sql_hash = cache.analyze(text, body, rel, header.body_line)
+    body = "\n".join(text.splitlines()[header.body_line - 1 :])
+    tables, files, sql_hash, end = cache.analyze(text, body, rel, header.body_line)
+    body = body[:end]  # without a trailing ';' and the comments after the statement
     materialized = values.get("materialized", "view")
     unique_key = split_list(values.get("unique_key", ""))
     if materialized == "incremental" and not unique_key and not values.get("cursor"):
@@ -296,7 +327,7 @@ class _ParseCache:
 
     def analyze(
         self, text: str, body: str, path: Path, body_line: int
-    ) -> tuple[list[TableRef], list[str], str]:
+    ) -> tuple[list[TableRef], list[str], str, int]:
         key = hashlib.sha256(text.encode()).hexdigest()
         entry = self.entries.get(key)
         if entry is None:
@@ -307,7 +338,8 @@ class _ParseCache:
             entry = {
                 "tables": [[t.name, t.line, t.col, t.spans, t.aliased] for t in info.tables],
                 "files": list(info.files),
-                "hash": hashlib.sha256(info.canonical.encode()).hexdigest(),
+                "hash": info.fingerprint,
+                "end": info.end,
             }
             self.entries[key] = entry
             self.dirty = True
@@ -315,7 +347,7 @@ class _ParseCache:
             TableRef(n, line, col, tuple((a, b) for a, b in spans), aliased)
             for n, line, col, spans, aliased in entry["tables"]
         ]
-        return tables, entry["files"], entry["hash"]
+        return tables, entry["files"], entry["hash"], entry["end"]
 
     def save(self) -> None:
         if not self.dirty:

@@ -28,7 +28,8 @@ class Source:
     """An external input that models read by its ``schema.table`` name.
 
     ``location`` is what DuckDB reads (an absolute file, glob or database path);
-    ``files`` are the concrete files behind it, whose stats version the input data.
+    ``files`` are the concrete files behind it; ``data_version`` hashes their names and
+    contents (set by the loader), so identical bytes are the same input data.
     A ``frame`` source holds a Polars/pandas/Arrow object passed in at build time.
     """
 
@@ -44,6 +45,7 @@ class Source:
     owner: str = ""
     tags: tuple[str, ...] = ()
     frame: Any = None
+    data_version: str = ""
 
     @property
     def is_frame(self) -> bool:
@@ -54,9 +56,10 @@ class Source:
 class Model:
     """One transformation: a SELECT in ``sql/<schema>/<name>.sql`` or a Python function.
 
-    ``sql`` is the model body exactly as written (so engine errors map back to file lines,
-    with ``body_line`` the file line of its first line); ``sql_hash`` hashes sqlglot's
-    normalized form, which fingerprints use so reformatting does not trigger a rebuild.
+    ``sql`` is the model body exactly as written, up to the end of its statement (so engine
+    errors map back to file lines, with ``body_line`` the file line of its first line);
+    ``sql_hash`` hashes its tokens as written, so re-indenting or editing a comment does not
+    trigger a rebuild but any edit DuckDB could see does.
     ``reads`` are the table references as written; ``depends_on`` the model and source
     names they resolve to.
     """
@@ -71,6 +74,7 @@ class Model:
     reads: tuple[TableRef, ...] = ()
     depends_on: tuple[str, ...] = ()
     files_read: tuple[str, ...] = ()
+    data_version: str = ""  # content version of ``files_read`` (set by the loader)
     unique_key: tuple[str, ...] = ()
     cursor: str | None = None
     tags: tuple[str, ...] = ()

@@ -1,28 +1,36 @@
 """sqlglot's only boundary: parse model SQL into the facts the planner needs.
 
 Dependencies are the tables a query reads, found in the syntax tree, so models need no
-``ref()`` templating. CTE names are not tables; string arguments of the built-in table
-macros (``deduplicate('raw.orders')``) are; file reads (``read_csv('x.csv')``, ``'x.csv'``)
-are recorded as files so their stats can version the input data.
+``ref()`` templating. A name is a CTE only in the scopes that see that CTE; string
+arguments of the built-in table macros (``deduplicate('raw.orders')``) are tables; file
+reads (``read_csv('x.csv')``, ``'x.csv'``) are recorded as files so their content can
+version the input data. Also here: the SQL fingerprint (tokens as written) and one hop of
+column lineage.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlops.errors import ModelParseError
 from sqlops.project.model import TableRef
 
 DIALECT = "duckdb"
+_DIALECT = Dialect.get_or_raise(DIALECT)
 _FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".ndjson", ".jsonl", ".gz", ".zst")
 _FILE_FUNCTIONS = {
     "read_csv",
@@ -38,11 +46,17 @@ _FILE_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class SqlInfo:
-    """What the planner needs from a model's SQL."""
+    """What the planner needs from a model's SQL.
+
+    ``fingerprint`` hashes the statement's tokens exactly as written (comments and layout
+    between tokens do not count); ``end`` is where the statement ends in the body, so a
+    trailing ``;`` and comments after it can be cut before the SQL is embedded elsewhere.
+    """
 
     tables: tuple[TableRef, ...]
     files: tuple[str, ...]
-    canonical: str
+    fingerprint: str
+    end: int
 
 
 def analyze(
@@ -59,7 +73,8 @@ def analyze(
     >>> [t.name for t in info.tables]
     ['raw.c', 'stg.orders']
     """
-    tree = _parse_one(sql, path, body_line)
+    tokens = _statement_tokens(sql, path, body_line)
+    tree = _parse_tokens(tokens, sql, path, body_line)
     if not isinstance(tree, exp.Query):
         raise ModelParseError(
             f"a model must be one SELECT (WITH allowed), found {tree.key.upper()}",
@@ -67,22 +82,22 @@ def analyze(
             line=body_line,
             hint="move other statements out of the model, or use `sqlops run` for scripts",
         )
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found = [(t, _mention(t, body_line)) for t in tree.find_all(exp.Table)]
+    ctes = _cte_references(tree)
     tables: dict[str, TableRef] = {}
     files: set[str] = set()
     spans: dict[str, list[tuple[int, int] | None]] = {}
     aliased: dict[str, list[bool]] = {}
     macros = table_macros or {}
-    for table in tree.find_all(exp.Table):
-        line, col = _position(table, body_line)
+    for table, (name, line, col, span) in found:
         if isinstance(table.this, exp.Identifier):
-            name = ".".join(part.name.lower() for part in table.parts)
-            if not table.db and (name in ctes):
+            if id(table) in ctes:
                 continue
-            if not table.db and table.name.lower().endswith(_FILE_SUFFIXES):
-                files.add(table.name)
+            if not table.db and name.lower().endswith(_FILE_SUFFIXES):
+                files.add(name)
                 continue
-            spans.setdefault(name, []).append(_span(table))
+            name = name.lower()
+            spans.setdefault(name, []).append(span)
             aliased.setdefault(name, []).append(bool(table.alias))
             tables.setdefault(name, TableRef(name, line, col))
         elif isinstance(table.this, exp.Func):
@@ -95,22 +110,61 @@ def analyze(
                         tables.setdefault(arg.lower(), TableRef(arg.lower(), line, col))
             elif fname in _FILE_FUNCTIONS and args and args[0] is not None:
                 files.add(args[0])
-    for name, found in spans.items():
-        known = tuple(s for s in found if s is not None)
-        if len(known) == len(found):
+    for name, mentions in spans.items():
+        known = tuple(s for s in mentions if s is not None)
+        if len(known) == len(mentions):
             tables[name] = dataclasses.replace(
                 tables[name], spans=known, aliased=all(aliased[name])
             )
     return SqlInfo(
         tables=tuple(sorted(tables.values(), key=lambda t: t.name)),
         files=tuple(sorted(files)),
-        canonical=tree.sql(dialect=DIALECT, comments=False),
+        fingerprint=_token_digest(tokens, sql),
+        end=tokens[-1].end + 1,
     )
 
 
-def _parse_one(sql: str, path: Path, body_line: int) -> Any:
+def _statement_tokens(sql: str, path: Path, body_line: int) -> list[Token]:
+    """The tokens of the one statement in ``sql``; empty statements (a trailing ``;``, a
+    ``;`` followed by comments) are dropped, as DuckDB drops them."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        tokens = _DIALECT.tokenize(sql)
+    except SqlglotError as exc:  # TokenError: an unterminated string or comment
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise ModelParseError(
+            f"SQL syntax error: {reason}", path=path, line=body_line, hint="fix the SQL"
+        ) from exc
+    statements: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append([])
+        else:
+            statements[-1].append(token)
+    found = [s for s in statements if s]
+    if not found:
+        raise ModelParseError(
+            "the model has no SQL", path=path, line=body_line, hint="write one SELECT statement"
+        )
+    if len(found) > 1:
+        raise ModelParseError(
+            f"a model must be one SELECT, found {len(found)} statements",
+            path=path,
+            line=body_line + found[1][0].line - 1,
+            hint="remove the extra statements (and any trailing ';' followed by more SQL)",
+        )
+    if not statements[0]:
+        raise ModelParseError(
+            "a model must start with its SELECT, found ';' before it",
+            path=path,
+            line=body_line + tokens[0].line - 1,
+            hint="remove the ';' before the SELECT",
+        )
+    return found[0]
+
+
+def _parse_tokens(tokens: list[Token], sql: str, path: Path, body_line: int) -> Any:
+    try:
+        statements = [s for s in _DIALECT.parser().parse(tokens, sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line = first.get("line")
@@ -132,18 +186,99 @@ def _parse_one(sql: str, path: Path, body_line: int) -> Any:
             line=body_line,
             hint="fix the SQL",
         ) from exc
-    if not statements:
-        raise ModelParseError(
-            "the model has no SQL", path=path, line=body_line, hint="write one SELECT statement"
-        )
-    if len(statements) > 1:
-        raise ModelParseError(
-            f"a model must be one SELECT, found {len(statements)} statements",
-            path=path,
-            line=body_line,
-            hint="remove the extra statements (and any trailing ';' followed by more SQL)",
-        )
     return statements[0]
+
+
+def _mention(table: exp.Table, body_line: int) -> tuple[str, int | None, int | None, Any]:
+    """A table's dotted name as written, where it starts and its span in the text (taken
+    before identifiers are case-folded for the scope analysis)."""
+    name = ".".join(part.name for part in table.parts)
+    line, col = _position(table, body_line)
+    return name, line, col, _span(table)
+
+
+def _cte_references(tree: exp.Expr) -> set[int]:
+    """Ids of the table nodes that name a CTE visible in their own scope.
+
+    CTE-ness is per scope: ``(with region as (...) select * from region) a, region b``
+    reads the CTE once and the table once. Identifiers are case-folded first (in place)
+    because DuckDB resolves names case-insensitively, quoted or not.
+    """
+    normalize_identifiers(tree, dialect=DIALECT)
+    try:
+        scopes = traverse_scope(tree)
+    except SqlglotError:  # a shape sqlglot cannot scope: any CTE name counts, anywhere
+        names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        return {id(t) for t in tree.find_all(exp.Table) if not t.db and t.name in names}
+    decided: dict[int, bool] = {}
+    for scope in scopes:  # innermost first
+        for table in scope.tables:
+            if id(table) not in decided:
+                decided[id(table)] = not table.db and table.name in scope.cte_sources
+    return {key for key, is_cte in decided.items() if is_cte}
+
+
+_GAP_TEXT = re.compile(r"\s+|--[^\n]*|/\*.*?\*/", re.S)
+
+
+def _token_digest(tokens: Sequence[Token], sql: str) -> str:
+    """Hash the statement as DuckDB sees it: every token exactly as written (case, quotes,
+    escapes), without the comments and layout between tokens.
+
+    Where two tokens could read differently to DuckDB's lexer once joined (``x'ff'`` vs
+    ``x 'ff'``, ``+-`` vs ``+ -``), whether something separates them is kept; anything
+    between tokens that is not whitespace or a simple comment is kept verbatim.
+    """
+    parts: list[Any] = []
+    previous = ""
+    last_end = 0
+    for token in tokens:
+        lexeme = sql[token.start : token.end + 1]
+        if parts:
+            gap = sql[last_end : token.start]
+            rest = _GAP_TEXT.sub("", gap)
+            if rest:
+                parts.append([rest])
+            elif gap:
+                separator = _separator(previous, lexeme, gap)
+                if separator:
+                    parts.append([separator])
+        parts.append(lexeme)
+        previous = lexeme
+        last_end = token.end + 1
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _char_class(char: str) -> str:
+    if char.isalnum() or char in "_$" or ord(char) > 127:
+        return "word"
+    if char in "'\"":
+        return "quote"
+    if char == ".":
+        return "dot"
+    return "op" if char in "+-*/<>=~!@#%^&|`?:" else "punct"
+
+
+_JOINABLE = {
+    ("op", "op"),
+    ("word", "word"),
+    ("word", "quote"),
+    ("quote", "word"),
+    ("quote", "quote"),
+    ("dot", "word"),
+    ("word", "dot"),
+    ("dot", "dot"),
+}
+
+
+def _separator(left: str, right: str, gap: str) -> str:
+    """What to record for whitespace between two lexemes: nothing where joining them
+    cannot change how DuckDB lexes them; a newline between two string literals (which
+    continue each other across a newline only)."""
+    pair = (_char_class(left[-1]), _char_class(right[0]))
+    if pair not in _JOINABLE:
+        return ""
+    return "\n" if pair == ("quote", "quote") and "\n" in gap else " "
 
 
 def _position(table: exp.Table, body_line: int) -> tuple[int | None, int | None]:
@@ -180,33 +315,157 @@ def _string_args(func: exp.Func) -> list[str | None]:
     return [a.name if isinstance(a, exp.Literal) and a.is_string else None for a in args]
 
 
-def column_lineage(
-    column: str,
+@dataclass(frozen=True)
+class ColumnHop:
+    """One hop of column lineage through one SELECT.
+
+    ``values``: each output column -> the input columns its values are computed from.
+    ``filters``: input columns that decide which rows or groups come out (WHERE, JOIN,
+    GROUP BY, HAVING, QUALIFY, a sub-query's columns, ORDER BY under LIMIT), so a change
+    to them can reach every output column.
+    """
+
+    values: dict[str, list[tuple[str, str]]]
+    filters: list[tuple[str, str]]
+
+
+def column_sources(
     sql: str,
     *,
-    sources: Mapping[str, str],
-    schema: Mapping[str, Mapping[str, str]] | None = None,
-) -> list[tuple[str, str]]:
-    """The source columns one output column is computed from, as ``(table, column)`` pairs.
+    targets: Mapping[str, str],
+    schema: Mapping[str, Mapping[str, str]],
+    path: Path = Path("<model>"),
+    table_macros: Mapping[str, Sequence[int]] | None = None,
+) -> ColumnHop:
+    """One hop of column lineage: for every output column of one SELECT, the columns of
+    the tables it reads that the column is computed from, as ``(table, column)`` pairs.
 
-    ``sources`` maps upstream model names to their SQL so lineage walks through models;
-    ``schema`` gives column types of leaf tables so ``SELECT *`` can be expanded.
+    ``targets`` maps table names as written (lower-cased) to the source or model they
+    resolve to, so results name nodes; ``schema`` gives the columns of those nodes, so
+    ``SELECT *`` expands. Names are case-folded as DuckDB folds them. A table macro
+    (``deduplicate('raw.t')``) is traced as the table it names, and any column of that
+    table may decide its rows (``("raw.t", "*")`` in ``filters``).
+
+    >>> hop = column_sources("select o.a + 1 as x from orders o where o.b > 0",
+    ...                      targets={"orders": "main.orders"},
+    ...                      schema={"main.orders": {"a": "INT", "b": "INT"}})
+    >>> hop.values, hop.filters
+    ({'x': [('main.orders', 'a')]}, [('main.orders', 'b')])
     """
     from sqlglot.lineage import lineage
 
-    nested: dict[str, Any] = {}
-    for name, typed in (schema or {}).items():
-        db, table = name.split(".", 1)
-        nested.setdefault(db, {})[table] = dict(typed)
-    try:
-        root = lineage(column, sql, schema=nested, sources=dict(sources), dialect=DIALECT)
-    except SqlglotError as exc:
-        raise ModelParseError(f"cannot trace column {column!r}: {exc}") from exc
-    leaves: list[tuple[str, str]] = []
-    for node in root.walk():
-        if node.downstream:
+    tree = _parse_tokens(_statement_tokens(sql, path, 1), sql, path, 1)
+    ctes = _cte_references(tree)
+    macros = table_macros or {}
+    through_macros: set[tuple[str, str]] = set()
+    for table in list(tree.find_all(exp.Table)):
+        if id(table) in ctes:
             continue
-        if isinstance(node.expression, exp.Table):
-            table = ".".join(p.name.lower() for p in node.expression.parts)
-            leaves.append((table, node.name.split(".")[-1]))
-    return sorted(set(leaves))
+        if isinstance(table.this, exp.Identifier):
+            target = targets.get(".".join(part.name for part in table.parts))
+        elif isinstance(table.this, exp.Func) and _func_name(table.this) in macros:
+            args = _string_args(table.this)
+            arg = next((args[i] for i in macros[_func_name(table.this)] if i < len(args)), None)
+            target = targets.get(arg.lower()) if arg else None
+            if target is not None:
+                through_macros.add((target, "*"))
+        else:
+            continue
+        if target is not None:
+            db, name = target.split(".", 1)
+            table.set("catalog", None)
+            table.set("db", exp.to_identifier(db))
+            table.set("this", exp.to_identifier(name))
+    nested: dict[str, dict[str, dict[str, str]]] = {}
+    for node, columns in schema.items():
+        db, name = node.split(".", 1)
+        nested.setdefault(db, {})[name] = {c.lower(): t for c, t in columns.items()}
+    try:
+        roots = lineage(None, tree, schema=nested, dialect=DIALECT, copy=False)
+        filters, aliases = _filter_columns(tree, nested)
+    except SqlglotError as exc:
+        raise ModelParseError(
+            f"cannot trace the columns: {exc}",
+            path=path,
+            hint="build the project first, so SELECT * can be expanded",
+        ) from exc
+    values = {column: sorted(_leaves(root)) for column, root in roots.items()}
+    for alias in aliases & values.keys():
+        filters.update(values[alias])
+    return ColumnHop(values=values, filters=sorted(filters | through_macros))
+
+
+def _leaves(root: Any) -> set[tuple[str, str]]:
+    """The table columns at the ends of a sqlglot lineage node (a file read stands for its
+    file; a table function such as ``range(3)`` for nothing)."""
+    found: set[tuple[str, str]] = set()
+    for node in root.walk():
+        if node.downstream or not isinstance(node.expression, exp.Table):
+            continue
+        table = node.expression
+        if isinstance(table.this, exp.Func):
+            args = _string_args(table.this) if _func_name(table.this) in _FILE_FUNCTIONS else []
+            names = [args[0] or ""] if args else []
+        else:
+            names = [".".join(p.name for p in table.parts)]
+        found.update((name, node.name.split(".")[-1]) for name in names if name)
+    return found
+
+
+_FILTER_CLAUSES = (exp.Where, exp.Join, exp.Group, exp.Having, exp.Qualify)
+
+
+def _filter_columns(
+    tree: exp.Expr, schema: dict[str, Any]
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """Input columns that decide which rows come out of a qualified query (any scope), and
+    the output aliases such clauses refer to (``QUALIFY rn = 1``)."""
+    from sqlglot.lineage import lineage
+
+    found: set[tuple[str, str]] = set()
+    aliases: set[str] = set()
+    for scope in traverse_scope(tree):
+        parent = scope.parent
+        whole = False  # a sub-query filtering its parent (x IN (...)): all its columns count
+        if scope.is_subquery and parent is not None:
+            whole = _inside(scope.expression, _clauses(parent), parent.expression)
+        for column in scope.columns:
+            if not (whole or _inside(column, _clauses(scope), scope.expression)):
+                continue
+            source = scope.sources.get(column.table)
+            if not column.table:
+                aliases.add(column.name)
+            elif isinstance(source, exp.Table):
+                found.add((".".join(p.name for p in source.parts), column.name))
+            elif isinstance(source, Scope) and isinstance(source.expression, exp.Query):
+                try:
+                    node = lineage(
+                        column.name, source.expression, schema=schema, scope=source, dialect=DIALECT
+                    )
+                    found |= _leaves(node)
+                except SqlglotError:  # cannot place it: any column of those tables may count
+                    found |= {(_table_name(t), "*") for t in source.expression.find_all(exp.Table)}
+    return found, aliases
+
+
+def _table_name(table: exp.Table) -> str:
+    return ".".join(p.name for p in table.parts)
+
+
+def _clauses(scope: Scope) -> tuple[type[exp.Expr], ...]:
+    """The clauses of a scope that decide its rows (ORDER BY too under LIMIT/OFFSET)."""
+    args = scope.expression.args
+    return (
+        (*_FILTER_CLAUSES, exp.Order)
+        if args.get("limit") or args.get("offset")
+        else _FILTER_CLAUSES
+    )
+
+
+def _inside(node: exp.Expr, clauses: tuple[type[exp.Expr], ...], stop: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not stop:
+        if isinstance(parent, clauses):
+            return True
+        parent = parent.parent
+    return False

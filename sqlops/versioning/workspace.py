@@ -97,7 +97,7 @@ def check_out(engine: Engine, objects: ObjectStore, commit: Commit, run_id: str)
             kind = relations.get(name)
             if kind is not None and kind != "view":
                 engine.execute(m.drop_relation(name, kind.upper()))
-            engine.execute(m.create_view(name, _parts_view(objects, version, relative=True)))
+            engine.execute(m.create_view(name, _parts_view(objects, version)))
             engine.execute(
                 m.state_insert(),
                 m.state_params(
@@ -119,12 +119,12 @@ def _state_rows(engine: Engine) -> list[tuple[str, str, list[str]]]:
         return engine.execute(m.STATE_OBJECTS).fetchall()
 
 
-def _parts_view(objects: ObjectStore, version: TableVersion, relative: bool) -> str:
+def _parts_view(objects: ObjectStore, version: TableVersion) -> str:
     """The SELECT of a view over a version's parts (union by name only when their schemas
-    differ, e.g. the parts an incremental model appended after a column was added); paths
-    relative to the project root for the warehouse, absolute for a scratch database."""
+    differ, e.g. the parts an incremental model appended after a column was added); absolute
+    paths, so the warehouse opens from any folder."""
     union = len(version.parts) > 1 and not objects.same_schema(version.parts)
-    paths = [objects.relative(p) if relative else str(objects.path(p)) for p in version.parts]
+    paths = [str(objects.path(p)) for p in version.parts]
     return m.parts_select(paths, union_by_name=union)
 
 
@@ -133,7 +133,7 @@ def attach_views(engine: Engine, objects: ObjectStore, commit: Commit) -> None:
     for schema in sorted({n.split(".")[0] for n in commit.tree}):
         engine.execute(f"CREATE SCHEMA IF NOT EXISTS {m.quote(schema)}")
     for name, version in sorted(commit.tree.items()):
-        engine.execute(m.create_view(name, _parts_view(objects, version, relative=False)))
+        engine.execute(m.create_view(name, _parts_view(objects, version)))
 
 
 def read_version(engine: Engine, objects: ObjectStore, version: TableVersion) -> Any:

@@ -46,7 +46,7 @@ def test_warehouse_is_plain_duckdb_over_parquet_objects(
 ) -> None:
     project = Project(orders_project)
     project.build()
-    monkeypatch.chdir(orders_project)  # views use paths relative to the project root
+    monkeypatch.chdir(orders_project)  # as the README opens it (any folder works)
     con = duckdb.connect(".sqlops/warehouse.duckdb", read_only=True)
     kinds = dict(
         con.execute(

@@ -26,8 +26,16 @@ def test_after_a_build_nothing_runs(orders_project: Path) -> None:
 def test_reformatting_sql_does_not_trigger_a_rebuild(orders_project: Path) -> None:
     Project(orders_project).build()
     path = orders_project / "sql/marts/revenue.sql"
-    path.write_text(path.read_text().replace("select", "SELECT\n   ") + "\n-- trailing comment\n")
+    text = path.read_text().replace("select", "select -- the columns\n   ").replace(", ", " ,")
+    path.write_text(text + "; -- trailing comment\n")
     assert _reasons(orders_project)["marts.revenue"] == ("skip", "unchanged")
+
+
+def test_a_typo_duckdb_rejects_changes_the_fingerprint(orders_project: Path) -> None:
+    Project(orders_project).build()
+    path = orders_project / "sql/marts/revenue.sql"
+    path.write_text(path.read_text().replace("customer_id,", "customer_id,,", 1))
+    assert _reasons(orders_project)["marts.revenue"] == ("run", "SQL changed")
 
 
 def test_sql_change_runs_the_model_and_its_descendants(orders_project: Path) -> None:

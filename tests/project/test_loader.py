@@ -102,7 +102,7 @@ def test_parse_results_are_cached_by_content(make_project: ProjectFactory) -> No
     root = make_project({"sql/s/m.sql": "select 1 as a", "sql/s/n.sql": "select * from s.m"})
     config = load_config(root)
     load_project(config)
-    cache = root / ".sqlops/cache/parse-v3.json"
+    cache = root / ".sqlops/cache/parse-v4.json"
     assert cache.exists()
     (root / "sql/s/n.sql").write_text("select * from s.m, s.m2")
     (root / "sql/s/m2.sql").write_text("select 2 as b")
@@ -168,3 +168,48 @@ def test_windows_line_endings_load_as_before(make_project: ProjectFactory) -> No
     (root / "sql/stg/a.sql").write_bytes(b"-- materialized: table\r\nselect 1 as x\r\n")
     model = load_project(load_config(root)).models["stg.a"]
     assert (model.materialized, model.sql, model.body_line) == ("table", "select 1 as x", 2)
+
+
+@pytest.mark.parametrize("materialized", ["view", "table"])
+def test_a_model_ending_with_semicolon_and_comment_builds_as_duckdb_runs_it(
+    make_project: ProjectFactory, materialized: str
+) -> None:
+    import duckdb
+
+    from sqlops import Project
+
+    body = "select 1 as a, 'x;y' as b -- the b\nunion all select 2, 'z'; -- done\n;\n/* end */\n"
+    root = make_project({"sql/s/m.sql": f"-- materialized: {materialized}\n{body}"})
+    spec = load_project(load_config(root))
+    assert spec.models["s.m"].sql == body[: body.index("; -- done")]
+    project = Project(root)
+    assert project.build().ok
+    expected = duckdb.sql(body).fetchall()
+    assert sorted(project.table("s.m").rows()) == sorted(expected)
+
+
+def test_a_cte_in_one_scope_does_not_hide_the_source_in_another(
+    make_project: ProjectFactory,
+) -> None:
+    """Section 7's repro: the first build used to fail (no dependency on the source)."""
+    import duckdb
+
+    from sqlops import Project
+
+    sql = (
+        "select a.k, b.r_name from (with region as (select 0 as k) select * from region) as a,"
+        " region as b"
+    )
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."main.region"]\npath = "data/region.csv"\n',
+            "data/region.csv": "r_name\nAFRICA\nASIA\n",
+            "sql/m/r.sql": f"-- materialized: table\n{sql}\n",
+        }
+    )
+    project = Project(root)
+    assert project.load().models["m.r"].depends_on == ("main.region",)
+    assert project.build().ok
+    con = duckdb.connect()
+    con.execute(f"create table region as select * from read_csv('{root / 'data/region.csv'}')")
+    assert sorted(project.table("m.r").rows()) == sorted(con.execute(sql).fetchall())

@@ -1,0 +1,31 @@
+"""Feature store: feature views, point-in-time training sets and an embedded online store."""
+
+from sqlops.features.definitions import (
+    Entity,
+    Feature,
+    FeatureRegistry,
+    FeatureView,
+    ViewSelection,
+    parse_ttl,
+)
+from sqlops.features.errors import (
+    EntityFrameError,
+    FeatureDefinitionError,
+    FeatureError,
+    OnlineStoreError,
+    UnknownFeatureError,
+)
+
+__all__ = [
+    "Entity",
+    "EntityFrameError",
+    "Feature",
+    "FeatureDefinitionError",
+    "FeatureError",
+    "FeatureRegistry",
+    "FeatureView",
+    "OnlineStoreError",
+    "UnknownFeatureError",
+    "ViewSelection",
+    "parse_ttl",
+]

@@ -1,0 +1,244 @@
+"""The online store: values equal the training set's last row, incremental, all-or-nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqlops.execute.engine import Engine
+from sqlops.features import (
+    Entity,
+    FeatureError,
+    FeatureRegistry,
+    FeatureView,
+    OnlineStoreError,
+    UnknownFeatureError,
+)
+from sqlops.features.online import OnlineStore
+from sqlops.features.pit import get_historical_features
+
+T0 = dt.datetime(2024, 1, 1)
+DRIVER = Entity("driver", ("driver_id",))
+SCHEMA = {
+    "driver_id": pl.Int64,
+    "ts": pl.Datetime("us"),
+    "created": pl.Datetime("us"),
+    "conv": pl.Int64,
+}
+
+
+def minutes(n: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=n)
+
+
+def stats(ttl: Any = None) -> FeatureRegistry:
+    view = FeatureView(
+        "stats", "fv", ("driver",), "ts", ("conv",), created_timestamp="created", ttl=ttl
+    )
+    return FeatureRegistry.of([DRIVER], [view])
+
+
+def training_rows(con: Engine, reg: FeatureRegistry, ids: list[int], at: dt.datetime) -> list[Any]:
+    entity = pl.DataFrame({"driver_id": ids, "event_timestamp": [at] * len(ids)})
+    frame = get_historical_features(con, entity, reg.select(["stats:conv"])).frame
+    return frame["conv"].to_list()
+
+
+row = st.fixed_dictionaries(
+    {
+        "driver_id": st.sampled_from([1, 2, 3]),
+        "ts": st.integers(0, 8).map(minutes),
+        "created": st.one_of(st.none(), st.integers(0, 3).map(minutes)),
+        "conv": st.one_of(st.none(), st.integers(0, 9)),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    first=st.lists(row, max_size=10),
+    more=st.lists(row, max_size=6),
+    ttl=st.sampled_from([None, 180]),
+    ends=st.tuples(st.integers(0, 10), st.integers(0, 12)),
+)
+def test_online_values_equal_last_training_row(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: list[dict[str, Any]],
+    more: list[dict[str, Any]],
+    ttl: int | None,
+    ends: tuple[int, int],
+) -> None:
+    """After each (incremental) materialization, every entity reads what training gives."""
+    store = OnlineStore(tmp_path_factory.mktemp("online") / "online.db")
+    con = Engine(duckdb.connect(), ":memory:")
+    reg = stats(ttl)
+    ids = [1, 2, 3, 4]
+    rows = list(first)
+    for end, added in ((ends[0], []), (ends[1], more)):
+        rows += added
+        con.register("fv", pl.DataFrame(rows, schema=SCHEMA, orient="row"))
+        store.materialize(con, reg.select(["stats:*"]), minutes(end))
+        online = store.get_online_features(["stats:conv"], [{"driver_id": i} for i in ids])
+        assert online == {"driver_id": ids, "conv": training_rows(con, reg, ids, minutes(end))}
+    store.close()
+
+
+def test_materialize_is_incremental_and_records_the_watermark(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT i AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, i AS conv FROM range(1000) t(i)"
+    )
+    store = OnlineStore(tmp_path / "online.db")
+    reg = stats("1d")
+    (first,) = store.materialize(con, reg.select(["stats:*"]), minutes(1))
+    assert (first.written, first.deleted, first.full) == (1000, 0, True)
+    con.execute(
+        "INSERT INTO fv VALUES (5, TIMESTAMP '2024-01-01 00:01', NULL, 500), "
+        "(2000, TIMESTAMP '2024-01-01 00:01', NULL, 1)"
+    )
+    (second,) = store.materialize(con, reg.select(["stats:*"]), minutes(2))
+    assert (second.written, second.deleted, second.full) == (2, 0, False)
+    assert store.watermarks() == {"stats": minutes(2)}
+    # a day later only the two newer rows are still within the ttl: the rest are removed
+    (third,) = store.materialize(
+        con, reg.select(["stats:*"]), T0 + dt.timedelta(days=1, seconds=30)
+    )
+    assert (third.written, third.deleted) == (0, 999)
+    got = store.get_online_features(
+        ["stats:conv"], [{"driver_id": 5}, {"driver_id": 6}, {"driver_id": 2000}]
+    )
+    assert got == {"driver_id": [5, 6, 2000], "conv": [500, None, 1]}
+
+
+def test_failed_materialization_publishes_nothing(tmp_path: Path) -> None:
+    """Readers see the previous materialization until a complete new one commits."""
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, 10 AS conv"
+    )
+    con.execute(
+        "CREATE TABLE fv2 AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, 'x' AS label"
+    )
+    labels = FeatureView("labels", "fv2", ("driver",), "ts", ("label",))
+    reg = FeatureRegistry.of([DRIVER], [stats().views["stats"], labels])
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, reg.select(["stats:*", "labels:*"]), minutes(1))
+    con.execute("UPDATE fv SET conv = 11")
+    # the second view's new snapshot cannot be written into the old table: 2 rows for 1 key
+    con.execute("INSERT INTO fv2 VALUES (1, TIMESTAMP '2024-01-01 00:00:30', 'y')")
+    original = sqlite3.Connection.executemany
+
+    def broken(self: sqlite3.Connection, sql: str, rows: Any) -> sqlite3.Cursor:
+        if '"fv__labels"' in sql and sql.startswith("INSERT"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return original(self, sql, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(store, "db", _Proxy(store.db, broken))
+        with pytest.raises(sqlite3.OperationalError):
+            store.materialize(con, reg.select(["stats:*", "labels:*"]), minutes(2))
+    reader = OnlineStore(tmp_path / "online.db")
+    got = reader.get_online_features(["stats:conv", "labels:label"], [{"driver_id": 1}])
+    assert got == {"driver_id": [1], "conv": [10], "label": ["x"]}
+    assert reader.watermarks() == {"stats": minutes(1), "labels": minutes(1)}
+    # and the next run still brings everything up to date
+    store.materialize(con, reg.select(["stats:*", "labels:*"]), minutes(2))
+    got = reader.get_online_features(["stats:conv", "labels:label"], [{"driver_id": 1}])
+    assert got == {"driver_id": [1], "conv": [11], "label": ["y"]}
+
+
+class _Proxy:
+    """A sqlite3 connection whose executemany can be made to fail."""
+
+    def __init__(self, db: sqlite3.Connection, executemany: Any) -> None:
+        self._db = db
+        self._executemany = executemany
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        return self._executemany(self._db, sql, rows)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_values_of_every_type_round_trip(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        """CREATE TABLE fv AS SELECT 'k1' AS id, 7 AS grp, TIMESTAMP '2024-01-01' AS ts,
+        true AS flag, 1.5::DOUBLE AS x, 2.25::DECIMAL(9, 2) AS price, DATE '2023-05-06' AS day,
+        TIMESTAMP '2023-05-06 07:08:09.123456' AS seen,
+        TIMESTAMPTZ '2023-05-06 07:08:09+02' AS seen_tz, [1, 2] AS xs, {'a': 1} AS s,
+        18446744073709551615::UBIGINT AS big, 'é' AS name, NULL::INTEGER AS missing"""
+    )
+    feats = ("flag", "x", "price", "day", "seen", "seen_tz", "xs", "s", "big", "name", "missing")
+    reg = FeatureRegistry.of(
+        [Entity("item", ("id", "grp"))], [FeatureView("items", "fv", ("item",), "ts", feats)]
+    )
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, reg.select(["items:*"]), minutes(1))
+    got = store.get_online_features(["items:*"], [{"id": "k1", "grp": 7}, {"id": "k1", "grp": 8}])
+    assert got == {
+        "id": ["k1", "k1"],
+        "grp": [7, 8],
+        "flag": [True, None],
+        "x": [1.5, None],
+        "price": [Decimal("2.25"), None],
+        "day": [dt.date(2023, 5, 6), None],
+        "seen": [dt.datetime(2023, 5, 6, 7, 8, 9, 123456), None],
+        "seen_tz": [dt.datetime(2023, 5, 6, 5, 8, 9, tzinfo=dt.UTC), None],
+        "xs": [[1, 2], None],
+        "s": [{"a": 1}, None],
+        "big": [18446744073709551615, None],
+        "name": ["é", None],
+        "missing": [None, None],
+    }
+
+
+def test_lookup_errors_are_one_line(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, 10 AS conv"
+    )
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, stats().select(["stats:*"]), minutes(1))
+    for features, rows, kind, text in [
+        (["stat:conv"], [{"driver_id": 1}], UnknownFeatureError, "did you mean stats?"),
+        (["stats:con"], [{"driver_id": 1}], UnknownFeatureError, "did you mean conv?"),
+        (["stats:conv"], [{"driver": 1}], OnlineStoreError, "entity row 0 has no driver_id"),
+    ]:
+        with pytest.raises(kind) as exc:
+            store.get_online_features(features, rows)
+        assert text in str(exc.value)
+        assert "\n" not in str(exc.value)
+    assert isinstance(exc.value, FeatureError)
+
+
+def test_concurrent_materialization_is_refused_not_mixed(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, 10 AS conv"
+    )
+    reg = stats()
+    one, two = OnlineStore(tmp_path / "online.db"), OnlineStore(tmp_path / "online.db")
+    one.materialize(con, reg.select(["stats:*"]), minutes(1))
+    stale = two._stage(con, reg.select(["stats:*"])[0], minutes(2), "stale")
+    con.execute("UPDATE fv SET conv = 11")
+    one.materialize(con, reg.select(["stats:*"]), minutes(2))
+    two.db.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OnlineStoreError, match="materialized by another run meanwhile"):
+        stale.publish(two.db, minutes(2))
+    two.db.execute("ROLLBACK")
+    assert two.get_online_features(["stats:conv"], [{"driver_id": 1}])["conv"] == [11]
