@@ -45,6 +45,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def settle(root: Path) -> None:
+    """A copied project is a moved one: re-point its warehouse views here first (what the
+    next command would do), so a case's command starts from a settled project."""
+    from sqlops.execute.engine import Engine
+
+    Engine.open(root / ".sqlops" / "warehouse.duckdb", search_path=root).close()
+
+
 # -- what must not change ------------------------------------------------------------------
 
 
@@ -352,6 +360,7 @@ CASES = [
 def test_bad_input_is_one_line_and_changes_nothing(base: Path, tmp_path: Path, case: Case) -> None:
     root = tmp_path / "shop"
     shutil.copytree(base, root)
+    settle(root)
     if case.setup is not None:
         case.setup(root)
     before = snapshot(root)
