@@ -15,19 +15,22 @@ _EXPORTS = {
     "BuildFailed": "sqlops.errors",
     "BuildResult": "sqlops.execute.results",
     "CheckFailure": "sqlops.versioning.checks",
-    "ChecksFailed": "sqlops.versioning.checks",
+    "ChecksFailed": "sqlops.errors",
     "ConfigError": "sqlops.errors",
     "CorruptObject": "sqlops.errors",
     "CycleError": "sqlops.errors",
+    "DiskFull": "sqlops.errors",
     "DuplicateModelError": "sqlops.errors",
     "Event": "sqlops.execute.results",
     "ExecutionError": "sqlops.errors",
+    "FileAccessError": "sqlops.errors",
     "Lineage": "sqlops.api",
     "LockedError": "sqlops.errors",
     "MergeCandidate": "sqlops.versioning.checks",
     "MergeConflict": "sqlops.errors",
     "ModelParseError": "sqlops.errors",
     "NodeResult": "sqlops.execute.results",
+    "OutputError": "sqlops.errors",
     "Plan": "sqlops.plan.planner",
     "PlanError": "sqlops.errors",
     "PlannedNode": "sqlops.plan.planner",
@@ -55,15 +58,18 @@ __all__ = [
     "ConfigError",
     "CorruptObject",
     "CycleError",
+    "DiskFull",
     "DuplicateModelError",
     "Event",
     "ExecutionError",
+    "FileAccessError",
     "Lineage",
     "LockedError",
     "MergeCandidate",
     "MergeConflict",
     "ModelParseError",
     "NodeResult",
+    "OutputError",
     "Plan",
     "PlanError",
     "PlannedNode",
@@ -87,14 +93,18 @@ if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
     from sqlops.errors import (
         BuildFailed,
+        ChecksFailed,
         ConfigError,
         CorruptObject,
         CycleError,
+        DiskFull,
         DuplicateModelError,
         ExecutionError,
+        FileAccessError,
         LockedError,
         MergeConflict,
         ModelParseError,
+        OutputError,
         PlanError,
         ProjectError,
         RefNotFound,
@@ -107,7 +117,7 @@ if TYPE_CHECKING:
     from sqlops.execute.results import BuildResult, Event, NodeResult
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
-    from sqlops.versioning.checks import CheckFailure, ChecksFailed, MergeCandidate
+    from sqlops.versioning.checks import CheckFailure, MergeCandidate
 
 
 def __getattr__(name: str) -> Any:

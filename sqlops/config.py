@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlops.errors import ConfigError, did_you_mean
+from sqlops.oserrors import read_text
 
 CONFIG_FILE = "sqlops.toml"
 PYPROJECT = "pyproject.toml"
@@ -132,6 +133,12 @@ _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "lakefs": dict,
     "pre_merge": list,
 }
+# the amounts DuckDB's memory_limit accepts: a number and a unit (1000- or 1024-based, spaces
+# inside the unit ignored), a percentage of RAM, or -1 for no limit
+_MEMORY = re.compile(
+    r"^\s*(-1|\d+(\.\d+)?\s*(%|b|bytes?|[kmgt]i?b|[kmgt]|(kilo|mega|giga|tera)bytes?))\s*$",
+    re.IGNORECASE,
+)
 _CHECK_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _LAKEFS_KEYS: dict[str, type | tuple[type, ...]] = {
     f.name: str for f in dataclasses.fields(LakeFSConfig)
@@ -180,7 +187,7 @@ def find_root(start: Path | str | None = None) -> Path:
         if (folder / CONFIG_FILE).is_file():
             return folder
         pyproject = folder / PYPROJECT
-        if pyproject.is_file() and "[tool.sqlops" in pyproject.read_text(encoding="utf-8"):
+        if pyproject.is_file() and b"[tool.sqlops" in pyproject.read_bytes():
             return folder
     return here
 
@@ -201,13 +208,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     raw.update({k: v for k, v in overrides.items() if v is not None})
     engine = raw.pop("engine", {})
     _check_keys(engine, _ENGINE_KEYS, config_file, text, "engine.")
-    for key, allowed in (("csv_reader", CSV_READERS), ("executor", EXECUTORS)):
-        if engine.get(key, allowed[0]) not in allowed:
-            raise ConfigError(
-                f"engine.{key} = {engine[key]!r} is not one of {', '.join(allowed)}",
-                path=config_file,
-                line=line_of(text, key),
-            )
+    _check_engine(engine, config_file, text)
     sources = {
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
@@ -215,7 +216,12 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     backend, lakefs, pre_merge = _versions(raw.pop("versions", {}), config_file, text)
     threads = raw.get("threads", 4)
     if threads < 1:
-        raise ConfigError(f"threads = {threads} must be at least 1", path=config_file)
+        raise ConfigError(
+            f"threads = {threads} must be at least 1",
+            path=config_file,
+            line=line_of(text, "threads"),
+            hint="threads is how many models build at once",
+        )
     return Config(
         root=root_path,
         models=raw.get("models", "sql"),
@@ -234,6 +240,34 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         pre_merge=pre_merge,
         config_file=config_file,
     )
+
+
+def _check_engine(engine: Mapping[str, Any], path: Path | None, text: str) -> None:
+    """``[engine]`` values, checked here so the error names sqlops.toml and the key rather
+    than the warehouse DuckDB refuses to open with them."""
+    for key, allowed in (("csv_reader", CSV_READERS), ("executor", EXECUTORS)):
+        if engine.get(key, "auto") not in allowed:
+            raise ConfigError(
+                f"engine.{key} = {engine[key]!r} is not one of {', '.join(allowed)}",
+                path=path,
+                line=line_of(text, key),
+            )
+    threads = engine.get("threads")
+    if threads is not None and threads < 1:
+        raise ConfigError(
+            f"engine.threads = {threads} must be at least 1",
+            path=path,
+            line=line_of(text, "threads"),
+            hint="leave it out to let DuckDB use every core",
+        )
+    limit = engine.get("memory_limit")
+    if limit is not None and not _MEMORY.match(re.sub(r"(?<=[A-Za-z%])\s+", "", limit)):
+        raise ConfigError(
+            f"engine.memory_limit = {limit!r} is not an amount of memory",
+            path=path,
+            line=line_of(text, "memory_limit"),
+            hint='write a number and a unit, e.g. "4GB", "512MiB" or "80%"',
+        )
 
 
 def _versions(
@@ -266,23 +300,27 @@ def _versions(
     return backend, LakeFSConfig(**settings), tuple(checks)
 
 
+def parse_toml(text: str, shown: Path) -> dict[str, Any]:
+    """TOML text as a dict; the one place TOML errors become ConfigErrors (with the line)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise ConfigError(
+            f"invalid TOML: {re.sub(r' [(]at .*[)]', '', str(exc))}",
+            path=shown,
+            line=int(found.group(1)) if found else None,
+            hint="fix the syntax",
+        ) from exc
+
+
 def _read_file(root: Path) -> tuple[dict[str, Any], Path | None, str]:
     for name in (CONFIG_FILE, PYPROJECT):
         path = root / name
         if not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-            line = int(found.group(1)) if found else None
-            raise ConfigError(
-                f"invalid TOML: {re.sub(r' [(]at .*[)]', '', str(exc))}",
-                path=path.relative_to(root),
-                line=line,
-                hint="fix the syntax",
-            ) from exc
+        text = read_text(path, path.relative_to(root))
+        data = parse_toml(text, path.relative_to(root))
         if name == PYPROJECT:
             data = data.get("tool", {}).get("sqlops")
             if data is None:
@@ -360,9 +398,14 @@ def _coerce(value: str, want: type | tuple[type, ...], env: str) -> Any:
     if want is int:
         try:
             return int(value)
-        except ValueError:
-            raise ConfigError(f"environment variable {env}={value!r} must be an integer") from None
+        except ValueError as exc:
+            raise ConfigError(f"environment variable {env}={value!r} must be an integer") from exc
     return value
+
+
+def user_name() -> str:
+    """Who the version store records as a commit's author when none is given."""
+    return os.environ.get("USER") or "sqlops"
 
 
 def line_of(text: str, key: str) -> int | None:

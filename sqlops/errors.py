@@ -3,7 +3,7 @@
 The tree::
 
     SqlopsError                   base: a user mistake or a failed check, never a bug
-    ├── ConfigError               invalid sqlops.toml / [tool.sqlops] / flag
+    ├── ConfigError               invalid sqlops.toml / [tool.sqlops] / flag / SQLOPS_* variable
     ├── ProjectError              the files on disk do not form a valid project
     │   ├── ModelParseError       SQL that does not parse, or a bad header line
     │   ├── DuplicateModelError   two files define the same model name
@@ -13,12 +13,22 @@ The tree::
     │   ├── CycleError            models that depend on each other in a loop
     │   └── SelectionError        a --select/--exclude that names nothing
     ├── ExecutionError            the engine rejected a model or a query
+    ├── OutputError               a result cannot be written in the format asked for
+    ├── FileAccessError           a file or folder cannot be read or written (missing,
+    │   │                         permissions, not a folder, not UTF-8)
+    │   └── DiskFull              no space left on the device while writing
     ├── BuildFailed               a build finished with failed models (carries the result)
     ├── LockedError               another build holds the project's lock
     └── VersioningError           the version store refused an operation
         ├── RefNotFound           a branch, tag or commit that does not exist
         ├── MergeConflict         both sides changed the same tables differently
+        ├── ChecksFailed          pre-merge checks failed; nothing was merged
         └── CorruptObject         stored data does not match its hash, or is missing
+
+Third-party exceptions become these in one module per library, always ``from exc``:
+duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
+``config.py``, OSError and UnicodeDecodeError in ``oserrors.py``, Polars in
+``execute/polarserrors.py``, the lakeFS SDK and urllib3 in ``versioning/lakefs.py``.
 
 Messages are one line: what, where (``file:line:col`` or ``table.column``), and the fix.
 """
@@ -26,7 +36,7 @@ Messages are one line: what, where (``file:line:col`` or ``table.column``), and 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +47,7 @@ class SqlopsError(Exception):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
-        super().__init__(message if hint is None else f"{message}. {hint}")
+        super().__init__(message if hint is None else f"{message.rstrip('.')}. {hint}")
 
 
 def location(path: Path | str | None, line: int | None = None, col: int | None = None) -> str:
@@ -186,3 +196,31 @@ class MergeConflict(VersioningError):
 
 class CorruptObject(VersioningError):
     """Stored table data is missing or does not match its content hash."""
+
+
+class ChecksFailed(VersioningError):
+    """Pre-merge checks failed; nothing was merged. ``failures`` lists each one.
+
+    The failures are ``sqlops.CheckFailure`` records (anything whose ``str`` names the check,
+    the table and the reason).
+    """
+
+    def __init__(self, source: str, into: str, failures: Sequence[Any]) -> None:
+        self.failures = list(failures)
+        super().__init__(
+            f"merge of {source} into {into} refused: {len(self.failures)} pre-merge check(s) "
+            "failed: " + "; ".join(str(f) for f in self.failures),
+            hint=f"fix the data on {source} (or the check) and merge again; nothing was merged",
+        )
+
+
+class OutputError(_Located):
+    """A result cannot be written in the format asked for (e.g. a list column to CSV)."""
+
+
+class FileAccessError(_Located):
+    """A file or folder sqlops must read or write cannot be used."""
+
+
+class DiskFull(FileAccessError):
+    """The device ran out of space while sqlops was writing; what was written before stays."""

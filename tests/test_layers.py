@@ -15,19 +15,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sqlops"
 RANK = {
     "_version": 0,
     "errors": 0,
-    "config": 1,
-    "macros": 1,
-    "project": 2,
-    "plan": 3,
-    "storage": 4,
-    "execute": 5,
-    "catalog": 6,
-    "versioning": 6,
-    "features": 6,
-    "governance": 6,
-    "api": 7,
-    "cli": 8,
-    "__main__": 9,
+    "oserrors": 1,
+    "config": 2,
+    "macros": 2,
+    "project": 3,
+    "plan": 4,
+    "storage": 5,
+    "execute": 6,
+    "catalog": 7,
+    "versioning": 7,
+    "features": 7,
+    "governance": 7,
+    "api": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 FACADE = "sqlops"
 # Third-party libraries wrapped by exactly one module each.
@@ -35,6 +36,7 @@ BOUNDARIES = {
     "sqlglot": {"project/parse.py"},
     "rich": {"cli/render.py"},
     "lakefs": {"versioning/lakefs.py"},
+    "tomllib": {"config.py"},
 }
 
 
@@ -126,3 +128,43 @@ def test_no_platform_specific_modules() -> None:
         f"{p.relative_to(PACKAGE)}: {n}" for p in MODULES for n in _imports(p) if n in PLATFORM_ONLY
     }
     assert not users, f"platform-specific imports: {sorted(users)}"
+    assert users == {"execute/engine.py"}
+
+
+def _source(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
+def test_errors_keep_their_cause() -> None:
+    """``raise X from None`` hides the cause even under ``--debug``: always ``from exc``."""
+    hiding = [
+        f"{p.relative_to(PACKAGE)}:{node.lineno}"
+        for p in MODULES
+        for node in ast.walk(_source(p))
+        if isinstance(node, ast.Raise)
+        and isinstance(node.cause, ast.Constant)
+        and node.cause.value is None
+    ]
+    assert not hiding, f"raise ... from None at {hiding}"
+
+
+def test_environment_is_read_only_by_config() -> None:
+    """SQLOPS_* and the other variables sqlops honours are all read in config.py."""
+    readers = {
+        str(p.relative_to(PACKAGE))
+        for p in MODULES
+        for node in ast.walk(_source(p))
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+    }
+    assert readers <= {"config.py"}, readers
+
+
+def test_every_error_class_lives_in_errors_py() -> None:
+    import sqlops
+    from sqlops.errors import SqlopsError
+
+    exported = [getattr(sqlops, name) for name in sqlops.__all__]
+    errors = [e for e in exported if isinstance(e, type) and issubclass(e, SqlopsError)]
+    assert errors and all(e.__module__ == "sqlops.errors" for e in errors), [
+        f"{e.__module__}.{e.__name__}" for e in errors if e.__module__ != "sqlops.errors"
+    ]

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.api.versions import VersionsMixin
 from sqlops.config import load_config
-from sqlops.errors import SqlopsError, UnknownTableError, VersioningError, did_you_mean
+from sqlops.errors import OutputError, SqlopsError, UnknownTableError, VersioningError, did_you_mean
 from sqlops.execute.lock import build_lock
+from sqlops.execute.polarserrors import polars_errors
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
+from sqlops.oserrors import read_text
 from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
@@ -483,10 +485,7 @@ def run_file(
     from sqlops.execute.script import run_script
 
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SqlopsError(f"cannot read {file}: {exc.strerror}", hint="check the path") from exc
+    text = read_text(file)
     engine = _scratch_engine(project)
     try:
         return run_script(engine, text, params or {}, file)
@@ -524,12 +523,13 @@ def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
     }
     writer = writers.get(target.suffix.lower())
     if writer is None:
-        raise SqlopsError(
+        raise OutputError(
             f"cannot write {target.name}: unknown extension",
             hint="use .parquet, .csv, .json or .ndjson",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    writer(target)
+    with polars_errors("write", target, writing=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer(target)
     return target
 
 

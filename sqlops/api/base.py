@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.config import Config, load_config
 from sqlops.errors import SqlopsError
+from sqlops.execute.coltypes import check_column_types
 from sqlops.execute.objects import ObjectStore
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
@@ -37,6 +38,7 @@ class ProjectBase:
 
     def load(self, sources: Mapping[str, Any] | None = None) -> ProjectSpec:
         """Read sources and models from disk (parse results are cached)."""
+        check_column_types(self.config)
         return load_project(self.config, sources)
 
     @property

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops._version import __version__
 from sqlops.api.base import ProjectBase
-from sqlops.config import SourceConfig
+from sqlops.config import SourceConfig, parse_toml
 from sqlops.errors import (
+    ChecksFailed,
     ConfigError,
     MergeConflict,
     SourceError,
@@ -27,12 +27,12 @@ from sqlops.errors import (
 )
 from sqlops.execute.lock import build_lock
 from sqlops.execute.objects import atomic_write, file_hash
+from sqlops.oserrors import read_text
 from sqlops.plan import shortcut
 from sqlops.plan.fingerprint import digest
 from sqlops.versioning import datafiles
 from sqlops.versioning.checks import (
     Check,
-    ChecksFailed,
     MergeCandidate,
     check_name,
     load_checks,
@@ -213,7 +213,7 @@ class VersionsMixin(ProjectBase):
         try:
             return store.merge(cid, dest, message)
         except MergeConflict as exc:
-            raise MergeConflict(source, dest, exc.tables) from None
+            raise MergeConflict(source, dest, exc.tables) from exc
 
     def add_check(self, check: Check) -> Check:
         """Register a pre-merge check for this project object; returns it, so it also works
@@ -507,19 +507,19 @@ def _with_source(config: Any, name: str, rel: str) -> str:
     """The config file's text with ``[sources."name"]`` appended (checked to parse)."""
     config_file = config.config_file or Path("sqlops.toml")
     path = config.root / config_file
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    text = read_text(path, config_file) if path.is_file() else ""
     prefix = "tool.sqlops." if config_file.name == "pyproject.toml" else ""
     block = f'[{prefix}sources."{name}"]\npath = {json.dumps(rel)}\n'
     new = text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "")
     new += block
     try:
-        tomllib.loads(new)
-    except tomllib.TOMLDecodeError as exc:
+        parse_toml(new, config_file)
+    except ConfigError as exc:
         raise ConfigError(
-            f"cannot declare source {name} in {config_file}: {exc}",
+            f"cannot declare source {name} in {config_file}: {exc.message}",
             path=config_file,
             hint=f"add it by hand: {block.strip()}",
-        ) from None
+        ) from exc
     return new
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops._version import __version__
+from sqlops.errors import DiskFull
 from sqlops.execute.results import BuildResult
+from sqlops.oserrors import os_errors
 
 if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
@@ -39,13 +41,13 @@ class Catalog:
     def record_later(self, result: BuildResult, command: str, started_at: datetime) -> None:
         """Queue a no-op build's run row without opening DuckDB; the next write flushes it."""
         row = _run_row(result, command, started_at)
-        with self.pending.open("a") as handle:
+        with os_errors(self.pending, "record the run"), self.pending.open("a") as handle:
             handle.write(json.dumps(row, default=str) + "\n")
 
     def _flush(self, engine: Engine) -> None:
         if not self.pending.exists():
             return
-        rows = [json.loads(line) for line in self.pending.read_text().splitlines() if line]
+        rows = [row for line in self.pending.read_text().splitlines() if (row := _row(line))]
         if rows:
             columns = [[row[i] for row in rows] for i in range(len(rows[0]))]
             columns[2] = [datetime.fromisoformat(v) for v in columns[2]]
@@ -58,6 +60,17 @@ class Catalog:
         Unchanged (skipped) nodes get no row, so a no-op build writes one row; rows go in
         as column lists through ``unnest``, one statement per table.
         """
+        try:
+            self._record(result, command, started_at)
+        except DiskFull as exc:
+            raise DiskFull(
+                "the build finished but the catalog could not record it: no space left on device",
+                path=self.path,
+                hint="free some space; the built tables are in place, only this run's "
+                "record is missing",
+            ) from exc
+
+    def _record(self, result: BuildResult, command: str, started_at: datetime) -> None:
         ran = [n for n in result.nodes if n.status != "skipped"]
         engine = self._open()
         try:
@@ -128,6 +141,15 @@ class Catalog:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             engine.close()
+
+
+def _row(line: str) -> list[Any] | None:
+    """One queued run row; a line torn by a full disk or a crash is skipped."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, list) and len(row) == 9 else None
 
 
 def _run_row(result: BuildResult, command: str, started_at: datetime) -> list[Any]:

@@ -437,18 +437,45 @@ def _show(df: Any, out: Path | None, limit: int, json: bool) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app behind the one error boundary."""
+    """Entry point: run the app behind the one error boundary.
+
+    A SqlopsError (a user mistake) and bad command-line usage each print one line to stderr
+    and exit 1 and 2; ``--debug`` re-raises the error with its chained causes. Anything else
+    is a bug and keeps its traceback.
+    """
     from sqlops.errors import SqlopsError
 
     try:
-        app()
+        code = app(standalone_mode=False)
     except SqlopsError as exc:
         if "--debug" in sys.argv:
             raise
-        from sqlops.cli import render
-
-        render.error(str(exc))
+        _error(str(exc))
         sys.exit(1)
+    except typer.TyperException as exc:  # click's usage errors, under Typer's public name
+        sys.exit(_usage_error(exc))
+    except typer.Abort:
+        _error("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str) -> None:
+    from sqlops.cli import render  # rich is imported only when there is something to render
+
+    render.error(message)
+
+
+def _usage_error(exc: Any) -> int:
+    """Print a usage error as one line (help itself, asked for with no arguments, stays)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()
+    else:
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "sqlops"
+        message = " ".join(str(exc.format_message()).split())
+        _error(f"{message.rstrip('.')}. see `{command} --help`")
+    return int(getattr(exc, "exit_code", 2))
 
 
 def entry() -> None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from sqlops.errors import ExecutionError, LockedError, SqlopsError
+from sqlops.errors import CorruptObject, DiskFull, ExecutionError, LockedError, SqlopsError
+from sqlops.execute.csvshape import ragged_row
 from sqlops.execute.materialize import (
     META_DDL,
     META_FORGET,
@@ -31,6 +32,7 @@ from sqlops.execute.materialize import (
     quote,
     relocated,
 )
+from sqlops.execute.polarserrors import polars_errors
 from sqlops.execute.scansource import polars_source
 
 if TYPE_CHECKING:
@@ -40,6 +42,13 @@ if TYPE_CHECKING:
 # writes in the log: a few checkouts of a 39-part table (~10-20 KiB each)
 WAL_LIMIT = 64 << 10
 _LINE = re.compile(r"^LINE (\d+): ?", re.MULTILINE)
+# a content-addressed part (objects/ab/cdef....parquet) DuckDB could not read
+_STORED_OBJECT = re.compile(r"objects/([0-9a-f]{2})/([0-9a-f]{16,})\.parquet")
+_WRITING = re.compile(r'(?:write|writing|create|open) (?:to )?(?:file )?"([^"]+)"', re.IGNORECASE)
+# what DuckDB says about a CSV file whose rows are not all as wide as its header
+_CSV_SHAPE = re.compile(
+    r"COLUMN_TYPES error|Error when sniffing file|Expected Number of Columns|CSV Error on Line"
+)
 _INTERNAL_SCHEMAS = ("information_schema", "pg_catalog", "_sqlops")
 
 
@@ -52,11 +61,13 @@ class Where:
         body_line: int = 1,
         prefix_lines: int = 0,
         model: str | None = None,
+        csv: tuple[str, str] | None = None,
     ) -> None:
         self.path = path
         self.body_line = body_line
         self.prefix_lines = prefix_lines
         self.model = model
+        self.csv = csv  # (file, delimiter) of a CSV source, to find a ragged row in
 
 
 class Engine:
@@ -247,7 +258,10 @@ class Engine:
             self.execute("PRAGMA disable_checkpoint_on_shutdown")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()  # may checkpoint the write-ahead log into the file
+        except duckdb.Error as exc:
+            raise translate(exc, Where(path=self.path)) from exc
 
     def execute(
         self,
@@ -262,8 +276,11 @@ class Engine:
 
     def script(self, sql: str) -> None:
         """Run several ``;``-separated statements that sqlops itself wrote."""
-        for statement in self.con.extract_statements(sql):
-            self.con.execute(statement)
+        try:
+            for statement in self.con.extract_statements(sql):
+                self.con.execute(statement)
+        except duckdb.Error as exc:
+            raise translate(exc, Where(path=self.path)) from exc
 
     def statements(self, text: str, where: Where) -> list[tuple[str, set[str]]]:
         """Split a script with DuckDB's own parser: ``(sql, named parameters)`` per statement."""
@@ -282,7 +299,7 @@ class Engine:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self.execute("COMMIT", where=Where(path=self.path))  # a full disk fails here
 
     def fetch_value(
         self, sql: str, params: Sequence[Any] | None = None, where: Where | None = None
@@ -344,9 +361,11 @@ class Engine:
             relation = self.con.sql(sql, params=params)
             if relation is None:
                 return None
-            frame = pl.from_arrow(relation.to_arrow_table())
+            table = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise self._located(exc, sql, where) from exc
+        with polars_errors("read the result into Polars", where.path if where else None):
+            frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -450,6 +469,13 @@ def _connect(target: str, read_only: bool, config: dict[str, Any]) -> duckdb.Duc
 def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
     """Turn a DuckDB exception into a one-line sqlops error pointing into the user's file."""
     text = str(exc)
+    if "No space left on device" in text:
+        written = _WRITING.search(text)
+        return DiskFull(
+            "cannot write: no space left on device",
+            path=written.group(1) if written else where.path if where else None,
+            hint="free some space, then run the command again",
+        )
     if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         return LockedError(
@@ -457,8 +483,26 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
             + (f" (pid {pid.group(1)})" if pid else ""),
             hint="wait for the running build to finish, then retry",
         )
+    stored = _STORED_OBJECT.search(text)
+    if stored is not None:
+        return CorruptObject(
+            f"stored object {stored.group(1)}{stored.group(2)} is damaged or missing",
+            hint="`sqlops versions fsck` lists the tables and commits that use it; rebuild "
+            "them (--full-refresh) or restore the object",
+        )
+    read_error = _csv_read_error(text, where)
+    if read_error is not None:
+        return read_error
+    if where is not None and where.csv is not None and _CSV_SHAPE.search(text):
+        ragged = _ragged(where.csv, where.model)
+        if ragged is not None:
+            return ragged
     headline = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    extra = [ln.strip() for ln in text.splitlines()[1:] if ln.strip().startswith("Candidate")]
+    extra = [  # "Candidate bindings: ..." helps; a bare "Candidate functions:" heading does not
+        ln.strip()
+        for ln in text.splitlines()[1:]
+        if ln.strip().startswith("Candidate") and not ln.strip().endswith(":")
+    ]
     hint = extra[0] if extra else None
     line = col = None
     match = _LINE.search(text)
@@ -478,3 +522,54 @@ def translate(exc: duckdb.Error, where: Where | None = None) -> SqlopsError:
         col=col if where and where.path else None,
         hint=hint,
     )
+
+
+def _csv_read_error(text: str, where: Where | None) -> ExecutionError | None:
+    """DuckDB's reader names a bad CSV row's line and file in the lines under its headline;
+    the error points there (and names the model that read it)."""
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    if line is None or file is None:
+        return None
+    detail: list[str] = []
+    for row in text.splitlines()[1:]:  # the reason, up to DuckDB's list of fixes/settings
+        if not row.strip() or row.startswith(("Possible", " ", "LINE")):
+            break
+        if not row.startswith("Original Line"):
+            detail.append(row.strip())
+    shown = os.path.relpath(file.group(1).strip())
+    by = f" (read by {where.path})" if where is not None and where.path else ""
+    return ExecutionError(
+        (" ".join(detail) or "the row cannot be read") + by,
+        model=where.model if where else None,
+        path=file.group(1).strip() if shown.startswith("..") else shown,
+        line=int(line.group(1)),
+        hint="fix that row, or set options = { ignore_errors = true } to skip unreadable rows",
+    )
+
+
+def _ragged(csv: tuple[str, str], model: str | None) -> ExecutionError | None:
+    """The error naming a CSV source's first ragged row, as plain DuckDB's reader names it."""
+    path, delimiter = csv
+    found = ragged_row(path, delimiter)
+    if found is None:
+        return None
+    shown = os.path.relpath(path)
+    return ExecutionError(
+        f"row has {found.fields} fields where the header has {found.expected}",
+        model=model,
+        path=path if shown.startswith("..") else shown,
+        line=found.line,
+        hint="fix that row (a missing or extra delimiter, or an unquoted value holding one), "
+        "or set options = { null_padding = true } to read short rows with NULLs",
+    )
+
+
+def type_problem(name: str) -> str | None:
+    """None when DuckDB can parse ``name`` as a type, else its reason in one line."""
+    try:
+        duckdb.sqltype(name)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not a type"
+        return first.split(": ", 1)[-1].split(" Did you mean")[0].rstrip("!.")
+    return None

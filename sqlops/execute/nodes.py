@@ -7,6 +7,7 @@ Views read only immutable objects, so readers never see a half-written table.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
 from sqlops.execute.objects import write_frame_parts, write_parts
 from sqlops.plan.planner import PlannedNode
+from sqlops.project.keys import check_keys
 from sqlops.project.model import Model, Source
 
 if TYPE_CHECKING:
@@ -31,7 +33,9 @@ _FILE_FORMATS = ("csv", "parquet", "json", "ndjson")
 
 def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildContext) -> Output:
     """Files become a view over DuckDB's reader; other sources are copied into an object."""
-    where = Where(model=source.name)
+    delim = str(source.options.get("delim") or source.options.get("sep") or ",")
+    csv = (source.location, delim) if source.format == "csv" else None
+    where = Where(model=source.name, csv=csv)
     if source.format in _FILE_FORMATS:
         _publish(engine, node, _source_view(engine, source), Output(None), ctx, where)
         return Output(None)
@@ -74,12 +78,17 @@ def build_model(engine: Engine, model: Model, node: PlannedNode, ctx: BuildConte
     if model.kind == "python":
         staged = f"__sqlops_py_{ctx.run_id}_{model.name.replace('.', '_')}"
         frame = _call_python(engine, model)
+        if model.materialized == "incremental":
+            check_keys(model, _frame_columns(frame))
         return _with_frame(
             engine, node, staged, frame, ctx, Where(path=model.path, model=model.name)
         )
     if model.materialized == "view":
         _publish(engine, node, model.sql, Output(None), ctx, where)
         return Output(None)
+    if model.materialized == "incremental":  # every build, whichever way it runs
+        with contextlib.suppress(ExecutionError):  # SQL that does not bind fails below
+            check_keys(model, [name for name, _ in engine.output_columns(model.sql)])
 
     def write_sql(sql: str, rows_hint: int | None) -> Output:
         return _table_model(engine, model, node, ctx, where, sql, rows_hint)
@@ -259,6 +268,13 @@ def _call_python(engine: Engine, model: Model) -> Any:
             hint="return a Polars DataFrame or LazyFrame (pandas and Arrow tables work too)",
         )
     return output
+
+
+def _frame_columns(frame: Any) -> list[str]:
+    """Column names of a Polars (Lazy)Frame, pandas or Arrow table, without computing it."""
+    if hasattr(frame, "collect_schema"):
+        return list(frame.collect_schema().names())
+    return [str(c) for c in getattr(frame, "column_names", None) or frame.columns]
 
 
 def _is_frame(value: Any) -> bool:

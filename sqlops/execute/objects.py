@@ -20,6 +20,7 @@ order is not deterministic (GROUP BY or JOIN without ORDER BY under several thre
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 import blake3
 
 from sqlops.execute import materialize as m
+from sqlops.oserrors import os_errors
 
 if TYPE_CHECKING:
     import polars as pl
@@ -81,16 +83,25 @@ def _written_hash(path: Path) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write-temp, fsync, rename, fsync the folder: the file is old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """Write-temp, fsync, rename, fsync the folder: the file is old or new, never half.
+    On a full disk ``os.write`` may write part of the data and return: loop until all is."""
+    with os_errors(path, "write"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        fsync_dir(path.parent)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlops.errors import ModelParseError, did_you_mean
@@ -24,10 +24,11 @@ _LINE = re.compile(r"^\s*--\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
 
 @dataclass(frozen=True)
 class Header:
-    """Parsed header values, plus the file line where the SQL body starts."""
+    """Parsed header values, the file line of each, and the line where the SQL body starts."""
 
     values: dict[str, str]
     body_line: int
+    lines: dict[str, int] = field(default_factory=dict)
 
 
 def parse_header(text: str, path: Path) -> Header:
@@ -38,6 +39,7 @@ def parse_header(text: str, path: Path) -> Header:
     what gets built.
     """
     values: dict[str, str] = {}
+    where: dict[str, int] = {}
     lines = text.splitlines()
     body = len(lines)
     for number, line in enumerate(lines, start=1):
@@ -57,9 +59,10 @@ def parse_header(text: str, path: Path) -> Header:
                     line=number,
                 )
             values[key] = value
+            where[key] = number
         elif hint := did_you_mean(key, HEADER_KEYS):
             raise ModelParseError(f"unknown header key {key!r}", path=path, line=number, hint=hint)
-    return Header(values=values, body_line=body + 1)
+    return Header(values=values, body_line=body + 1, lines=where)
 
 
 def split_list(value: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlops.config import Config
 from sqlops.errors import DuplicateModelError, ModelParseError, UnknownTableError, did_you_mean
+from sqlops.oserrors import read_text
 from sqlops.project.filehash import FileHashes
 from sqlops.project.header import parse_header, split_list
 from sqlops.project.model import Model, ProjectSpec, Source, TableRef
@@ -26,6 +28,10 @@ from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
 from sqlops.project.sources import resolve_sources
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+# a model name is schema.name, each part an unquoted SQL identifier: the same string then
+# works as a file name, a selector (where space, comma, + and glob characters mean something),
+# a table reference in other models' SQL and a warehouse view name, with no quoting anywhere
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CACHE_FILE = "cache/parse-v4.json"
 _HASHES_FILE = "cache/file-hashes.json"
 
@@ -119,13 +125,11 @@ def _schema_of(parts: tuple[str, ...]) -> str:
 
 
 def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache) -> Model:
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    text = read_text(path, rel)
     header = parse_header(text, rel)
     values = header.values
     name = values.get("name") or f"{_schema_of(parts)}.{parts[-1][:-4].lower()}"
-    if name.count(".") != 1:
-        raise ModelParseError(f"model name {name!r} must be schema.name", path=rel, line=1)
+    check_name(name, rel, header.lines.get("name"))
     body = "\n".join(text.splitlines()[header.body_line - 1 :])
     tables, files, sql_hash, end = cache.analyze(text, body, rel, header.body_line)
     body = body[:end]  # without a trailing ';' and the comments after the statement
@@ -155,7 +159,28 @@ def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache
         description=values.get("description", ""),
         contract=values.get("contract", ""),
         meta=dict(values),
+        header_lines=dict(header.lines),
     )
+
+
+def check_name(name: str, path: Path, line: int | None = None) -> None:
+    """Refuse a model name that is not ``schema.name`` made of SQL identifiers.
+
+    >>> check_name("stg.orders", Path("sql/stg/orders.sql"))
+    >>> check_name("stg.my model", Path("sql/stg/my model.sql"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sqlops.errors.ModelParseError: sql/stg/my model.sql: model name 'stg.my model' is not ...
+    """
+    parts = name.split(".")
+    if len(parts) != 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        raise ModelParseError(
+            f"model name {name!r} is not schema.name made of letters, digits and _ "
+            "(not starting with a digit)",
+            path=path,
+            line=line,
+            hint="rename the file (or its folder), or set a `-- name: schema.name` header",
+        )
 
 
 def _python_models(path: Path, schema: str, root: Path) -> Iterable[Model]:
@@ -213,8 +238,10 @@ def _collect(module: Any, schema: str, rel: Path, source: bytes) -> Iterable[Mod
                 line=line,
                 hint="use materialized='table' or 'incremental'",
             )
+        name = (model_spec.name or f"{schema}.{attr.__name__}").lower()
+        check_name(name, rel, line)
         yield Model(
-            name=(model_spec.name or f"{schema}.{attr.__name__}").lower(),
+            name=name,
             path=rel,
             kind="python",
             materialized=model_spec.materialized,  # type: ignore[arg-type]
@@ -227,6 +254,7 @@ def _collect(module: Any, schema: str, rel: Path, source: bytes) -> Iterable[Mod
             description=model_spec.description,
             contract=model_spec.contract,
             func=attr,
+            header_lines={"unique_key": line},
         )
 
 

@@ -83,6 +83,7 @@ class Model:
     contract: str = ""
     meta: Mapping[str, str] = field(default_factory=dict)
     func: Callable[..., Any] | None = None
+    header_lines: Mapping[str, int] = field(default_factory=dict)  # header key -> file line
 
     def config_items(self) -> dict[str, Any]:
         """The config that changes what the model produces (part of its fingerprint)."""

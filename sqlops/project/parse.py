@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokenizer_core import Token, TokenType
@@ -129,9 +129,10 @@ def _statement_tokens(sql: str, path: Path, body_line: int) -> list[Token]:
     ``;`` followed by comments) are dropped, as DuckDB drops them."""
     try:
         tokens = _DIALECT.tokenize(sql)
-    except TokenError as exc:
+    except SqlglotError as exc:  # TokenError: an unterminated string or comment
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise ModelParseError(
-            f"SQL syntax error: {exc}", path=path, line=body_line, hint="fix the SQL"
+            f"SQL syntax error: {reason}", path=path, line=body_line, hint="fix the SQL"
         ) from exc
     statements: list[list[Token]] = [[]]
     for token in tokens:
@@ -178,8 +179,12 @@ def _parse_tokens(tokens: list[Token], sql: str, path: Path, body_line: int) -> 
             hint="fix the SQL",
         ) from exc
     except SqlglotError as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise ModelParseError(
-            f"SQL syntax error: {exc}", path=path, line=body_line, hint="fix the SQL"
+            f"SQL syntax error: {reason}",
+            path=path,
+            line=body_line,
+            hint="fix the SQL",
         ) from exc
     return statements[0]
 

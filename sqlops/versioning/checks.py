@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlops.errors import ConfigError, SqlopsError, VersioningError
+from sqlops.errors import ChecksFailed as ChecksFailed  # defined in errors.py; kept importable
+from sqlops.errors import ConfigError, SqlopsError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,18 +86,6 @@ class MergeCandidate:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
-
-
-class ChecksFailed(VersioningError):
-    """Pre-merge checks failed; nothing was merged. ``failures`` lists each one."""
-
-    def __init__(self, source: str, into: str, failures: Sequence[CheckFailure]) -> None:
-        self.failures = list(failures)
-        super().__init__(
-            f"merge of {source} into {into} refused: {len(self.failures)} pre-merge check(s) "
-            "failed: " + "; ".join(str(f) for f in self.failures),
-            hint=f"fix the data on {source} (or the check) and merge again; nothing was merged",
-        )
 
 
 def check_name(check: Callable[..., Any]) -> str:

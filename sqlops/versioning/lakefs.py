@@ -21,7 +21,6 @@ Commits are immutable, so their trees are cached on disk by commit id.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -36,9 +35,10 @@ from lakefs import exceptions as lx
 from lakefs.client import Client
 from lakefs.models import ObjectInfo
 
-from sqlops.config import LakeFSConfig
+from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
+from sqlops.oserrors import translate_os_error
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
@@ -75,7 +75,8 @@ class LakeFSStore:
             "username": settings.access_key_id,
             "password": settings.secret_access_key,
         }
-        self.endpoint = settings.endpoint or os.environ.get("LAKECTL_SERVER_ENDPOINT_URL", "")
+        # config already merged LAKECTL_SERVER_ENDPOINT_URL; ~/.lakectl.yaml is the SDK's
+        self.endpoint = settings.endpoint
         with self._sdk("read the lakeFS credentials"):
             self.client = Client(**{k: v for k, v in given.items() if v})  # type: ignore[no-untyped-call]
         self.name = settings.repository
@@ -100,13 +101,13 @@ class LakeFSStore:
             try:
                 next(iter(self.repo.branches(max_amount=1)), None)
                 return
-            except lx.NotFoundException:
+            except lx.NotFoundException as exc:
                 if not self.namespace:
                     raise VersioningError(
                         f"lakeFS repository {self.name!r} does not exist at {self.endpoint}",
                         hint="create it (lakectl repo create) or set "
                         "versions.lakefs.storage_namespace so sqlops creates it",
-                    ) from None
+                    ) from exc
             try:
                 self.repo.create(storage_namespace=self.namespace, exist_ok=True)
             except lx.BadRequestException:
@@ -150,15 +151,15 @@ class LakeFSStore:
         with self._sdk(f"create branch {name}"):
             try:
                 self.repo.branch(name).create(source_reference=target)
-            except lx.ConflictException:
+            except lx.ConflictException as exc:
                 raise VersioningError(
                     f"branch {name!r} already exists", hint="pick another name"
-                ) from None
+                ) from exc
             except lx.BadRequestException as exc:
                 raise VersioningError(
                     f"invalid branch name {name!r} for lakeFS: {_reason(exc)}",
                     hint="lakeFS branch names use letters, digits, '_' and '-'",
-                ) from None
+                ) from exc
         return target
 
     def delete_branch(self, name: str) -> None:
@@ -172,7 +173,7 @@ class LakeFSStore:
                 self.repo.branch(name).delete()
             except lx.ServerException as exc:
                 reason = _reason(exc)
-                raise VersioningError(f"lakeFS refused to delete {name!r}: {reason}") from None
+                raise VersioningError(f"lakeFS refused to delete {name!r}: {reason}") from exc
 
     def tag(self, name: str, ref: str) -> str:
         check_name(name, "tag")
@@ -180,10 +181,10 @@ class LakeFSStore:
         with self._sdk(f"create tag {name}"):
             try:
                 self.repo.tag(name).create(target)
-            except lx.ConflictException:
+            except lx.ConflictException as exc:
                 raise VersioningError(
                     f"tag {name!r} already exists", hint="tags never move; pick another name"
-                ) from None
+                ) from exc
         return target
 
     # -- objects -------------------------------------------------------------------------
@@ -237,8 +238,8 @@ class LakeFSStore:
             with self._sdk(f"read commit {commit_id[:12]}"):
                 try:
                     raw = self.repo.ref(commit_id).get_commit()
-                except lx.NotFoundException:
-                    raise RefNotFound(commit_id, [*self.branches(), *self.tags()]) from None
+                except lx.NotFoundException as exc:
+                    raise RefNotFound(commit_id, [*self.branches(), *self.tags()]) from exc
                 commit = self._to_commit(raw)
             atomic_write(self.cache / "commits" / f"{commit.id}.json", _dump(commit))
         for table, version in commit.tree.items():
@@ -310,11 +311,11 @@ class LakeFSStore:
                     message=message or f"merge {source} into {dest}",
                     metadata=meta,
                 )
-            except lx.ConflictException:
+            except lx.ConflictException as exc:
                 raise VersioningError(
                     f"{dest} changed while merging {source} into it",
                     hint="run the merge again",
-                ) from None
+                ) from exc
         return self.get_commit(merged)
 
     def revert(self, ref: str, branch: str, author: str = "") -> Commit:
@@ -348,11 +349,11 @@ class LakeFSStore:
                 self._stage(tx, old, new)
                 tx.commit(message=message, metadata={_AUTHOR: meta[_AUTHOR]})
                 merged = tx.merge_into(self.repo.branch(branch), message=message, metadata=meta)
-            except lx.ConflictException:
+            except lx.ConflictException as exc:
                 raise VersioningError(
                     f"another writer changed the same tables on {branch} during this commit",
                     hint="run the commit again",
-                ) from None
+                ) from exc
             finally:
                 tx.delete()
         return self.get_commit(merged)
@@ -441,32 +442,34 @@ class LakeFSStore:
         """Translate what the SDK and its HTTP client raise into one-line sqlops errors."""
         try:
             yield
-        except lx.NoAuthenticationFound:
+        except lx.NoAuthenticationFound as exc:
             raise ConfigError(
                 f"no lakeFS endpoint or credentials to {action}",
                 hint="set [versions.lakefs] endpoint and access_key_id, the LAKECTL_* "
                 "variables, or ~/.lakectl.yaml",
-            ) from None
+            ) from exc
         except (lx.NotAuthorizedException, lx.ForbiddenException, lx.PermissionException) as exc:
             raise VersioningError(
                 f"lakeFS refused to {action}: {_reason(exc)}",
                 hint="check the access key and its permissions",
-            ) from None
+            ) from exc
         except lx.LakeFSException as exc:
-            raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from None
+            raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from exc
         except Exception as exc:
             # a dead endpoint surfaces as urllib3's own errors (MaxRetryError, timeouts); a local
-            # file error is not a connection problem and passes through unchanged
+            # file error (the object cache) is not a connection problem
             unreachable = isinstance(exc, ConnectionError) or type(exc).__module__.startswith(
                 "urllib3"
             )
+            if not unreachable and isinstance(exc, OSError):
+                raise translate_os_error(exc, None, action) from exc
             if not unreachable:
                 raise
             raise VersioningError(
                 f"cannot reach lakeFS at {self.endpoint or 'the configured endpoint'} to "
                 f"{action}: {type(exc).__name__}",
                 hint="is the server running? check versions.lakefs.endpoint",
-            ) from None
+            ) from exc
 
 
 _EMPTY = TableVersion((), (), 0)
@@ -490,4 +493,4 @@ def _dump(commit: Commit) -> bytes:
 
 
 def _user() -> str:
-    return os.environ.get("USER", "sqlops")
+    return user_name()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from sqlops.config import user_name
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_dir
 from sqlops.versioning.store import (
@@ -174,8 +175,8 @@ class LocalStore:
         path = self.commits / f"{cid}.json"
         try:
             return Commit.from_json(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise RefNotFound(cid, [*self.branches(), *self.tags()]) from None
+        except FileNotFoundError as exc:
+            raise RefNotFound(cid, [*self.branches(), *self.tags()]) from exc
         except (ValueError, KeyError) as exc:
             raise CorruptObject(f"commit {cid} is unreadable: {exc}") from exc
 
@@ -251,7 +252,7 @@ class LocalStore:
         tree: Mapping[str, TableVersion],
     ) -> Commit:
         time = datetime.now(UTC).isoformat(timespec="microseconds")
-        author = author or os.environ.get("USER", "sqlops")
+        author = author or user_name()
         cid = commit_id(parents, message, author, time, metadata, tree)
         commit = Commit(cid, parents, message, author, time, dict(metadata), dict(tree))
         atomic_write(self.commits / f"{cid}.json", json.dumps(commit.to_json()).encode())

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
+import sqlops
 from sqlops import Project
 
 from conftest import ProjectFactory
@@ -99,3 +101,41 @@ def test_upsert_without_cursor_replaces_changed_keys(make_project: ProjectFactor
         {"id": 2, "value": 20},
         {"id": 3, "value": 30},
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "line"),
+    [("-- unique_key: id", 2), ("-- unique_key: order_id\n-- cursor: updated_at", 3)],
+)
+def test_incremental_keys_must_be_output_columns_from_the_first_build(
+    make_project: ProjectFactory, header: str, line: int
+) -> None:
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.o"]\npath = "o.csv"\n',
+            "o.csv": "order_id,amount\n1,2.5\n",
+            "sql/m/inc.sql": f"-- materialized: incremental\n{header}\nselect * from raw.o\n",
+        }
+    )
+    for _ in range(2):  # the first build (nothing to merge yet) and the second
+        result = sqlops.Project(root).build()
+        (failed,) = [n for n in result.nodes if n.status == "error"]
+        assert failed.error is not None
+        assert failed.error.startswith(f"sql/m/inc.sql:{line}: ")
+        assert "is not a column of m.inc (it returns order_id, amount)" in failed.error
+
+
+def test_a_python_incremental_key_must_be_an_output_column(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "sql/m/py.py": (
+                "import polars as pl\nimport sqlops\n\n"
+                "@sqlops.model(materialized='incremental', unique_key=('id',))\n"
+                "def inc():\n    return pl.DataFrame({'order_id': [1]})\n"
+            )
+        }
+    )
+    result = sqlops.Project(root).build()
+    (failed,) = [n for n in result.nodes if n.status == "error"]
+    assert failed.error is not None
+    assert failed.error.startswith("sql/m/py.py:4: unique_key column 'id'")

@@ -9,6 +9,7 @@ from sqlops.errors import (
     DuplicateModelError,
     ModelParseError,
     SourceError,
+    SqlopsError,
     UnknownTableError,
 )
 from sqlops.project.loader import load_project
@@ -118,6 +119,55 @@ def test_python_model_file_that_fails_to_import_names_the_line(
         match=r"sql/py/m.py:3: importing the python model file failed: ZeroDivisionError",
     ):
         load_project(load_config(root))
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "fragment"),
+    [
+        (
+            "sql/stg/my model.sql",
+            "select 1 as x",
+            "sql/stg/my model.sql: model name 'stg.my model'",
+        ),
+        ("sql/stg/drop table x;.sql", "select 1 as x", "model name 'stg.drop table x;'"),
+        ("sql/my-schema/a.sql", "select 1 as x", "model name 'my-schema.a'"),
+        ("sql/stg/1st.sql", "select 1 as x", "model name 'stg.1st'"),
+        ("sql/stg/a.sql", "-- tags: x\n-- name: stg.a+b\nselect 1 as x", "a.sql:2: model name"),
+    ],
+)
+def test_model_names_must_be_identifiers(
+    make_project: ProjectFactory, path: str, text: str, fragment: str
+) -> None:
+    root = make_project({path: text})
+    with pytest.raises(ModelParseError, match="letters, digits and _") as err:
+        load_project(load_config(root))
+    assert fragment in str(err.value)
+
+
+def test_identifier_model_names_load(make_project: ProjectFactory) -> None:
+    root = make_project(
+        {
+            "sql/_x/skipped.sql": "select 1",
+            "sql/s_1/A_b2.sql": "select 1 as x",
+            "sql/t.sql": "select 2",
+        }
+    )
+    assert sorted(load_project(load_config(root)).models) == ["main.t", "s_1.a_b2"]
+
+
+def test_a_model_file_that_is_not_utf8_names_file_and_line(make_project: ProjectFactory) -> None:
+    root = make_project({"sql/stg/a.sql": "select 1 as x"})
+    (root / "sql/stg/a.sql").write_bytes(b"-- owner: me\nselect 'caf\xe9' as x\n")
+    with pytest.raises(SqlopsError, match=r"^sql/stg/a\.sql:2: is not UTF-8 text") as err:
+        load_project(load_config(root))
+    assert isinstance(err.value.__cause__, UnicodeDecodeError)
+
+
+def test_windows_line_endings_load_as_before(make_project: ProjectFactory) -> None:
+    root = make_project({"sql/stg/a.sql": "select 1 as x"})
+    (root / "sql/stg/a.sql").write_bytes(b"-- materialized: table\r\nselect 1 as x\r\n")
+    model = load_project(load_config(root)).models["stg.a"]
+    assert (model.materialized, model.sql, model.body_line) == ("table", "select 1 as x", 2)
 
 
 @pytest.mark.parametrize("materialized", ["view", "table"])

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from sqlops import Project
-from sqlops.errors import ConfigError, MergeConflict
-from sqlops.versioning.checks import ChecksFailed, MergeCandidate
+from sqlops.errors import ChecksFailed, ConfigError, MergeConflict
+from sqlops.versioning.checks import MergeCandidate
 
 pytestmark = pytest.mark.usefixtures("backend")
 
