@@ -128,7 +128,6 @@ def test_no_platform_specific_modules() -> None:
         f"{p.relative_to(PACKAGE)}: {n}" for p in MODULES for n in _imports(p) if n in PLATFORM_ONLY
     }
     assert not users, f"platform-specific imports: {sorted(users)}"
-    assert users == {"execute/engine.py"}
 
 
 def _source(path: Path) -> ast.Module:
