@@ -87,10 +87,11 @@ def _json_default(value: Any) -> Any:
 
 @contextmanager
 def build_progress(enabled: bool) -> Iterator[Any]:
-    """Build progress on stderr, fed by build events; yields the ``on_event`` callback.
+    """Build progress, fed by build events; yields the ``on_event`` callback.
 
-    A terminal gets a progress bar; anything else (CI logs, a file) one line per finished
-    node as it finishes, since a bar there would show nothing until the end.
+    A terminal gets a progress bar on stderr; anything else (CI logs, a file) one line per
+    finished node on stdout as it finishes (as dbt logs), since a bar there would show nothing
+    until the end, and stderr stays for the one-line error.
     """
     if not enabled:
         yield None
@@ -138,8 +139,8 @@ def _progress_lines() -> OnEvent:
             total = event.total
         elif event.kind == "finish" and event.result is not None:
             done += 1
-            sys.stderr.write(f"[{done}/{total}] {_progress_line(event.result)}\n")
-            sys.stderr.flush()
+            sys.stdout.write(f"[{done}/{total}] {_progress_line(event.result)}\n")
+            sys.stdout.flush()
 
     return on_event
 

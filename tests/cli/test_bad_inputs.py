@@ -187,7 +187,6 @@ def uncommitted_build(root: Path) -> None:
 
 
 MODEL = "sql/staging/extra.sql"
-FASTPATH = pytest.mark.xfail(strict=True, reason="fixed on branch fastpath")
 VERSIONS = pytest.mark.xfail(strict=True, reason="fixed on branch versions")
 
 CASES = [
@@ -350,7 +349,6 @@ CASES = [
         "sql-duckdb-rejects",
         ("build",),
         write(MODEL, "-- materialized: table\nselect order_id,, amount from raw.orders\n"),
-        marks=(FASTPATH,),
     ),
     Case("checkout-discards-build", ("checkout", "dev"), uncommitted_build, marks=(VERSIONS,)),
 ]

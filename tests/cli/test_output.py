@@ -83,11 +83,11 @@ def test_a_build_without_a_terminal_prints_each_model_as_it_finishes(
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert build.stderr is not None
-    early = [build.stderr.readline() for _ in range(3)]  # s.gated has not finished yet
+    assert build.stdout is not None
+    early = [build.stdout.readline() for _ in range(3)]  # s.gated has not finished yet
     assert build.poll() is None, "the lines came only when the build ended"
     (root / "go").touch()
-    rest, late = build.communicate(timeout=120)
+    late, _ = build.communicate(timeout=120)
     assert build.returncode == 1
     lines = [line.rstrip("\n") for line in [*early, *late.splitlines(keepends=True)]]
     progress = [line for line in lines if line.startswith("[")]
@@ -99,7 +99,7 @@ def test_a_build_without_a_terminal_prints_each_model_as_it_finishes(
     assert by_name["s.broken"].startswith("error    s.broken (table, ")
     assert by_name["s.after_broken"] == "not run  s.after_broken (s.broken failed)"
     assert by_name["s.gated"].startswith("ok       s.gated (table, 2 rows, ")
-    assert "1 failed, 1 not run" in rest
+    assert "1 failed, 1 not run" in late
 
 
 def test_version_is_the_packages_version(tmp_path: Path) -> None:
