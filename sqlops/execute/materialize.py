@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlops.execute.coltypes import restore_cast
 from sqlops.project.model import Source
 
 STATE_SCHEMA = "_sqlops"
@@ -152,19 +153,42 @@ def create_view(name: str, select: str) -> str:
     return f"CREATE OR REPLACE VIEW {qualified(name)} AS\n{select}"
 
 
-def parts_select(paths: Sequence[str], union_by_name: bool | None = None) -> str:
+def parts_select(
+    paths: Sequence[str],
+    union_by_name: bool | None = None,
+    columns: Sequence[tuple[str, str]] = (),
+) -> str:
     """Read a table's Parquet parts (several parts may differ in columns: union by name,
     unless the caller knows they all have one schema, which saves reading every part's
-    footer when the statement is bound).
+    footer when the statement is bound). ``columns``, the table's true ``(name, type)``s,
+    cast back the columns a part stores as another type (see ``coltypes``).
 
     >>> parts_select(["o/a.parquet"])
     "SELECT * FROM read_parquet(['o/a.parquet'])"
+    >>> print(parts_select(["o/a.parquet"], columns=[("s", "HUGEINT"), ("n", "BIGINT")]))
+    SELECT * REPLACE (CAST("s" AS HUGEINT) AS "s") FROM read_parquet(['o/a.parquet'])
     """
     if not paths:
         return "SELECT NULL WHERE false"
     union = len(paths) > 1 if union_by_name is None else union_by_name
     extra = ", union_by_name = true" if union else ""
-    return f"SELECT * FROM read_parquet({literal(list(paths))}{extra})"
+    casts = {c: restore_cast(quote(c), t) for c, t in columns}
+    return f"SELECT *{_replace(casts)} FROM read_parquet({literal(list(paths))}{extra})"
+
+
+def _replace(expressions: Mapping[str, str | None]) -> str:
+    """`` REPLACE (expr AS "column", ...)`` for the columns that have an expression.
+
+    >>> _replace({"a": None, "b": 'CAST("b" AS VARCHAR)'})
+    ' REPLACE (CAST("b" AS VARCHAR) AS "b")'
+    """
+    items = [f"{e} AS {quote(c)}" for c, e in expressions.items() if e is not None]
+    return f" REPLACE ({', '.join(items)})" if items else ""
+
+
+def stored_casts(stored: Mapping[str, str]) -> dict[str, str | None]:
+    """``{column: stored type}`` as the casts a part's COPY writes."""
+    return {c: f"CAST({quote(c)} AS {t})" for c, t in stored.items()}
 
 
 def attach_stage() -> str:
@@ -190,18 +214,29 @@ def _staged(name: str) -> str:
     return f"{STAGE_DB}.main.{quote(name)}"
 
 
-def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) -> str:
+def copy_rows(
+    staged: str,
+    start: int,
+    stop: int | None,
+    path: str,
+    table: str,
+    stored: Mapping[str, str] | None = None,
+) -> str:
     """Write rows ``start <= rowid < stop`` of a staged table to one Parquet file (every row
     when ``stop`` is None). One file per statement keeps DuckDB's order-preserving parallel
     writer, so equal rows always give equal bytes. The table's name goes into the file's
     metadata: equal rows of two different tables stay two objects, each named by its table.
+    ``stored`` maps the columns Parquet would not keep to the type stored instead.
 
     >>> print(copy_rows("s", 0, 10, "p", "m.t"))
     COPY (SELECT * FROM __sqlops_stage.main."s" WHERE rowid >= 0 AND rowid < 10) TO 'p'
     (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """
     where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
-    return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
+    star = "*" + _replace(stored_casts(stored or {}))
+    return (
+        f"COPY (SELECT {star} FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
+    )
 
 
 def copy_relation(name: str, path: str, table: str) -> str:
@@ -209,10 +244,22 @@ def copy_relation(name: str, path: str, table: str) -> str:
     return f"COPY {quote(name)} TO {literal(path)} ({_part(table)})"
 
 
-def copy_probe(select: str, limit: int, path: str, table: str) -> str:
+def copy_probe(
+    select: str, limit: int, path: str, table: str, stored: Mapping[str, str] | None = None
+) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
     query starts on the second line, like :func:`stage_table`'s."""
-    return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({_part(table)})"
+    star = "*" + _replace(stored_casts(stored or {}))
+    return (
+        f"COPY (SELECT {star} FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} "
+        f"({_part(table)})"
+    )
+
+
+def describe(select: str) -> str:
+    """The columns and types a query returns, from binding it; laid out like
+    :func:`copy_probe`, so errors point at the same lines."""
+    return f"DESCRIBE SELECT * FROM (\n{select}\n)"
 
 
 def _part(table: str) -> str:

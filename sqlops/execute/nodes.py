@@ -266,15 +266,24 @@ def _write_table(
     share its schema, so the view need not union them by name: every query of it would
     read each part's footer to bind)."""
     expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
-    parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected)
+    columns = engine.describe(select, where)
+    parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected, columns)
     out = Output(rows, parts)
-    _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
+    view = _parts_select(parts, ctx, one_schema=True, columns=columns)
+    _publish(engine, node, view, out, ctx, where)
     return out
 
 
-def _parts_select(parts: Sequence[str], ctx: BuildContext, one_schema: bool = False) -> str:
+def _parts_select(
+    parts: Sequence[str],
+    ctx: BuildContext,
+    one_schema: bool = False,
+    columns: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A view over parts; ``columns`` (the true types) cast back what the parts store as
+    another type."""
     paths = [ctx.objects.relative(p) for p in parts]
-    return m.parts_select(paths, union_by_name=False if one_schema else None)
+    return m.parts_select(paths, union_by_name=False if one_schema else None, columns=columns)
 
 
 def _publish(
@@ -316,13 +325,27 @@ def _incremental(
             f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
         )
     select = m.incremental_select(sql, model.cursor, cursor_value)
-    new_parts, new_rows = write_parts(engine, select, ctx.objects, model.name, where)
-    parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx)
-    select = _parts_select(parts, ctx)
+    columns = engine.describe(select, where)
+    new_parts, new_rows = write_parts(engine, select, ctx.objects, model.name, where, None, columns)
+    # the true types of the previous parts (their view's) and of the new rows: the view
+    # over both casts each column back to the newer type
+    old = tuple(engine.columns(model.name).items()) if previous else ()
+    typed = _Typed(old, tuple(columns))
+    parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx, typed)
+    restore = old if new_rows == 0 else tuple({**dict(old), **dict(columns)}.items())
+    select = _parts_select(parts, ctx, columns=restore)
     total = engine.fetch_value(f"SELECT count(*) FROM ({select})")
     out = Output(int(total or 0), parts)
     _publish(engine, node, select, out, ctx, where)
     return Output(new_rows, parts)
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The true ``(name, type)``s of an incremental model's previous parts and new ones."""
+
+    old: tuple[tuple[str, str], ...]
+    new: tuple[tuple[str, str], ...]
 
 
 def _merge_parts(
@@ -332,6 +355,7 @@ def _merge_parts(
     new_parts: Sequence[str],
     new_rows: int,
     ctx: BuildContext,
+    typed: _Typed,
 ) -> tuple[str, ...]:
     """The model's parts after this run: the new ones appended (only they are new bytes);
     when new keys match old rows, the old parts holding those keys are rewritten without
@@ -340,19 +364,19 @@ def _merge_parts(
         return tuple(previous)
     if not model.unique_key or not previous:
         return (*previous, *new_parts)
-    new_sql = _parts_select(new_parts, ctx)
+    new_sql = _parts_select(new_parts, ctx, columns=typed.new)
     match = m.key_match(model.unique_key)
     touched = [
         part
         for part in previous
         if engine.fetch_value(
-            f"SELECT count(*) FROM ({_parts_select([part], ctx)}) o "
+            f"SELECT count(*) FROM ({_parts_select([part], ctx, columns=typed.old)}) o "
             f"WHERE EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         )
     ]
     if not touched:
         return (*previous, *new_parts)
-    old_sql = _parts_select(touched, ctx)
+    old_sql = _parts_select(touched, ctx, columns=typed.old)
     merged = (
         f"SELECT * FROM ({old_sql}) o WHERE NOT EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         f"\nUNION ALL BY NAME {new_sql}"

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 import blake3
 
+from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
+from sqlops.execute.coltypes import stored_type
 
 if TYPE_CHECKING:
     import polars as pl
@@ -250,10 +252,13 @@ def write_parts(
     table: str,
     where: Where | None = None,
     expected_rows: int | None = None,
+    columns: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[tuple[str, ...], int]:
     """Run ``select`` and store its rows as deterministic parts of ``table``:
     ``(object ids, rows)``. An empty result still gives one (empty) part, so the table
-    keeps its columns.
+    keeps its columns. ``columns`` are the query's ``(name, type)``s if the caller has
+    them (bound here otherwise): a column of a type Parquet does not keep is stored as an
+    exact type (``coltypes.stored_type``), which a view over the parts casts back.
 
     A large result goes into a staging table first (its rowids are the row numbers), and
     each part is copied out by a rowid range. Staging costs a few statements, which would
@@ -263,11 +268,39 @@ def write_parts(
     is then staged (for a streaming query the probe stopped early; a query that sorts or
     aggregates everything first runs twice, once per build without a previous count).
     """
+    if columns is None:
+        columns = engine.describe(select, where)
+    try:
+        return _write_parts(engine, select, store, table, where, expected_rows, columns, False)
+    except ExecutionError as exc:
+        if "DECIMAL(38,0)" not in exc.message or not _stored(columns, False):
+            raise
+    # a HUGEINT of 39 digits does not fit DECIMAL(38,0): store those columns as text
+    return _write_parts(engine, select, store, table, where, expected_rows, columns, True)
+
+
+def _stored(columns: Sequence[tuple[str, str]], wide: bool) -> dict[str, str]:
+    """``{column: stored type}`` of the columns Parquet would not keep as they are."""
+    found = ((name, stored_type(kind, wide)) for name, kind in columns)
+    return {name: kind for name, kind in found if kind is not None}
+
+
+def _write_parts(
+    engine: Engine,
+    select: str,
+    store: ObjectStore,
+    table: str,
+    where: Where | None,
+    expected_rows: int | None,
+    columns: Sequence[tuple[str, str]],
+    wide: bool,
+) -> tuple[tuple[str, ...], int]:
+    stored = _stored(columns, wide)
     if expected_rows is None or expected_rows <= MIN_PART_ROWS:
         tmp = store.temp_path()
         try:
             copied = engine.fetch_value(
-                m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table), where=where
+                m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table, stored), where=where
             )
             if int(copied or 0) <= MIN_PART_ROWS:
                 return (store.put(tmp),), int(copied or 0)
@@ -283,7 +316,7 @@ def write_parts(
             (start, None if rows <= per_part else start + per_part)
             for start in range(0, max(rows, 1), per_part)
         ]
-        return _copy_parts(engine, staged, ranges, store, table), rows
+        return _copy_parts(engine, staged, ranges, store, table, stored), rows
     finally:
         engine.execute(m.drop_staged(staged))
 
@@ -294,11 +327,12 @@ def _copy_parts(
     ranges: list[tuple[int, int | None]],
     store: ObjectStore,
     table: str,
+    stored: dict[str, str],
 ) -> tuple[str, ...]:
     """Copy each rowid range of a staged table to a part and store it."""
 
     def copy(cursor: Engine, bounds: tuple[int, int | None], path: str) -> None:
-        cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], path, table))
+        cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], path, table, stored))
 
     return _store_each(engine, store, copy, ranges)
 
