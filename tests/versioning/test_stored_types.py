@@ -327,3 +327,28 @@ def test_sql_gives_python_ints_for_huge_integers() -> None:
     )
     assert frame.to_dicts() == [{"s": 6, "u": 2**128 - 1, "l": [2]}]
     assert frame.schema == pl.Schema({"s": pl.Int128, "u": pl.UInt128, "l": pl.List(pl.Int128)})
+
+
+def test_build_at_reads_a_snapshot_with_the_source_types(make_project: ProjectFactory) -> None:
+    """A CSV column of integers past 2^63 is HUGEINT to DuckDB; its snapshot stores it as
+    DECIMAL(38,0), and a build at that version reads it as HUGEINT again, exactly."""
+    old = "id,big\n1,99999999999999999999\n2,3\n"
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "data/t.csv": old,
+            "sql/m/t.sql": "-- materialized: table\nselect id, big, big + 1 as next from raw.t\n",
+        }
+    )
+    expected = _expected(
+        f"select id, big, big + 1 as next from read_csv('{(root / 'data/t.csv').as_posix()}')"
+    )
+    project = sqlops.Project(root)
+    assert project.build().raise_on_error().ok
+    first = project.commit("v1")
+    assert first is not None
+    (root / "data/t.csv").write_text("id,big\n1,1\n")
+    assert project.build().raise_on_error().ok
+    assert project.build(at=first.id).raise_on_error().ok
+    with _warehouse(root) as con:
+        assert _seen(con, "m.t") == expected
