@@ -309,6 +309,20 @@ class Engine:
         ).fetchall()
         return dict(rows)
 
+    def all_columns(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """``{"schema.name": ((column, type), ...)}`` of every user table and view."""
+        from sqlops.execute.materialize import all_columns
+
+        tables: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, kind in self.execute(all_columns()).fetchall():
+            tables.setdefault(f"{schema}.{table}", []).append((column, kind))
+        return {name: tuple(columns) for name, columns in tables.items()}
+
+    def keywords(self) -> frozenset[str]:
+        """DuckDB's SQL keywords (names it quotes when it prints them)."""
+        rows = self.execute("SELECT keyword_name FROM duckdb_keywords()").fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
     def ensure_state(self) -> None:
         self.script(STATE_DDL)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlops.execute.coltypes import restore_cast
 from sqlops.project.model import Source
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STATE_SCHEMA = "_sqlops"
 STATE_TABLE = f"{STATE_SCHEMA}.model_state"
 STAGE_DB = "__sqlops_stage"
@@ -245,15 +247,51 @@ def copy_relation(name: str, path: str, table: str) -> str:
 
 
 def copy_probe(
-    select: str, limit: int, path: str, table: str, stored: Mapping[str, str] | None = None
+    select: str,
+    limit: int,
+    path: str,
+    table: str,
+    stored: Mapping[str, str] | None = None,
+    expect: str | None = None,
 ) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
-    query starts on the second line, like :func:`stage_table`'s."""
+    query starts on the second line, like :func:`stage_table`'s. With ``expect`` (the
+    type ``typeof`` gives a row of the query, see :func:`row_type`), the statement fails
+    unless the query has exactly those columns, at no cost when it has: the check is a
+    constant DuckDB folds away, or into a conversion error once any row is read (an empty
+    result is not checked).
+
+    >>> print(copy_probe("SELECT 1 AS a", 5, "p", "m.t", expect="STRUCT(a INTEGER)"))
+    COPY (SELECT * FROM (
+    SELECT 1 AS a
+    ) AS __sqlops_row WHERE CAST(CASE WHEN typeof(__sqlops_row) = 'STRUCT(a INTEGER)' THEN '1' ELSE 'sqlops: result types changed' END AS INTEGER) = 1 LIMIT 5) TO 'p' (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
+    """  # noqa: E501
     star = "*" + _replace(stored_casts(stored or {}))
+    check = ""
+    if expect is not None:
+        check = (
+            f" AS __sqlops_row WHERE CAST(CASE WHEN typeof(__sqlops_row) = {literal(expect)} "
+            "THEN '1' ELSE 'sqlops: result types changed' END AS INTEGER) = 1"
+        )
     return (
-        f"COPY (SELECT {star} FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} "
+        f"COPY (SELECT {star} FROM (\n{select}\n){check} LIMIT {limit}) TO {literal(path)} "
         f"({_part(table)})"
     )
+
+
+def row_type(columns: Sequence[tuple[str, str]], keywords: frozenset[str]) -> str:
+    """The type DuckDB's ``typeof`` prints for a row of ``(name, type)`` columns: a STRUCT
+    whose field names are quoted when they are not plain identifiers or are keywords
+    (``duckdb_keywords()``). A name quoted differently only makes a check fail.
+
+    >>> row_type([("id", "BIGINT"), ("name", "VARCHAR"), ("a b", "INTEGER[]")], frozenset({"name"}))
+    'STRUCT(id BIGINT, "name" VARCHAR, "a b" INTEGER[])'
+    """
+    fields = []
+    for name, kind in columns:
+        plain = _IDENTIFIER.match(name) is not None and name.lower() not in keywords
+        fields.append(f"{name if plain else quote(name)} {kind}")
+    return f"STRUCT({', '.join(fields)})"
 
 
 def describe(select: str) -> str:
@@ -265,6 +303,15 @@ def describe(select: str) -> str:
 def _part(table: str) -> str:
     """The COPY options of a table's part: Parquet, named by its table in the metadata."""
     return f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
+
+
+def all_columns() -> str:
+    """Every column of every user table and view: schema, table, column, type."""
+    return (
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND NOT internal "
+        "ORDER BY schema_name, table_name, column_index"
+    )
 
 
 def staged_columns() -> str:

@@ -26,9 +26,11 @@ from sqlops.execute.fastcsv import (
     upstream_tables,
 )
 from sqlops.execute.objects import (
+    Guess,
     ObjectStore,
     write_frame_parts,
     write_parts,
+    write_typed_parts,
 )
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.model import Model, Source
@@ -66,6 +68,25 @@ class Frames:
         return self.frames.get(name)
 
 
+class KnownColumns:
+    """Every table's columns as the warehouse has them when the build starts (one query,
+    on first use): a table model's guess of its result's types, which the statement that
+    writes it checks (``write_typed_parts``)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, tuple[tuple[str, str], ...]] | None = None
+        self.keywords: frozenset[str] = frozenset()
+        self.lock = threading.Lock()
+
+    def get(self, engine: Engine, name: str) -> Guess | None:
+        with self.lock:
+            if self.tables is None:
+                self.tables = engine.all_columns()
+                self.keywords = engine.keywords()
+            columns = self.tables.get(name)
+        return None if columns is None else Guess(columns, m.row_type(columns, self.keywords))
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What every node build needs besides its own engine cursor."""
@@ -79,6 +100,7 @@ class BuildContext:
     csv_reader: str = "auto"
     executor: str = "auto"
     frames: Frames = field(default_factory=Frames)
+    known: KnownColumns = field(default_factory=KnownColumns)
 
 
 @dataclass(frozen=True)
@@ -266,10 +288,12 @@ def _write_table(
     share its schema, so the view need not union them by name: every query of it would
     read each part's footer to bind)."""
     expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
-    columns = engine.describe(select, where)
-    parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected, columns)
-    out = Output(rows, parts)
-    view = _parts_select(parts, ctx, one_schema=True, columns=columns)
+    guess = ctx.known.get(engine, node.name)
+    written = write_typed_parts(
+        engine, select, ctx.objects, node.name, where, expected, guess=guess
+    )
+    out = Output(written.rows, written.parts)
+    view = _parts_select(written.parts, ctx, one_schema=True, columns=written.columns)
     _publish(engine, node, view, out, ctx, where)
     return out
 
@@ -325,8 +349,8 @@ def _incremental(
             f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
         )
     select = m.incremental_select(sql, model.cursor, cursor_value)
-    columns = engine.describe(select, where)
-    new_parts, new_rows = write_parts(engine, select, ctx.objects, model.name, where, None, columns)
+    written = write_typed_parts(engine, select, ctx.objects, model.name, where)
+    new_parts, new_rows, columns = written.parts, written.rows, written.columns
     # the true types of the previous parts (their view's) and of the new rows: the view
     # over both casts each column back to the newer type
     old = tuple(engine.columns(model.name).items()) if previous else ()
