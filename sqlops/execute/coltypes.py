@@ -26,6 +26,8 @@ _KEPT = frozenset({
     "TIME_NS", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS",
     "UUID", "JSON", "VARIANT", '"NULL"', "STRUCT", "MAP",
 })  # fmt: skip
+# the kept types that are not nested, as ``typeof`` prints them (DECIMAL has arguments)
+KEPT_SCALARS = _KEPT - {"STRUCT", "MAP", "DECIMAL"}
 _HUGE = frozenset({"HUGEINT", "UHUGEINT"})
 _AS_TEXT = frozenset({"TIME WITH TIME ZONE", "INTERVAL"})  # their text casts back exactly
 _ARROW_TEXT = frozenset({"UHUGEINT", "INTERVAL", "UNION", "BIT", "BIGNUM", "TIME WITH TIME ZONE"})

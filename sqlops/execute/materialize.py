@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlops.execute.coltypes import restore_cast
+from sqlops.execute.coltypes import KEPT_SCALARS, restore_cast
 from sqlops.project.model import Source
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -252,30 +252,56 @@ def copy_probe(
     path: str,
     table: str,
     stored: Mapping[str, str] | None = None,
-    expect: str | None = None,
+    check: str | None = None,
 ) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
-    query starts on the second line, like :func:`stage_table`'s. With ``expect`` (the
-    type ``typeof`` gives a row of the query, see :func:`row_type`), the statement fails
-    unless the query has exactly those columns, at no cost when it has: the check is a
-    constant DuckDB folds away, or into a conversion error once any row is read (an empty
-    result is not checked).
+    query starts on the second line, like :func:`stage_table`'s. ``check`` is a condition
+    on the query's types (:func:`row_check`, :func:`kept_check`) that makes the statement
+    fail unless it holds, at no cost when it does: it is a constant DuckDB folds away, or
+    into a conversion error once any row is read (an empty result is not checked).
 
-    >>> print(copy_probe("SELECT 1 AS a", 5, "p", "m.t", expect="STRUCT(a INTEGER)"))
+    >>> print(copy_probe("SELECT 1 AS a", 5, "p", "m.t", check="true"))
     COPY (SELECT * FROM (
     SELECT 1 AS a
-    ) AS __sqlops_row WHERE CAST(CASE WHEN typeof(__sqlops_row) = 'STRUCT(a INTEGER)' THEN '1' ELSE 'sqlops: result types changed' END AS INTEGER) = 1 LIMIT 5) TO 'p' (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
+    ) AS __sqlops_row WHERE true LIMIT 5) TO 'p' (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """  # noqa: E501
     star = "*" + _replace(stored_casts(stored or {}))
-    check = ""
-    if expect is not None:
-        check = (
-            f" AS __sqlops_row WHERE CAST(CASE WHEN typeof(__sqlops_row) = {literal(expect)} "
-            "THEN '1' ELSE 'sqlops: result types changed' END AS INTEGER) = 1"
-        )
+    where = "" if check is None else f" AS __sqlops_row WHERE {check}"
     return (
-        f"COPY (SELECT {star} FROM (\n{select}\n){check} LIMIT {limit}) TO {literal(path)} "
+        f"COPY (SELECT {star} FROM (\n{select}\n){where} LIMIT {limit}) TO {literal(path)} "
         f"({_part(table)})"
+    )
+
+
+def row_check(row: str) -> str:
+    """The :func:`copy_probe` check that the query's row has type ``row`` (see
+    :func:`row_type`): exactly these columns, names and types."""
+    return _fail_unless(f"typeof(__sqlops_row) = {literal(row)}")
+
+
+def kept_check() -> str:
+    """The :func:`copy_probe` check that every column has a type Parquet keeps (a list of
+    them included), so the part needs no stored types and its view no casts. It matches
+    the type ``typeof`` prints for a row: names are plain or quoted (and the types listed
+    have no quotes, so a quoted name cannot hide a type); anything else fails the check.
+
+    >>> kept_check().count("HUGEINT")
+    0
+    """
+    kinds = "|".join(sorted(KEPT_SCALARS - {'"NULL"'}))  # letters, digits, _ and spaces
+    field = (
+        r'(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")*") (?:' + kinds + r"|DECIMAL\(\d+,\d+\))(?:\[\])*"
+    )
+    pattern = rf"STRUCT\({field}(?:, {field})*\)"
+    return _fail_unless(f"regexp_full_match(typeof(__sqlops_row), {literal(pattern)})")
+
+
+def _fail_unless(condition: str) -> str:
+    """A condition that is true when ``condition`` is, and raises a conversion error
+    otherwise (a false WHERE would just drop the rows)."""
+    return (
+        f"CAST(CASE WHEN {condition} THEN '1' ELSE 'sqlops: result types changed' END "
+        "AS INTEGER) = 1"
     )
 
 

@@ -305,17 +305,19 @@ def write_typed_parts(
     and without a guess, the types come from binding the query.
     """
     small = expected_rows is None or expected_rows <= MIN_PART_ROWS
-    if small and guess is not None:
+    if small:
+        # check the guess, or (without one) that no column needs storing differently
+        check = m.row_check(guess.row) if guess is not None else m.kept_check()
+        stored = _stored(guess.columns, False) if guess is not None else {}
         try:
-            stored = _stored(guess.columns, False)
-            found = _probe(engine, select, store, table, where, stored, guess.row)
+            found = _probe(engine, select, store, table, where, stored, check)
         except ExecutionError:
             pass  # other types, or a failing query (whose error comes again below)
         else:
-            if found is None:  # the types held, but the table is large: stage it
+            if found is None:  # the check held, but the table is large: stage it
                 small = False
             elif found[1] > 0:  # (an empty result's types are not checked)
-                return Written((found[0],), found[1], guess.columns)
+                return Written((found[0],), found[1], guess.columns if guess else ())
     columns = tuple(engine.describe(select, where)) if small else None
     try:
         return _write_parts(engine, select, store, table, where, small, columns, False)
@@ -339,14 +341,14 @@ def _probe(
     table: str,
     where: Where | None,
     stored: dict[str, str],
-    expect: str | None = None,
+    check: str | None = None,
 ) -> tuple[str, int] | None:
     """Copy the query to one part if it has at most ``MIN_PART_ROWS`` rows:
     ``(object id, rows)``; None if it has more."""
     tmp = store.temp_path()
     try:
         copied = engine.fetch_value(
-            m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table, stored, expect),
+            m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table, stored, check),
             where=where,
         )
         rows = int(copied or 0)
