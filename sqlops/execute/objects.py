@@ -16,6 +16,10 @@ So a table whose rows change in one contiguous range, or that grows at the end, 
 the parts that cover the change. A change scattered over the whole table (or an insert near
 the start, which shifts every later row) rewrites every part; so does a model whose row
 order is not deterministic (GROUP BY or JOIN without ORDER BY under several threads).
+
+A part stores the columns Parquet would not keep exactly as another type (``coltypes``);
+whoever reads the parts restores them from the table's true types (``Written.columns``, and
+the version store's record of each table).
 """
 
 from __future__ import annotations
