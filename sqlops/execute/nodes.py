@@ -352,16 +352,34 @@ def _incremental(
     written = write_typed_parts(engine, select, ctx.objects, model.name, where)
     new_parts, new_rows, columns = written.parts, written.rows, written.columns
     # the true types of the previous parts (their view's) and of the new rows: the view
-    # over both casts each column back to the newer type
+    # over both casts each column back to the newer type (written.columns leaves out
+    # types that need no restoring, but here a column's old type may differ)
     old = tuple(engine.columns(model.name).items()) if previous else ()
+    if old and not columns:
+        columns = tuple(engine.describe(select, where))
     typed = _Typed(old, tuple(columns))
     parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx, typed)
-    restore = old if new_rows == 0 else tuple({**dict(old), **dict(columns)}.items())
+    restore = old if new_rows == 0 else _combined(engine, old, tuple(columns))
     select = _parts_select(parts, ctx, columns=restore)
     total = engine.fetch_value(f"SELECT count(*) FROM ({select})")
     out = Output(int(total or 0), parts)
     _publish(engine, node, select, out, ctx, where)
     return Output(new_rows, parts)
+
+
+def _combined(
+    engine: Engine, old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The types of old and new rows read together: as DuckDB unites them (UNION ALL BY
+    NAME) when a column's type changed, so the view's casts give what DuckDB would."""
+    before = dict(old)
+    if all(before.get(c, t) == t for c, t in new):
+        return tuple({**before, **dict(new)}.items())
+
+    def nulls(columns: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"CAST(NULL AS {t}) AS {m.quote(c)}" for c, t in columns)
+
+    return tuple(engine.describe(f"SELECT {nulls(old)} UNION ALL BY NAME SELECT {nulls(new)}"))
 
 
 @dataclass(frozen=True)

@@ -407,3 +407,28 @@ def test_a_first_build_reads_back_exactly_whatever_the_names(
     assert sqlops.Project(root).build().raise_on_error().ok
     with _warehouse(root) as con:
         assert _seen(con, "m.t") == _expected(sql)
+
+
+def test_an_incremental_model_whose_column_type_changed_reads_back_the_new_type(
+    make_project: ProjectFactory,
+) -> None:
+    """Old parts store a CSV's HUGEINT column as DECIMAL(38,0); the file's new rows are
+    BIGINT: the view casts every part's column to the newer type, not back to HUGEINT."""
+    root = make_project(
+        {
+            "sqlops.toml": '[sources."raw.t"]\npath = "data/t.csv"\n',
+            "data/t.csv": "id,v\n1,99999999999999999999\n",
+            "sql/m/i.sql": "-- materialized: incremental\n-- unique_key: id\nselect * from raw.t\n",
+        }
+    )
+    project = sqlops.Project(root)
+    assert project.build().raise_on_error().ok
+    (root / "data/t.csv").write_text("id,v\n2,8\n")
+    assert project.build().raise_on_error().ok
+    with _warehouse(root) as con:
+        rows = con.execute("SELECT id, typeof(v), v::VARCHAR FROM m.i ORDER BY id").fetchall()
+    plain = duckdb.execute(
+        "SELECT typeof(v) FROM (SELECT 99999999999999999999::HUGEINT AS v UNION ALL BY NAME "
+        "SELECT 8::BIGINT AS v)"
+    ).fetchall()
+    assert rows == [(1, plain[0][0], "99999999999999999999"), (2, plain[0][0], "8")]
