@@ -222,7 +222,7 @@ class Project(VersionsMixin):
                 path=(target / "*.parquet").relative_to(self.root).as_posix(),
                 format="parquet",
                 options={"union_by_name": True} if len(version.parts) > 1 else {},
-                columns={},
+                columns=dict(version.columns),  # restores types parts store otherwise
                 table=None,
             )
         before = self.config

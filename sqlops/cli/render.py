@@ -73,16 +73,48 @@ def error(message: str) -> None:
 
 def as_json(value: Any) -> None:
     """Print JSON to stdout and nothing else (for scripts)."""
-    sys.stdout.write(json.dumps(value, default=_json_default, indent=2) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
-def _json_default(value: Any) -> Any:
-    """Numbers stay numbers (DuckDB sums are HUGEINT/DECIMAL); times become ISO 8601."""
+def json_text(value: Any, level: int = 0) -> str:
+    """``value`` as indented JSON in which numbers stay exact: a DECIMAL is written with
+    all its digits and a HUGEINT as the whole integer, both as JSON numbers (``json``
+    would have to round a Decimal through a float). Times become ISO 8601 strings.
+
+    >>> import decimal
+    >>> print(json_text({"d": decimal.Decimal("55909065222.827692"), "h": 2**64, "l": []}))
+    {
+      "d": 55909065222.827692,
+      "h": 18446744073709551616,
+      "l": []
+    }
+    """
+    if isinstance(value, Mapping):
+        items = [f"{json.dumps(_key(k))}: {json_text(v, level + 1)}" for k, v in value.items()]
+        return _block("{", items, "}", level)
+    if isinstance(value, list | tuple):
+        return _block("[", [json_text(v, level + 1) for v in value], "]", level)
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return format(value, "f") if value.is_finite() else json.dumps(float(value))
+    if value is None or isinstance(value, str | int | float):
+        return json.dumps(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+        return json.dumps(value.isoformat())
+    return json.dumps(str(value))
+
+
+def _block(start: str, items: list[str], end: str, level: int) -> str:
+    if not items:
+        return start + end
+    inner = "  " * (level + 1)
+    return f"{start}\n{inner}" + f",\n{inner}".join(items) + f"\n{'  ' * level}{end}"
+
+
+def _key(key: Any) -> str:
+    """A mapping key as ``json`` writes it."""
+    if isinstance(key, str):
+        return key
+    return json.dumps(key) if key is None or isinstance(key, bool) else str(key)
 
 
 @contextmanager

@@ -125,7 +125,7 @@ def _parts_view(objects: ObjectStore, version: TableVersion) -> str:
     paths, so the warehouse opens from any folder."""
     union = len(version.parts) > 1 and not objects.same_schema(version.parts)
     paths = [str(objects.path(p)) for p in version.parts]
-    return m.parts_select(paths, union_by_name=union)
+    return m.parts_select(paths, union_by_name=union, columns=version.columns)
 
 
 def attach_views(engine: Engine, objects: ObjectStore, commit: Commit) -> None:
@@ -139,7 +139,7 @@ def attach_views(engine: Engine, objects: ObjectStore, commit: Commit) -> None:
 def read_version(engine: Engine, objects: ObjectStore, version: TableVersion) -> Any:
     """A stored table version as a Polars DataFrame, read straight from its objects."""
     paths = [str(objects.path(p)) for p in version.parts]
-    return engine.polars(m.parts_select(paths))
+    return engine.polars(m.parts_select(paths, columns=version.columns))
 
 
 def row_diff(
@@ -152,8 +152,8 @@ def row_diff(
     """Rows added, removed and changed between two versions of a table, matched by a unique
     key: one row per difference with ``change`` and the key columns (Polars DataFrame)."""
     empty = "SELECT NULL WHERE false"
-    a_sql = m.parts_select([str(objects.path(p)) for p in before.parts]) if before else empty
-    b_sql = m.parts_select([str(objects.path(p)) for p in after.parts]) if after else empty
+    a_sql = _parts_view(objects, before) if before else empty
+    b_sql = _parts_view(objects, after) if after else empty
     keys = [m.quote(k) for k in key]
     select_keys = ", ".join(keys)
     match = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
