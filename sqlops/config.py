@@ -82,6 +82,7 @@ class Config:
     versions_backend: str = "local"
     lakefs: LakeFSConfig = field(default_factory=LakeFSConfig)
     pre_merge: tuple[str, ...] = ()
+    versions_author: str = ""
     config_file: Path | None = None
 
     @property
@@ -129,6 +130,7 @@ _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "backend": str,
     "lakefs": dict,
     "pre_merge": list,
+    "author": str,
 }
 _CHECK_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _LAKEFS_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -210,7 +212,8 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
     }
-    backend, lakefs, pre_merge = _versions(raw.pop("versions", {}), config_file, text)
+    versions = raw.pop("versions", {})
+    backend, lakefs, pre_merge = _versions(versions, config_file, text)
     threads = raw.get("threads", 4)
     if threads < 1:
         raise ConfigError(f"threads = {threads} must be at least 1", path=config_file)
@@ -230,6 +233,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         versions_backend=backend,
         lakefs=lakefs,
         pre_merge=pre_merge,
+        versions_author=versions.get("author", ""),
         config_file=config_file,
     )
 

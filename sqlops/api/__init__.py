@@ -233,6 +233,7 @@ class Project(VersionsMixin):
         """Load, plan against the warehouse state, run; then drop replaced objects."""
         from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
+        from sqlops.versioning.workspace import drop_undefined
 
         spec = self.load(sources)
         engine = self._open_warehouse(macros=False)
@@ -260,6 +261,7 @@ class Project(VersionsMixin):
                 Frames(plan.read_later),
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
+            drop_undefined(engine, {*spec.models, *spec.sources})
         finally:
             engine.close()
         self._drop_replaced(state, result)

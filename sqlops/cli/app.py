@@ -331,12 +331,26 @@ def revert(ref: Annotated[str, typer.Argument(help="The commit to undo.")]) -> N
 
 
 @app.command()
-def checkout(ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")]) -> None:
+def checkout(
+    ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Discard built tables that no commit holds.")
+    ] = False,
+) -> None:
     """Point the warehouse at a version (views over stored objects; nothing is copied)."""
     from sqlops.cli import render
 
-    names = _open().checkout(ref)
+    names = _open().checkout(ref, force=force)
     render.out().print(f"checked out {ref}: {len(names)} tables")
+
+
+@app.command()
+def status(json: Json = False) -> None:
+    """Show the checked-out ref, uncommitted tables and the models a build would run."""
+    from sqlops.cli import render
+
+    result = _open().status()
+    render.as_json(result.to_dict()) if json else render.status(result)
 
 
 data_app = typer.Typer(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from sqlops.api import Lineage
-    from sqlops.api.versions import DataAdded
+    from sqlops.api.versions import DataAdded, Status
     from sqlops.execute.results import BuildResult, Event
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile
@@ -236,3 +236,24 @@ def data_added(added: DataAdded) -> None:
 def data_restored(files: list[DataFile], ref: str) -> None:
     for info in files:
         out().print(f"restored {escape(info.path)} ({info.source}) from {escape(ref)}")
+
+
+def status(result: Status) -> None:
+    """Where the warehouse stands, what a commit would record, what a build would run."""
+    where = f"on branch {result.branch}" if result.branch else f"at commit {result.ref[:12]}"
+    out().print(f"{escape(where)}, warehouse at {result.commit[:12]}")
+    if result.behind and result.head:
+        out().print(
+            f"[yellow]{escape(result.branch or '')} has moved to {result.head[:12]}[/]: "
+            "commit to take its changes, or check it out to discard yours"
+        )
+    if result.uncommitted:
+        out().print("uncommitted:")
+        for change in result.uncommitted:
+            out().print(f"  {change.change:8} {escape(change.name)} ({change.kind})")
+    else:
+        out().print("nothing to commit")
+    if result.stale:
+        out().print("a build would run:")
+        for name, reason in result.stale:
+            out().print(f"  {escape(name)}: {escape(reason)}")

@@ -265,9 +265,12 @@ class LakeFSStore:
         message: str,
         metadata: Mapping[str, str],
         author: str = "",
+        base: str | None = None,
     ) -> Commit:
-        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-        return self._transact(branch, applying(changes), message, metadata, author)
+        """A new commit on ``branch``: its head's tree with ``changes`` applied (refused
+        when the head moved past ``base`` and changed the same tables)."""
+        against = (branch, base, self.get_commit(base).tree) if base else None
+        return self._transact(branch, applying(changes, base=against), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
         """Three-way merge at table level of ``source`` into branch ``dest``.

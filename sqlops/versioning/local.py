@@ -185,9 +185,12 @@ class LocalStore:
         message: str,
         metadata: Mapping[str, str],
         author: str = "",
+        base: str | None = None,
     ) -> Commit:
-        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-        edit = applying(changes, self._check_parts)
+        """A new commit on ``branch``: its head's tree with ``changes`` applied (refused
+        when the head moved past ``base`` and changed the same tables)."""
+        against = (branch, base, self.get_commit(base).tree) if base else None
+        edit = applying(changes, self._check_parts, against)
         return self._advance(branch, edit, (), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
