@@ -289,7 +289,7 @@ def diff(
     project = _open()
     if rows or table:
         frame = project.diff_rows(table or "", a, b, key or [])
-        _show(frame, None, limit, json)
+        render.as_json(frame.to_dicts()) if json else render.row_diff(frame, key or [], limit)
         return
     result = project.diff(a, b).to_dict()
     render.as_json(result) if json else render.mapping(result)

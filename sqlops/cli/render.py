@@ -257,3 +257,27 @@ def status(result: Status) -> None:
         out().print("a build would run:")
         for name, reason in result.stale:
             out().print(f"  {escape(name)}: {escape(reason)}")
+
+
+def row_diff(df: pl.DataFrame, key: list[str], limit: int) -> None:
+    """One line per differing row: the change, its key, and the values: ``old -> new`` for
+    the columns that changed, the row's values when it was added or removed."""
+    table = _table(header_style="bold")
+    for col in ("change", *key, "values"):
+        table.add_column(col)
+    for row in df.head(limit).iter_rows(named=True):
+        old, new = row["old"] or {}, row["new"] or {}
+        if row["change"] == "changed":
+            shown = [f"{c}: {_value(old.get(c))} -> {_value(new.get(c))}" for c in row["changed"]]
+        else:
+            shown = [f"{c}={_value(v)}" for c, v in (new or old).items()]
+        style = {"added": "green", "removed": "red"}.get(row["change"], "yellow")
+        cells = (_value(row[k]) for k in key)
+        table.add_row(f"[{style}]{row['change']}[/]", *map(escape, cells), escape(", ".join(shown)))
+    out().print(table)
+    more = f" (showing {limit})" if df.height > limit else ""
+    out().print(f"[dim]{df.height:,} rows differ{more}[/]")
+
+
+def _value(value: Any) -> str:
+    return "NULL" if value is None else str(value)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlops.errors import ExecutionError
+from sqlops.errors import ExecutionError, VersioningError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.objects import ObjectStore, write_parts
@@ -247,24 +247,80 @@ def row_diff(
     key: list[str],
 ) -> Any:
     """Rows added, removed and changed between two versions of a table, matched by a unique
-    key: one row per difference with ``change`` and the key columns (Polars DataFrame)."""
-    empty = "SELECT NULL WHERE false"
-    a_sql = m.parts_select([str(objects.path(p)) for p in before.parts]) if before else empty
-    b_sql = m.parts_select([str(objects.path(p)) for p in after.parts]) if after else empty
+    key (Polars DataFrame, ordered by change and key): ``change``, the key columns,
+    ``changed`` (the columns whose values differ, on changed rows) and ``old`` / ``new``
+    (structs of the other columns' values; NULL on the side a row is missing from). A
+    column only one side has counts as changed on every matched row."""
+    a_sql, b_sql = _side(objects, before), _side(objects, after)
+    a_sql = a_sql or f"SELECT * FROM ({b_sql}) WHERE false"
+    b_sql = b_sql or f"SELECT * FROM ({a_sql}) WHERE false"
+    a_cols, b_cols = _describe(engine, a_sql), _describe(engine, b_sql)
+    for side, cols in (("old", a_cols), ("new", b_cols)):
+        absent = [k for k in key if k not in cols]
+        if absent:
+            raise VersioningError(
+                f"the {side} version has no key column {absent[0]!r}",
+                hint=f"its columns: {', '.join(cols)}",
+            )
+    values = [c for c in {**a_cols, **b_cols} if c not in key]
+    differs = [_differs(c, a_cols.get(c), b_cols.get(c)) for c in values]
+    flag = m.quote("__sqlops_in")
     keys = [m.quote(k) for k in key]
-    select_keys = ", ".join(keys)
     match = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
     out_keys = ", ".join(f"coalesce(a.{k}, b.{k}) AS {k}" for k in keys)
+    names = (
+        "["
+        + ", ".join(
+            f"CASE WHEN {d} THEN {m.literal(c)} END" for c, d in zip(values, differs, strict=True)
+        )
+        + "]"
+    )
+    any_differs = " OR ".join(differs) or "false"
     return engine.polars(
         f"""
-        WITH a AS (SELECT {select_keys}, hash(t) AS __h FROM ({a_sql}) t),
-             b AS (SELECT {select_keys}, hash(t) AS __h FROM ({b_sql}) t)
-        SELECT CASE WHEN a.__h IS NULL THEN 'added'
-                    WHEN b.__h IS NULL THEN 'removed' ELSE 'changed' END AS change,
-               {out_keys}
+        WITH a AS (SELECT *, true AS {flag} FROM ({a_sql})),
+             b AS (SELECT *, true AS {flag} FROM ({b_sql}))
+        SELECT CASE WHEN a.{flag} IS NULL THEN 'added'
+                    WHEN b.{flag} IS NULL THEN 'removed' ELSE 'changed' END AS change,
+               {out_keys},
+               CASE WHEN a.{flag} AND b.{flag}
+                    THEN list_filter({names}::VARCHAR[], lambda x: x IS NOT NULL) END AS changed,
+               CASE WHEN a.{flag} THEN {_struct("a", [c for c in a_cols if c not in key])} END
+                   AS old,
+               CASE WHEN b.{flag} THEN {_struct("b", [c for c in b_cols if c not in key])} END
+                   AS new
         FROM a FULL OUTER JOIN b ON {match}
-        WHERE a.__h IS DISTINCT FROM b.__h
-        ORDER BY change, {select_keys}
+        WHERE a.{flag} IS NULL OR b.{flag} IS NULL OR {any_differs}
+        ORDER BY change, {", ".join(keys)}
         """,
         where=Where(model="diff"),
+    )
+
+
+def _side(objects: ObjectStore, version: TableVersion | None) -> str:
+    if version is None or not version.parts:
+        return ""
+    return m.parts_select([str(objects.path(p)) for p in version.parts])
+
+
+def _describe(engine: Engine, select: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in engine.execute(f"DESCRIBE {select}").fetchall()}
+
+
+def _differs(column: str, a_type: str | None, b_type: str | None) -> str:
+    """SQL that is true when a matched row's values of ``column`` differ (values of two
+    types compare as text; a column on one side only always differs)."""
+    if a_type is None or b_type is None:
+        return "true"
+    col = m.quote(column)
+    if a_type == b_type:
+        return f"a.{col} IS DISTINCT FROM b.{col}"
+    return f"a.{col}::VARCHAR IS DISTINCT FROM b.{col}::VARCHAR"
+
+
+def _struct(alias: str, columns: list[str]) -> str:
+    if not columns:
+        return "NULL"
+    return (
+        "struct_pack(" + ", ".join(f"{m.quote(c)} := {alias}.{m.quote(c)}" for c in columns) + ")"
     )
