@@ -277,3 +277,30 @@ def test_queries_at_a_ref_see_that_version(orders_project: Path) -> None:
 
     got = sqlops.query("select count(*) as n from raw.orders", project=orders_project, ref="main~1")
     assert got is not None and got["n"][0] == 5
+
+
+def test_commits_record_the_configured_author_else_gits(
+    orders_project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ana Lima\n\temail = ana@example.org\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    project = Project(orders_project)
+    project.build()
+    made = project.commit("by git's user")
+    assert made is not None
+    assert project.log(limit=1)[0].author == "Ana Lima <ana@example.org>"
+    config = orders_project / "sqlops.toml"
+    config.write_text('[versions]\nauthor = "CI bot <ci@example.org>"\n' + config.read_text())
+    project = Project(orders_project)
+    project.create_branch("dev")
+    project.checkout("dev")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12"))
+    project.build()
+    project.commit("by the configured author")
+    project.checkout("main")
+    project.merge("dev")
+    authors = [c.author for c in project.log(limit=3)]
+    assert authors == ["CI bot <ci@example.org>"] * 2 + ["Ana Lima <ana@example.org>"]
