@@ -40,6 +40,7 @@ from sqlops.versioning.checks import (
     run_checks,
 )
 from sqlops.versioning.datafiles import DataFile
+from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 from sqlops.versioning.store import Commit, TableVersion, TreeDiff, VersionStore, tree_diff
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ _COMMITTED = "cache/committed"
 # compared with to find uncommitted work (not a cache: without it, a branch that moved
 # would look like changes the warehouse made)
 _BASE = "BASE"
+# temporary files of the project's own state: BASE and HEAD, the caches
+_STATE_TEMP = ((".", ".tmp-*"), ("cache", "**/.tmp-*"), ("cache", "*.tmp"))
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".ndjson", ".jsonl")
 
@@ -589,14 +592,18 @@ class VersionsMixin(ProjectBase):
                 atomic_write(self.config.state_path / "HEAD", target.encode())
         return names
 
-    def gc(self) -> tuple[int, int]:
-        """Delete objects that no commit and no warehouse table references, and the part
-        links of ``build --at`` inputs that no warehouse view reads any more."""
+    def gc(self, grace: float = TEMP_GRACE) -> tuple[int, int]:
+        """Delete objects that no commit and no warehouse table references, the part
+        links of ``build --at`` inputs that no warehouse view reads any more, and the
+        temporary files killed writes left (those older than ``grace`` seconds: a younger
+        one may belong to a write still running). Returns (files, bytes) removed."""
         with build_lock(self.config.state_path):
             state, _ = self._warehouse_state()
             live = frozenset(o for row in state.values() for o in row.get("objects", ()))
             self._prune_inputs_at()
-            return self.versions.gc(keep=live)
+            count, freed = sweep_temp(self.config.state_path, _STATE_TEMP, grace)
+            more, more_freed = self.versions.gc(keep=live, grace=grace)
+            return count + more, freed + more_freed
 
     def _prune_inputs_at(self) -> None:
         folder = self.config.state_path / "at"

@@ -38,6 +38,7 @@ from lakefs.models import ObjectInfo
 from sqlops.config import LakeFSConfig
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
+from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
@@ -391,10 +392,14 @@ class LakeFSStore:
     def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
         return history(self, ref, table, limit)
 
-    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
-        """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all)."""
+    def gc(self, keep: frozenset[str] = frozenset(), grace: float = TEMP_GRACE) -> tuple[int, int]:
+        """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all), and
+        of temporary files older than ``grace`` seconds."""
         doomed = self.objects.ids() - keep
-        return len(doomed), self.objects.remove(doomed)
+        parts = sweep_temp(self.objects.tmp, [(".", "*")], grace)
+        commits = sweep_temp(self.cache, [("commits", ".tmp-*")], grace)
+        count, freed = parts[0] + commits[0], parts[1] + commits[1]
+        return len(doomed) + count, self.objects.remove(doomed) + freed
 
     def fsck(self) -> list[str]:
         """Check that every table part of every branch and tag head is in lakeFS, and that

@@ -237,8 +237,9 @@ class VersionStore(Protocol):
         """A new commit on ``branch`` that undoes what commit ``ref`` changed (table level)."""
         ...
 
-    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
-        """Delete local objects nothing needs; returns (count, bytes freed)."""
+    def gc(self, keep: frozenset[str] = frozenset(), grace: float = 60.0) -> tuple[int, int]:
+        """Delete local objects nothing needs, and temporary files older than ``grace``
+        seconds (left by killed writes); returns (count, bytes freed)."""
         ...
 
     def fsck(self) -> list[str]:
