@@ -216,10 +216,12 @@ class Project(VersionsMixin):
             )
         before = self.config
         self.config = dataclasses.replace(before, sources=sources)
+        self._building_at = commit.id
         try:
             yield
         finally:
             self.config = before
+            self._building_at = None
 
     def _run(
         self,
@@ -239,7 +241,8 @@ class Project(VersionsMixin):
         engine = self._open_warehouse(macros=False)
         try:
             engine.ensure_state()
-            state = engine.read_state()
+            incremental = {n for n, m in spec.models.items() if m.materialized == "incremental"}
+            state = self._incremental_state(engine.read_state(), incremental)
             relations = engine.relations()
             plan = make_plan(
                 spec,
@@ -262,6 +265,8 @@ class Project(VersionsMixin):
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
             drop_undefined(engine, {*spec.models, *spec.sources})
+            built = {n.name for n in result.nodes if n.status == "success"}
+            self._note_incremental(incremental, built)
         finally:
             engine.close()
         self._drop_replaced(state, result)

@@ -57,6 +57,8 @@ _COMMITTED = "cache/committed"
 # compared with to find uncommitted work (not a cache: without it, a branch that moved
 # would look like changes the warehouse made)
 _BASE = "BASE"
+# the incremental models built from a ref's inputs by ``build --at`` (see ``_incremental_state``)
+_BUILT_AT = "at/incremental.json"
 # temporary files of the project's own state: BASE and HEAD, the caches
 _STATE_TEMP = ((".", ".tmp-*"), ("cache", "**/.tmp-*"), ("cache", "*.tmp"))
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
@@ -591,6 +593,47 @@ class VersionsMixin(ProjectBase):
             if self.branch != target:
                 atomic_write(self.config.state_path / "HEAD", target.encode())
         return names
+
+    # -- build --at and incremental models ----------------------------------------------
+    #
+    # An incremental model's table is the history of the rows it was fed, not a function of
+    # today's inputs. To reproduce it at a ref, ``build(at=)`` rebuilds it in full from the
+    # inputs at that ref; and the next plain build rebuilds it in full again from today's
+    # inputs, since appending today's rows to a table grown from another version's history
+    # would match neither. ``at/incremental.json`` notes the ref each was last rebuilt at.
+
+    _building_at: str | None = None
+
+    def _incremental_state(
+        self, state: dict[str, dict[str, Any]], incremental: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The build state the planner sees: without the incremental models that must be
+        rebuilt in full (as if new), as explained above."""
+        built_at = self._built_at()
+        at = self._building_at
+        redo = {n for n in incremental if built_at.get(n) != at} if at else set(built_at)
+        return {n: row for n, row in state.items() if n not in redo}
+
+    def _note_incremental(self, incremental: set[str], built: set[str]) -> None:
+        """Record which incremental models now hold rows built at which ref."""
+        path = self.config.state_path / _BUILT_AT
+        before = self._built_at()
+        if not before and self._building_at is None:
+            return
+        noted = {n: r for n, r in before.items() if n in incremental and n not in built}
+        if self._building_at is not None:
+            noted.update({n: self._building_at for n in incremental & built})
+        if noted:
+            atomic_write(path, json.dumps(noted, sort_keys=True).encode())
+        else:
+            path.unlink(missing_ok=True)
+
+    def _built_at(self) -> dict[str, str]:
+        try:
+            noted = json.loads((self.config.state_path / _BUILT_AT).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in noted.items()} if isinstance(noted, dict) else {}
 
     def gc(self, grace: float = TEMP_GRACE) -> tuple[int, int]:
         """Delete objects that no commit and no warehouse table references, the part
