@@ -61,4 +61,9 @@ def test_kill_9_while_committing_never_breaks_a_ref(backend: str, tmp_path: Path
     temp = [*tmp_path.glob("**/.tmp-*"), *tmp_path.glob("**/objects/tmp/*")]
     store.gc(grace=0)
     assert [p for p in temp if p.exists()] == []
+    if backend == "lakefs":  # and the transaction branches killed commits left in lakeFS
+        from sqlops.versioning.lakefs import TX_PREFIX, LakeFSStore
+
+        assert isinstance(store, LakeFSStore)
+        assert list(store.repo.branches(prefix=TX_PREFIX)) == []
     assert store.fsck() == [] and {c.id for c in store.log("main")} >= seen
