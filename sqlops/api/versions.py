@@ -58,7 +58,7 @@ _COMMITTED = "cache/committed"
 # would look like changes the warehouse made)
 _BASE = "BASE"
 # the incremental models built from a ref's inputs by ``build --at`` (see ``_incremental_state``)
-_BUILT_AT = "at/incremental.json"
+_BUILT_AT = "incremental_at.json"
 # temporary files of the project's own state: BASE and HEAD, the caches
 _STATE_TEMP = ((".", ".tmp-*"), ("cache", "**/.tmp-*"), ("cache", "*.tmp"))
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
@@ -600,7 +600,7 @@ class VersionsMixin(ProjectBase):
     # today's inputs. To reproduce it at a ref, ``build(at=)`` rebuilds it in full from the
     # inputs at that ref; and the next plain build rebuilds it in full again from today's
     # inputs, since appending today's rows to a table grown from another version's history
-    # would match neither. ``at/incremental.json`` notes the ref each was last rebuilt at.
+    # would match neither. ``incremental_at.json`` notes the ref each was last rebuilt at.
 
     _building_at: str | None = None
 
