@@ -213,13 +213,26 @@ class VersionsMixin(ProjectBase):
     def _set_base(self, commit_id: str) -> None:
         atomic_write(self.config.state_path / _BASE, commit_id.encode())
 
-    def _point_at(self, commit: Commit, only: set[str] | None = None) -> list[str]:
-        """Re-point the warehouse's tables (``only`` those, if given) at ``commit``."""
-        from sqlops.versioning.workspace import check_out
+    def _point_at(
+        self,
+        commit: Commit,
+        only: set[str] | None = None,
+        guard: str = "",
+    ) -> list[str]:
+        """Re-point the warehouse's tables (``only`` those, if given) at ``commit``. With
+        ``guard`` (the action, for the message), first refuse (``UncommittedChanges``) if
+        uncommitted built tables would be lost, in the same DuckDB session (opening one
+        costs more than the checkout)."""
+        from sqlops.versioning.workspace import check_out, unsaved
 
         self._fetch(commit.tree.values())
         engine = self._open_warehouse(macros=False)
         try:
+            if guard:
+                state = engine.read_state()
+                lost = unsaved(state, self._uncommitted(state), commit.tree)
+                if lost:
+                    raise UncommittedChanges(guard, lost)
             names = check_out(engine, self.objects, commit, f"checkout_{commit.id[:12]}", only)
         finally:
             engine.close()
@@ -227,12 +240,9 @@ class VersionsMixin(ProjectBase):
         return names
 
     def _changes(
-        self, store: VersionStore, current: set[str] | None = None
+        self, current: set[str] | None = None
     ) -> tuple[dict[str, dict[str, Any]], list[TableChange]]:
-        """The warehouse's build state and how it differs from the commit it shows (with
-        ``current``, the project's models and sources: tables of others count as deleted)."""
-        from sqlops.versioning.workspace import uncommitted
-
+        """The warehouse's build state and how it differs from the commit it shows."""
         if not self.config.warehouse_path.exists():
             return {}, []
         engine = self._open_warehouse(macros=False)
@@ -241,9 +251,19 @@ class VersionsMixin(ProjectBase):
             state = engine.read_state()
         finally:
             engine.close()
+        return state, self._uncommitted(state, current)
+
+    def _uncommitted(
+        self, state: Mapping[str, Mapping[str, Any]], current: set[str] | None = None
+    ) -> list[TableChange]:
+        """How the build state differs from the commit the warehouse shows (with
+        ``current``, the project's models and sources, see ``uncommitted``)."""
+        from sqlops.versioning.workspace import uncommitted
+
+        store = self.versions
         base = store.get_commit(self._base_id(store))
         sources = {n.lower() for n in self.config.sources}
-        return state, uncommitted(state, base.tree, sources, current)
+        return uncommitted(state, base.tree, sources, current)
 
     def _into_checked_out(self, action: str, operation: Callable[[], Commit]) -> Commit:
         """Run a merge or revert into the checked-out branch, then show its result in the
@@ -251,9 +271,8 @@ class VersionsMixin(ProjectBase):
         the warehouse has built tables no commit holds: the new head would replace them."""
         from sqlops.versioning.workspace import unsaved
 
-        store = self.versions
         with build_lock(self.config.state_path):
-            state, changes = self._changes(store)
+            state, changes = self._changes()
             lost = unsaved(state, changes, None)
             if lost:
                 raise UncommittedChanges(action, lost)
@@ -276,7 +295,7 @@ class VersionsMixin(ProjectBase):
         head = store.resolve(branch) if branch else None
         commit = self._base_id(store, head)
         spec = self.load()
-        _, changes = self._changes(store, {*spec.sources, *spec.models})
+        _, changes = self._changes({*spec.sources, *spec.models})
         stale = tuple((n.name, n.reason) for n in self.plan().models if n.action == "run")
         return Status(ref, branch, commit, head, tuple(changes), stale)
 
@@ -576,18 +595,11 @@ class VersionsMixin(ProjectBase):
         Refused (``UncommittedChanges``) when built tables that no commit holds would be
         replaced or dropped, unless ``force``.
         """
-        from sqlops.versioning.workspace import unsaved
-
         store = self.versions
         branches = store.branches()
         commit = store.get_commit(branches.get(ref) or store.resolve(ref))
         with build_lock(self.config.state_path):
-            if not force:
-                state, changes = self._changes(store)
-                lost = unsaved(state, changes, commit.tree)
-                if lost:
-                    raise UncommittedChanges(f"checking out {ref}", lost)
-            names = self._point_at(commit)
+            names = self._point_at(commit, guard="" if force else f"checking out {ref}")
             self._set_base(commit.id)
             target = ref if ref in branches else commit.id
             if self.branch != target:
@@ -732,20 +744,22 @@ def _with_source(config: Any, name: str, rel: str) -> str:
 
 
 def _git_author(root: Path) -> str:
-    """``Name <email>`` from git's config for the project, or "" (the store then records
-    the login name)."""
+    """``Name <email>`` from git's config for the project (one git call), or "" (the store
+    then records the login name)."""
     import subprocess
 
-    found: list[str] = []
-    for key in ("user.name", "user.email"):
-        try:
-            done = subprocess.run(
-                ["git", "config", key], cwd=root, capture_output=True, text=True, timeout=5
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        found.append(done.stdout.strip() if done.returncode == 0 else "")
-    name, email = found
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get-regexp", r"^user\.(name|email)$"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = dict(line.partition(" ")[::2] for line in done.stdout.splitlines())
+    name, email = found.get("user.name", "").strip(), found.get("user.email", "").strip()
     return f"{name} <{email}>" if name and email else name or email
 
 
