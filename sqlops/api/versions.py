@@ -203,6 +203,8 @@ class VersionsMixin(ProjectBase):
             noted = (self.config.state_path / _BASE).read_text().strip()
         except OSError:
             noted = ""
+        if noted and noted == head_id:
+            return noted  # the usual case, known without reading the commit
         if noted:
             try:
                 return store.get_commit(noted).id
