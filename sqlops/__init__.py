@@ -16,6 +16,7 @@ _EXPORTS = {
     "BuildResult": "sqlops.execute.results",
     "CheckFailure": "sqlops.versioning.checks",
     "ChecksFailed": "sqlops.versioning.checks",
+    "CommitConflict": "sqlops.errors",
     "ConfigError": "sqlops.errors",
     "CorruptObject": "sqlops.errors",
     "CycleError": "sqlops.errors",
@@ -37,6 +38,9 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
+    "Status": "sqlops.api.versions",
+    "TableChange": "sqlops.versioning.workspace",
+    "UncommittedChanges": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
     "VersioningError": "sqlops.errors",
     "init": "sqlops.api",
@@ -52,6 +56,7 @@ __all__ = [
     "BuildResult",
     "CheckFailure",
     "ChecksFailed",
+    "CommitConflict",
     "ConfigError",
     "CorruptObject",
     "CycleError",
@@ -73,6 +78,9 @@ __all__ = [
     "SelectionError",
     "SourceError",
     "SqlopsError",
+    "Status",
+    "TableChange",
+    "UncommittedChanges",
     "UnknownTableError",
     "VersioningError",
     "init",
@@ -85,8 +93,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
+    from sqlops.api.versions import Status
     from sqlops.errors import (
         BuildFailed,
+        CommitConflict,
         ConfigError,
         CorruptObject,
         CycleError,
@@ -101,6 +111,7 @@ if TYPE_CHECKING:
         SelectionError,
         SourceError,
         SqlopsError,
+        UncommittedChanges,
         UnknownTableError,
         VersioningError,
     )
@@ -108,6 +119,7 @@ if TYPE_CHECKING:
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
     from sqlops.versioning.checks import CheckFailure, ChecksFailed, MergeCandidate
+    from sqlops.versioning.workspace import TableChange
 
 
 def __getattr__(name: str) -> Any:
