@@ -16,6 +16,7 @@ _EXPORTS = {
     "BuildResult": "sqlops.execute.results",
     "CheckFailure": "sqlops.versioning.checks",
     "ChecksFailed": "sqlops.errors",
+    "CommitConflict": "sqlops.errors",
     "ConfigError": "sqlops.errors",
     "CorruptObject": "sqlops.errors",
     "CycleError": "sqlops.errors",
@@ -40,6 +41,9 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
+    "Status": "sqlops.api.versions",
+    "TableChange": "sqlops.versioning.workspace",
+    "UncommittedChanges": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
     "VersioningError": "sqlops.errors",
     "init": "sqlops.api",
@@ -55,6 +59,7 @@ __all__ = [
     "BuildResult",
     "CheckFailure",
     "ChecksFailed",
+    "CommitConflict",
     "ConfigError",
     "CorruptObject",
     "CycleError",
@@ -79,6 +84,9 @@ __all__ = [
     "SelectionError",
     "SourceError",
     "SqlopsError",
+    "Status",
+    "TableChange",
+    "UncommittedChanges",
     "UnknownTableError",
     "VersioningError",
     "init",
@@ -91,9 +99,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
+    from sqlops.api.versions import Status
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,
+        CommitConflict,
         ConfigError,
         CorruptObject,
         CycleError,
@@ -111,6 +121,7 @@ if TYPE_CHECKING:
         SelectionError,
         SourceError,
         SqlopsError,
+        UncommittedChanges,
         UnknownTableError,
         VersioningError,
     )
@@ -118,6 +129,7 @@ if TYPE_CHECKING:
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
     from sqlops.versioning.checks import CheckFailure, MergeCandidate
+    from sqlops.versioning.workspace import TableChange
 
 
 def __getattr__(name: str) -> Any:

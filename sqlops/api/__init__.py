@@ -227,10 +227,12 @@ class Project(VersionsMixin):
             )
         before = self.config
         self.config = dataclasses.replace(before, sources=sources)
+        self._building_at = commit.id
         try:
             yield
         finally:
             self.config = before
+            self._building_at = None
 
     def _run(
         self,
@@ -244,12 +246,14 @@ class Project(VersionsMixin):
         """Load, plan against the warehouse state, run; then drop replaced objects."""
         from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
+        from sqlops.versioning.workspace import drop_undefined
 
         spec = self.load(sources)
         engine = self._open_warehouse(macros=False)
         try:
             engine.ensure_state()
-            state = engine.read_state()
+            incremental = {n for n, m in spec.models.items() if m.materialized == "incremental"}
+            state = self._incremental_state(engine.read_state(), incremental)
             relations = engine.relations()
             plan = make_plan(
                 spec,
@@ -271,6 +275,9 @@ class Project(VersionsMixin):
                 Frames(plan.read_later),
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
+            drop_undefined(engine, {*spec.models, *spec.sources})
+            built = {n.name for n in result.nodes if n.status == "success"}
+            self._note_incremental(incremental, built)
         finally:
             engine.close()
         self._drop_replaced(state, result)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from sqlops.api import Lineage
-    from sqlops.api.versions import DataAdded
+    from sqlops.api.versions import DataAdded, Status
     from sqlops.execute.results import BuildResult, Event, NodeResult, OnEvent
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile
@@ -322,3 +322,48 @@ def data_added(added: DataAdded) -> None:
 def data_restored(files: list[DataFile], ref: str) -> None:
     for info in files:
         out().print(f"restored {escape(info.path)} ({info.source}) from {escape(ref)}")
+
+
+def status(result: Status) -> None:
+    """Where the warehouse stands, what a commit would record, what a build would run."""
+    where = f"on branch {result.branch}" if result.branch else f"at commit {result.ref[:12]}"
+    out().print(f"{escape(where)}, warehouse at {result.commit[:12]}")
+    if result.behind and result.head:
+        out().print(
+            f"[yellow]{escape(result.branch or '')} has moved to {result.head[:12]}[/]: "
+            "commit to take its changes, or check it out to discard yours"
+        )
+    if result.uncommitted:
+        out().print("uncommitted:")
+        for change in result.uncommitted:
+            out().print(f"  {change.change:8} {escape(change.name)} ({change.kind})")
+    else:
+        out().print("nothing to commit")
+    if result.stale:
+        out().print("a build would run:")
+        for name, reason in result.stale:
+            out().print(f"  {escape(name)}: {escape(reason)}")
+
+
+def row_diff(df: pl.DataFrame, key: list[str], limit: int) -> None:
+    """One line per differing row: the change, its key, and the values: ``old -> new`` for
+    the columns that changed, the row's values when it was added or removed."""
+    table = _table(header_style="bold")
+    for col in ("change", *key, "values"):
+        table.add_column(col)
+    for row in df.head(limit).iter_rows(named=True):
+        old, new = row["old"] or {}, row["new"] or {}
+        if row["change"] == "changed":
+            shown = [f"{c}: {_value(old.get(c))} -> {_value(new.get(c))}" for c in row["changed"]]
+        else:
+            shown = [f"{c}={_value(v)}" for c, v in (new or old).items()]
+        style = {"added": "green", "removed": "red"}.get(row["change"], "yellow")
+        cells = (_value(row[k]) for k in key)
+        table.add_row(f"[{style}]{row['change']}[/]", *map(escape, cells), escape(", ".join(shown)))
+    out().print(table)
+    more = f" (showing {limit})" if df.height > limit else ""
+    out().print(f"[dim]{df.height:,} rows differ{more}[/]")
+
+
+def _value(value: Any) -> str:
+    return "NULL" if value is None else str(value)
