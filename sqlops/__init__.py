@@ -21,8 +21,15 @@ _EXPORTS = {
     "CycleError": "sqlops.errors",
     "DiskFull": "sqlops.errors",
     "DuplicateModelError": "sqlops.errors",
+    "Entity": "sqlops.features.definitions",
+    "EntityFrameError": "sqlops.errors",
     "Event": "sqlops.execute.results",
     "ExecutionError": "sqlops.errors",
+    "Feature": "sqlops.features.definitions",
+    "FeatureDefinitionError": "sqlops.errors",
+    "FeatureError": "sqlops.errors",
+    "FeatureStore": "sqlops.api.features",
+    "FeatureView": "sqlops.features.definitions",
     "FileAccessError": "sqlops.errors",
     "Lineage": "sqlops.api",
     "LockedError": "sqlops.errors",
@@ -30,6 +37,7 @@ _EXPORTS = {
     "MergeConflict": "sqlops.errors",
     "ModelParseError": "sqlops.errors",
     "NodeResult": "sqlops.execute.results",
+    "OnlineStoreError": "sqlops.errors",
     "OutputError": "sqlops.errors",
     "Plan": "sqlops.plan.planner",
     "PlanError": "sqlops.errors",
@@ -40,6 +48,7 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
+    "UnknownFeatureError": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
     "VersioningError": "sqlops.errors",
     "init": "sqlops.api",
@@ -60,8 +69,15 @@ __all__ = [
     "CycleError",
     "DiskFull",
     "DuplicateModelError",
+    "Entity",
+    "EntityFrameError",
     "Event",
     "ExecutionError",
+    "Feature",
+    "FeatureDefinitionError",
+    "FeatureError",
+    "FeatureStore",
+    "FeatureView",
     "FileAccessError",
     "Lineage",
     "LockedError",
@@ -69,6 +85,7 @@ __all__ = [
     "MergeConflict",
     "ModelParseError",
     "NodeResult",
+    "OnlineStoreError",
     "OutputError",
     "Plan",
     "PlanError",
@@ -79,6 +96,7 @@ __all__ = [
     "SelectionError",
     "SourceError",
     "SqlopsError",
+    "UnknownFeatureError",
     "UnknownTableError",
     "VersioningError",
     "init",
@@ -91,6 +109,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
+    from sqlops.api.features import FeatureStore
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,
@@ -99,11 +118,15 @@ if TYPE_CHECKING:
         CycleError,
         DiskFull,
         DuplicateModelError,
+        EntityFrameError,
         ExecutionError,
+        FeatureDefinitionError,
+        FeatureError,
         FileAccessError,
         LockedError,
         MergeConflict,
         ModelParseError,
+        OnlineStoreError,
         OutputError,
         PlanError,
         ProjectError,
@@ -111,10 +134,12 @@ if TYPE_CHECKING:
         SelectionError,
         SourceError,
         SqlopsError,
+        UnknownFeatureError,
         UnknownTableError,
         VersioningError,
     )
     from sqlops.execute.results import BuildResult, Event, NodeResult
+    from sqlops.features.definitions import Entity, Feature, FeatureView
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
     from sqlops.versioning.checks import CheckFailure, MergeCandidate
