@@ -552,7 +552,7 @@ def _entity(name: str, spec: Any, path: Path | None, text: str) -> EntityConfig:
         raise ConfigError(
             f"{where} has no join_keys",
             path=path,
-            line=line,
+            line=section_line(text, where, "join_keys"),
             hint='add join_keys = ["<column>"], the column(s) that identify it',
         )
     return EntityConfig(name, keys, spec.get("description", ""), line)

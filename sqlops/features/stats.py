@@ -129,16 +129,14 @@ def _histograms(
             value = f"CAST({col} AS DOUBLE)"
             # bin i covers [edge i, edge i+1), the last bin also its upper edge; -1 and n
             # count values below and above the edges
-            if width > 0:
-                index = (
-                    f"CASE WHEN {value} < {lo!r} THEN -1 WHEN {value} > {hi!r} THEN {n} "
-                    f"ELSE least(CAST(floor(({value} - {lo!r}) / {width!r}) AS BIGINT), "
-                    f"{n - 1}) END"
-                )
-            else:
-                index = (
-                    f"CASE WHEN {value} < {lo!r} THEN -1 WHEN {value} > {lo!r} THEN {n} ELSE 0 END"
-                )
+            null = f"WHEN {value} IS NULL THEN NULL"  # least() would skip a NULL
+            outside = f"WHEN {value} < {lo!r} THEN -1 WHEN {value} > {hi!r} THEN {n}"
+            inside = (
+                f"least(CAST(floor(({value} - {lo!r}) / {width!r}) AS BIGINT), {n - 1})"
+                if width > 0
+                else "0"
+            )
+            index = f"CASE {null} {outside} ELSE {inside} END"
             parts.append(f"histogram({index})")
             readers.append(("numeric", name, edges))
         elif stats["distinct"] <= _MAP_LIMIT:
