@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from sqlops.project.model import ProjectSpec
 
 ONLINE_FILE = "online.sqlite"
+# present while the warehouse has feature views, so a build whose config has none left
+# knows to drop them
+BUILT_MARKER = "cache/feature-views"
 TRAINING_DIR = "training_sets"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _OK = ("success", "skipped")
@@ -42,8 +45,9 @@ def build_features(project: Project, spec: ProjectSpec, result: BuildResult) -> 
     """Create ``features.<view>`` for every declared view whose relation built, and record
     each view's definition, fingerprint and statistics in the catalog."""
     config = project.config
-    if not config.feature_views and not python_declarations(config):
-        return []
+    marker = config.state_path / BUILT_MARKER
+    if not config.feature_views and not python_declarations(config) and not marker.exists():
+        return []  # no feature store here: no DuckDB, no catalog
     from sqlops.features.build import build_views
 
     registry = project_registry(config, spec.names)
@@ -66,6 +70,11 @@ def build_features(project: Project, spec: ProjectSpec, result: BuildResult) -> 
     finally:
         engine.close()
     catalog.record_views(result.run_id, [b.record() for b in built])
+    if registry.views:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:  # the last views are gone from the config and (just now) from the warehouse
+        marker.unlink(missing_ok=True)
     return built
 
 

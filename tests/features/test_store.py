@@ -439,3 +439,15 @@ def test_config_lists_the_feature_store(project: Path) -> None:
     assert list(values["entities"]["driver"]["join_keys"]) == ["driver_id"]
     assert values["feature_views"]["driver_hourly_stats"]["ttl"] == 86400
     json.dumps(values)
+
+
+def test_removed_views_are_dropped_from_the_warehouse(built: sqlops.Project, project: Path) -> None:
+    config = project / "sqlops.toml"
+    text = config.read_text()
+    config.write_text(text[: text.index("[feature_views.driver_trips]")])
+    sqlops.Project(project).build().raise_on_error()
+    listed = "SELECT view_name FROM duckdb_views() WHERE schema_name = 'features'"
+    assert plain(project, listed) == [("driver_hourly_stats",)]
+    config.write_text(text[: text.index("[feature_views.driver_hourly_stats]")])
+    sqlops.Project(project).build().raise_on_error()
+    assert plain(project, listed) == []
