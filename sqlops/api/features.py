@@ -58,6 +58,13 @@ def build_features(project: Project, spec: ProjectSpec, result: BuildResult) -> 
         name: f"{config.config_file}:{view.line}: " if config.config_file else ""
         for name, view in config.feature_views.items()
     }
+    where.update(
+        {
+            v.name: f"{path}: "
+            for v, path in python_declarations(config)
+            if isinstance(v, FeatureView)
+        }
+    )
     engine = project._open_warehouse(macros=False)
     try:
         built = build_views(
@@ -256,6 +263,11 @@ class FeatureStore:
                     "an entity query with features=); this frame's request is unknown"
                 )
             given, request, entity = known
+        if entity is None and request["end_date"] is None:
+            raise FeatureError(
+                "a date-range training set is saved only with an explicit end_date "
+                "(the default, now, never recurs); pass end_date= to get_historical_features"
+            )
         selections = self.registry.select(
             request["features"], full_feature_names=request["full_feature_names"]
         )
@@ -288,7 +300,8 @@ class FeatureStore:
         folder = self._training_dir / name / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         try:
-            entities.write_parquet(folder / "entities.parquet")
+            if entities is not None:
+                entities.write_parquet(folder / "entities.parquet")
             frame.write_parquet(folder / "frame.parquet")
             fingerprints = {v.name: built.get(v.name, {}).get("fingerprint", "") for v in views}
             self._catalog.record_training_set(
@@ -340,9 +353,7 @@ class FeatureStore:
                     else f"SELECT * FROM {entity}"
                 )
                 return engine.polars(query)
-        return pl.DataFrame(
-            pl.from_pandas(entity) if hasattr(entity, "iloc") else pl.from_arrow(entity)
-        )
+        return pl.from_pandas(entity) if hasattr(entity, "iloc") else pl.DataFrame(entity)
 
     def load_training_set(self, name: str) -> pl.DataFrame:
         """The training set saved under ``name``, as saved."""

@@ -451,3 +451,22 @@ def test_removed_views_are_dropped_from_the_warehouse(built: sqlops.Project, pro
     config.write_text(text[: text.index("[feature_views.driver_hourly_stats]")])
     sqlops.Project(project).build().raise_on_error()
     assert plain(project, listed) == []
+
+
+def test_pandas_frames_and_date_ranges_are_saved_and_rebuilt(built: sqlops.Project) -> None:
+    store = built.features
+    frame = store.get_historical_features(entity_frame().to_pandas(), ["driver_hourly_stats:*"])
+    assert frame.equals(store.get_historical_features(entity_frame(), ["driver_hourly_stats:*"]))
+    store.save_training_set("from_pandas", frame)
+    assert file_bytes(store.rebuild_training_set("from_pandas")) == file_bytes(frame)
+    ranged = store.get_historical_features(
+        None, ["driver_hourly_stats:conv_rate"], start_date=T(2024, 1, 1), end_date=T(2024, 1, 3)
+    )
+    assert ranged.height == 4  # distinct (driver, event time) in the range
+    store.save_training_set("ranged", ranged)
+    assert file_bytes(store.rebuild_training_set("ranged")) == file_bytes(ranged)
+    open_ended = store.get_historical_features(
+        None, ["driver_hourly_stats:conv_rate"], start_date=T(2024, 1, 1)
+    )
+    with pytest.raises(sqlops.FeatureError, match="only with an explicit end_date"):
+        store.save_training_set("open", open_ended)
