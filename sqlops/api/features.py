@@ -232,7 +232,6 @@ class FeatureStore:
         """Keep a training set reproducibly: the frame ``get_historical_features`` returned
         (or an entity query/table with ``features=``), its request, the data version (the
         current branch is committed first) and the views' fingerprints and statistics."""
-
         from sqlops.features.stats import feature_stats
 
         if not _NAME.match(name):
@@ -332,6 +331,8 @@ class FeatureStore:
         store = self.project.versions
         if ref is not None:
             return store.resolve(ref)
+        if self.project.branch not in store.branches():  # checked out at a tag or commit
+            return store.resolve(self.project.branch)
         self.project.commit(f"training set {name}")
         return store.resolve(self.project.branch)
 

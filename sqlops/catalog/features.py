@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlops.catalog.store import Catalog, now
@@ -31,9 +30,6 @@ CREATE TABLE IF NOT EXISTS training_sets (
 
 class FeatureCatalog(Catalog):
     """Feature-view builds and training sets, in the same catalog file as the runs."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
 
     def record_views(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
         """One row per feature view built: name, fingerprint, source, definition, stats."""

@@ -470,3 +470,16 @@ def test_pandas_frames_and_date_ranges_are_saved_and_rebuilt(built: sqlops.Proje
     )
     with pytest.raises(sqlops.FeatureError, match="only with an explicit end_date"):
         store.save_training_set("open", open_ended)
+
+
+def test_a_training_set_saved_at_a_checked_out_tag_records_that_version(
+    built: sqlops.Project,
+) -> None:
+    built.commit("first build")
+    built.tag("v1")
+    built.checkout("v1")
+    store = sqlops.Project(built.root).features
+    frame = store.get_historical_features(entity_frame(), ["driver_hourly_stats:*"])
+    saved = store.save_training_set("at_v1", frame)
+    assert saved["data_version"] == built.versions.resolve("v1")
+    assert file_bytes(store.rebuild_training_set("at_v1")) == file_bytes(frame)
