@@ -16,6 +16,7 @@ _EXPORTS = {
     "BuildResult": "sqlops.execute.results",
     "CheckFailure": "sqlops.versioning.checks",
     "ChecksFailed": "sqlops.errors",
+    "CommitConflict": "sqlops.errors",
     "ConfigError": "sqlops.errors",
     "CorruptObject": "sqlops.errors",
     "CycleError": "sqlops.errors",
@@ -48,6 +49,9 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
+    "Status": "sqlops.api.versions",
+    "TableChange": "sqlops.versioning.workspace",
+    "UncommittedChanges": "sqlops.errors",
     "UnknownFeatureError": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
     "VersioningError": "sqlops.errors",
@@ -64,6 +68,7 @@ __all__ = [
     "BuildResult",
     "CheckFailure",
     "ChecksFailed",
+    "CommitConflict",
     "ConfigError",
     "CorruptObject",
     "CycleError",
@@ -96,6 +101,9 @@ __all__ = [
     "SelectionError",
     "SourceError",
     "SqlopsError",
+    "Status",
+    "TableChange",
+    "UncommittedChanges",
     "UnknownFeatureError",
     "UnknownTableError",
     "VersioningError",
@@ -110,9 +118,11 @@ __all__ = [
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
     from sqlops.api.features import FeatureStore
+    from sqlops.api.versions import Status
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,
+        CommitConflict,
         ConfigError,
         CorruptObject,
         CycleError,
@@ -134,6 +144,7 @@ if TYPE_CHECKING:
         SelectionError,
         SourceError,
         SqlopsError,
+        UncommittedChanges,
         UnknownFeatureError,
         UnknownTableError,
         VersioningError,
@@ -143,6 +154,7 @@ if TYPE_CHECKING:
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
     from sqlops.versioning.checks import CheckFailure, MergeCandidate
+    from sqlops.versioning.workspace import TableChange
 
 
 def __getattr__(name: str) -> Any:

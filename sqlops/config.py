@@ -124,6 +124,7 @@ class Config:
     versions_backend: str = "local"
     lakefs: LakeFSConfig = field(default_factory=LakeFSConfig)
     pre_merge: tuple[str, ...] = ()
+    versions_author: str = ""
     config_file: Path | None = None
     entities: Mapping[str, EntityConfig] = field(default_factory=dict)
     feature_views: Mapping[str, FeatureViewConfig] = field(default_factory=dict)
@@ -177,6 +178,7 @@ _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "backend": str,
     "lakefs": dict,
     "pre_merge": list,
+    "author": str,
 }
 # the amounts DuckDB's memory_limit accepts: a number and a unit (1000- or 1024-based, spaces
 # inside the unit ignored), a percentage of RAM, or -1 for no limit
@@ -258,7 +260,8 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         name: _source(name, spec, config_file, text)
         for name, spec in raw.pop("sources", {}).items()
     }
-    backend, lakefs, pre_merge = _versions(raw.pop("versions", {}), config_file, text)
+    versions = raw.pop("versions", {})
+    backend, lakefs, pre_merge = _versions(versions, config_file, text)
     entities, feature_views = _feature_store(
         raw.pop("entities", {}), raw.pop("feature_views", {}), config_file, text
     )
@@ -286,6 +289,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         versions_backend=backend,
         lakefs=lakefs,
         pre_merge=pre_merge,
+        versions_author=versions.get("author", ""),
         config_file=config_file,
         entities=entities,
         feature_views=feature_views,

@@ -23,6 +23,8 @@ The tree::
     │   ├── RefNotFound           a branch, tag or commit that does not exist
     │   ├── MergeConflict         both sides changed the same tables differently
     │   ├── ChecksFailed          pre-merge checks failed; nothing was merged
+    │   ├── CommitConflict        the branch moved and changed tables this commit also changes
+    │   ├── UncommittedChanges    a checkout or merge would discard uncommitted built tables
     │   └── CorruptObject         stored data does not match its hash, or is missing
     └── FeatureError              a feature-store mistake
         ├── FeatureDefinitionError   an entity or feature view that is not valid (bad ttl, ...)
@@ -196,6 +198,34 @@ class MergeConflict(VersioningError):
             f"merging {source} into {dest} conflicts on {len(tables)} table(s): "
             + ", ".join(tables),
             hint=f"rebuild those tables on {source} from {dest}'s inputs, or revert one side",
+        )
+
+
+class CommitConflict(VersioningError):
+    """The branch head moved past the commit the warehouse was built on, and changed tables
+    this commit changes too: committing would silently replace that work."""
+
+    def __init__(self, branch: str, base: str, tables: list[str]) -> None:
+        self.branch = branch
+        self.tables = tables
+        super().__init__(
+            f"{branch} moved since the warehouse was checked out at {base[:12]} and changed "
+            f"{', '.join(tables)}, which this commit changes too",
+            hint=f"nothing was committed; rebuild on the new head (`sqlops checkout {branch} "
+            "--force`, then `sqlops build`) and commit again",
+        )
+
+
+class UncommittedChanges(VersioningError):
+    """An operation would replace built tables of the warehouse that no commit holds."""
+
+    def __init__(self, action: str, tables: list[str]) -> None:
+        self.tables = tables
+        shown = ", ".join(tables[:5]) + (f" (+{len(tables) - 5} more)" if len(tables) > 5 else "")
+        super().__init__(
+            f"{action} would discard {len(tables)} uncommitted built table(s): {shown}",
+            hint="commit them first (`sqlops commit -m ...`), or pass --force "
+            "(force=True) to discard them",
         )
 
 

@@ -230,15 +230,17 @@ class Project(VersionsMixin):
                 path=(target / "*.parquet").relative_to(self.root).as_posix(),
                 format="parquet",
                 options={"union_by_name": True} if len(version.parts) > 1 else {},
-                columns={},
+                columns=dict(version.columns),  # restores types parts store otherwise
                 table=None,
             )
         before = self.config
         self.config = dataclasses.replace(before, sources=sources)
+        self._building_at = commit.id
         try:
             yield
         finally:
             self.config = before
+            self._building_at = None
 
     def _run(
         self,
@@ -252,12 +254,14 @@ class Project(VersionsMixin):
         """Load, plan against the warehouse state, run; then drop replaced objects."""
         from sqlops.execute.nodes import BuildContext, Frames
         from sqlops.execute.runner import run_plan
+        from sqlops.versioning.workspace import drop_undefined
 
         spec = self.load(sources)
         engine = self._open_warehouse(macros=False)
         try:
             engine.ensure_state()
-            state = engine.read_state()
+            incremental = {n for n, m in spec.models.items() if m.materialized == "incremental"}
+            state = self._incremental_state(engine.read_state(), incremental)
             relations = engine.relations()
             plan = make_plan(
                 spec,
@@ -279,6 +283,9 @@ class Project(VersionsMixin):
                 Frames(plan.read_later),
             )
             result = run_plan(engine, plan, ctx, threads=self.config.threads, on_event=on_event)
+            drop_undefined(engine, {*spec.models, *spec.sources})
+            built = {n.name for n in result.nodes if n.status == "success"}
+            self._note_incremental(incremental, built)
         finally:
             engine.close()
         self._drop_replaced(state, result)

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +21,7 @@ from sqlops.errors import (
     ConfigError,
     MergeConflict,
     SourceError,
+    UncommittedChanges,
     UnknownTableError,
     VersioningError,
     did_you_mean,
@@ -39,6 +40,7 @@ from sqlops.versioning.checks import (
     run_checks,
 )
 from sqlops.versioning.datafiles import DataFile
+from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 from sqlops.versioning.store import Commit, TableVersion, TreeDiff, VersionStore, tree_diff
 
 if TYPE_CHECKING:
@@ -46,9 +48,19 @@ if TYPE_CHECKING:
 
     from sqlops.execute.engine import Engine
     from sqlops.execute.results import BuildResult
+    from sqlops.plan.planner import Plan
+    from sqlops.versioning.workspace import TableChange
 
 # the head commit the warehouse was last found to hold (see ``commit``)
 _COMMITTED = "cache/committed"
+# the commit the warehouse was last checked out at or committed as: what its tables are
+# compared with to find uncommitted work (not a cache: without it, a branch that moved
+# would look like changes the warehouse made)
+_BASE = "BASE"
+# the incremental models built from a ref's inputs by ``build --at`` (see ``_incremental_state``)
+_BUILT_AT = "incremental_at.json"
+# temporary files of the project's own state: BASE and HEAD, the caches
+_STATE_TEMP = ((".", ".tmp-*"), ("cache", "**/.tmp-*"), ("cache", "*.tmp"))
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".ndjson", ".jsonl")
 
@@ -70,12 +82,44 @@ class DataAdded:
         }
 
 
+@dataclass(frozen=True)
+class Status:
+    """Where the warehouse stands: the ref checked out, the commit its tables show, the
+    branch head (another commit when the branch moved since), uncommitted tables, and the
+    models a build would run (with why)."""
+
+    ref: str
+    branch: str | None
+    commit: str
+    head: str | None
+    uncommitted: tuple[TableChange, ...]
+    stale: tuple[tuple[str, str], ...]
+
+    @property
+    def behind(self) -> bool:
+        """Whether the branch has commits the warehouse does not show."""
+        return self.head is not None and self.head != self.commit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "branch": self.branch,
+            "commit": self.commit,
+            "head": self.head,
+            "behind": self.behind,
+            "uncommitted": [c.to_dict() for c in self.uncommitted],
+            "stale": [{"name": n, "reason": r} for n, r in self.stale],
+        }
+
+
 class VersionsMixin(ProjectBase):
     """Data versions on the project's store (the embedded local store)."""
 
     if TYPE_CHECKING:
 
         def build(self, *args: Any, **kwargs: Any) -> BuildResult: ...
+
+        def plan(self, *args: Any, **kwargs: Any) -> Plan: ...
 
     def branches(self) -> dict[str, str]:
         return self.versions.branches()
@@ -93,12 +137,18 @@ class VersionsMixin(ProjectBase):
 
     def commit(self, message: str, metadata: Mapping[str, str] | None = None) -> Commit | None:
         """Commit every built table (and a snapshot of each file source) to the current
-        branch; None when nothing changed since its head.
+        branch; None when nothing changed since the commit the warehouse was checked out at.
 
-        What a commit records depends only on the branch head, the warehouse and which
-        sources are declared, so after each commit (or finding nothing to commit) those
-        are noted; while they stay the same, the next commit is known to be empty without
-        opening DuckDB (whose start-up and shutdown alone cost ~30 ms).
+        What the warehouse changed is measured against that commit, not against the branch
+        head: if the head has moved since (a merge, another writer), the changes land on
+        top of it when they touch other tables, and the warehouse then shows the new head;
+        if they touch a table the head changed too, ``CommitConflict`` refuses the commit.
+        A table whose model no longer exists is never committed as new or changed; the
+        next build drops it from the warehouse, and the commit after that deletes it.
+
+        While the branch head, the warehouse and the declared sources stay as they were at
+        the last commit, the next commit is known to be empty without opening DuckDB
+        (whose start-up and shutdown alone cost ~30 ms).
         """
         from sqlops.versioning.workspace import working_tree
 
@@ -107,33 +157,149 @@ class VersionsMixin(ProjectBase):
         sources = {n.lower() for n in self.config.sources}
         with build_lock(self.config.state_path):
             head_id = store.resolve(branch)
-            if self._committed_as(head_id, sources):
+            base_id = self._base_id(store, head_id)
+            if base_id == head_id and self._committed_as(head_id, sources):
                 return None
-            head = store.get_commit(head_id)
-            built = set(self.load().sources)
+            base = store.get_commit(base_id)
+            spec = self.load()
+            current = {*spec.sources, *spec.models}
             engine = self._open_warehouse(macros=False)
             try:
                 engine.defer_checkpoint()  # a commit only reads the warehouse
-                tree = working_tree(engine, self.objects, head.tree, built)
+                tree = working_tree(engine, self.objects, base.tree, set(spec.sources))
             finally:
                 engine.close()
             # raw files change only through data_add: a checkout may list them in the
             # warehouse state, but they are never built, so never deleted by a commit
             tree = {n: v for n, v in tree.items() if not datafiles.is_entry(n)}
             changes: dict[str, TableVersion | None] = {
-                n: v for n, v in tree.items() if n not in head.tree or head.tree[n] != v
+                n: v for n, v in tree.items() if n in current and base.tree.get(n) != v
             }
             changes.update(
-                {n: None for n in head.tree.keys() - tree.keys() if not datafiles.is_entry(n)}
+                {n: None for n in base.tree.keys() - tree.keys() if not datafiles.is_entry(n)}
             )
             if not changes:
-                self._note_committed(head_id, sources)
+                if base_id == head_id:
+                    self._note_committed(head_id, sources)
                 return None
             meta = {"sqlops_version": __version__, **_git_commit(self.root), **(metadata or {})}
-            made = store.commit(branch, changes, message, meta)
-            if made.parents[:1] == (head_id,):  # nobody else moved the branch meanwhile
+            made = store.commit(branch, changes, message, meta, self._author(), base=base_id)
+            if made.parents[:1] != (base_id,):  # the branch had moved: show what it brought
+                moved = {
+                    n
+                    for n in base.tree.keys() | made.tree.keys()
+                    if n not in changes and base.tree.get(n) != made.tree.get(n)
+                }
+                self._point_at(made, only=moved)
+            self._set_base(made.id)
+            if made.parents[:1] == (head_id,) and base_id == head_id:
                 self._note_committed(made.id, sources)
             return made
+
+    def _base_id(self, store: VersionStore, head_id: str | None = None) -> str:
+        """The commit the warehouse shows (see ``_BASE``); the checked-out ref's commit
+        when none was recorded (a warehouse from before sqlops recorded it)."""
+        try:
+            noted = (self.config.state_path / _BASE).read_text().strip()
+        except OSError:
+            noted = ""
+        if noted and noted == head_id:
+            return noted  # the usual case, known without reading the commit
+        if noted:
+            try:
+                return store.get_commit(noted).id
+            except VersioningError:
+                pass  # e.g. the store was replaced: fall back to the ref
+        return head_id or store.resolve(self.branch)
+
+    def _set_base(self, commit_id: str) -> None:
+        atomic_write(self.config.state_path / _BASE, commit_id.encode())
+
+    def _point_at(
+        self,
+        commit: Commit,
+        only: set[str] | None = None,
+        guard: str = "",
+    ) -> list[str]:
+        """Re-point the warehouse's tables (``only`` those, if given) at ``commit``. With
+        ``guard`` (the action, for the message), first refuse (``UncommittedChanges``) if
+        uncommitted built tables would be lost, in the same DuckDB session (opening one
+        costs more than the checkout)."""
+        from sqlops.versioning.workspace import check_out, unsaved
+
+        self._fetch(commit.tree.values())
+        engine = self._open_warehouse(macros=False)
+        try:
+            if guard:
+                state = engine.read_state()
+                lost = unsaved(state, self._uncommitted(state), commit.tree)
+                if lost:
+                    raise UncommittedChanges(guard, lost)
+            names = check_out(engine, self.objects, commit, f"checkout_{commit.id[:12]}", only)
+        finally:
+            engine.close()
+        shortcut.forget(self.config)
+        return names
+
+    def _changes(
+        self, current: set[str] | None = None
+    ) -> tuple[dict[str, dict[str, Any]], list[TableChange]]:
+        """The warehouse's build state and how it differs from the commit it shows."""
+        if not self.config.warehouse_path.exists():
+            return {}, []
+        engine = self._open_warehouse(macros=False)
+        try:
+            engine.defer_checkpoint()
+            state = engine.read_state()
+        finally:
+            engine.close()
+        return state, self._uncommitted(state, current)
+
+    def _uncommitted(
+        self, state: Mapping[str, Mapping[str, Any]], current: set[str] | None = None
+    ) -> list[TableChange]:
+        """How the build state differs from the commit the warehouse shows (with
+        ``current``, the project's models and sources, see ``uncommitted``)."""
+        from sqlops.versioning.workspace import uncommitted
+
+        store = self.versions
+        base = store.get_commit(self._base_id(store))
+        sources = {n.lower() for n in self.config.sources}
+        return uncommitted(state, base.tree, sources, current)
+
+    def _into_checked_out(self, action: str, operation: Callable[[], Commit]) -> Commit:
+        """Run a merge or revert into the checked-out branch, then show its result in the
+        warehouse (as git updates the working tree). Refused, before anything moves, while
+        the warehouse has built tables no commit holds: the new head would replace them."""
+        from sqlops.versioning.workspace import unsaved
+
+        with build_lock(self.config.state_path):
+            state, changes = self._changes()
+            lost = unsaved(state, changes, None)
+            if lost:
+                raise UncommittedChanges(action, lost)
+            made = operation()
+            if self.config.warehouse_path.exists():
+                self._point_at(made)
+            self._set_base(made.id)
+        return made
+
+    def _author(self) -> str:
+        """Who commits: ``[versions] author``, else git's user.name <user.email>."""
+        return self.config.versions_author or _git_author(self.root)
+
+    def status(self) -> Status:
+        """The checked-out ref, the commit the warehouse shows and the branch head, the
+        tables a commit would record, and the models a build would run."""
+        store = self.versions
+        ref = self.branch
+        branch = ref if ref in store.branches() else None
+        head = store.resolve(branch) if branch else None
+        commit = self._base_id(store, head)
+        spec = self.load()
+        _, changes = self._changes({*spec.sources, *spec.models})
+        stale = tuple((n.name, n.reason) for n in self.plan().models if n.action == "run")
+        return Status(ref, branch, commit, head, tuple(changes), stale)
 
     def _committed_key(self, head_id: str, sources: set[str]) -> str:
         return digest([head_id, shortcut.warehouse_digest(self.config), sorted(sources)])
@@ -199,21 +365,29 @@ class VersionsMixin(ProjectBase):
         Pre-merge checks (``add_check`` and ``[versions] pre_merge``) run first against the
         exact commit ``source`` names, and that commit is what gets merged; if any check
         fails, ``ChecksFailed`` names each failed check and table and nothing is merged.
+        Merging into the checked-out branch also shows the result in the warehouse; it is
+        refused while the warehouse has uncommitted built tables.
         """
         store = self.versions
         dest = into or self._writable_branch(store)
         checks = [*load_checks(self.config.pre_merge, self.root), *self._added_checks]
-        if not checks:
-            return store.merge(source, dest)
         cid = store.resolve(source)
-        failures = run_checks(checks, self._candidate(source, dest, cid))
-        if failures:
-            raise ChecksFailed(source, dest, failures)
-        message = f"merge {source} into {dest} ({len(checks)} pre-merge checks passed)"
-        try:
-            return store.merge(cid, dest, message)
-        except MergeConflict as exc:
-            raise MergeConflict(source, dest, exc.tables) from exc
+        message = f"merge {source} into {dest}"
+        if checks:
+            failures = run_checks(checks, self._candidate(source, dest, cid))
+            if failures:
+                raise ChecksFailed(source, dest, failures)
+            message += f" ({len(checks)} pre-merge checks passed)"
+
+        def merge() -> Commit:
+            try:
+                return store.merge(cid, dest, message, self._author())
+            except MergeConflict as exc:
+                raise MergeConflict(source, dest, exc.tables) from exc
+
+        if dest != self.branch:
+            return merge()
+        return self._into_checked_out(f"merging {source} into {dest}", merge)
 
     def add_check(self, check: Check) -> Check:
         """Register a pre-merge check for this project object; returns it, so it also works
@@ -301,7 +475,9 @@ class VersionsMixin(ProjectBase):
                 n: v for n, v in new.items() if head.tree.get(n) != v
             }
             meta = {"sqlops_version": __version__, **_git_commit(self.root), "data_add": rel}
-            made = store.commit(branch, changes, message or f"data add {rel}", meta)
+            made = store.commit(branch, changes, message or f"data add {rel}", meta, self._author())
+            if self._base_id(store, head.id) == head.id and made.parents[:1] == (head.id,):
+                self._set_base(made.id)  # the warehouse holds exactly what was committed
         return info, made
 
     def _data_file(self, path: Path | str) -> tuple[Path, str]:
@@ -407,38 +583,84 @@ class VersionsMixin(ProjectBase):
         )
 
     def revert(self, ref: str) -> Commit:
-        """A new commit on the current branch undoing what ``ref`` changed."""
+        """A new commit on the current branch undoing what ``ref`` changed; the warehouse
+        then shows it (refused while the warehouse has uncommitted built tables)."""
         store = self.versions
-        return store.revert(ref, self._writable_branch(store))
+        branch = self._writable_branch(store)
+        return self._into_checked_out(
+            f"reverting {ref} on {branch}", lambda: store.revert(ref, branch, self._author())
+        )
 
-    def checkout(self, ref: str) -> list[str]:
-        """Point the warehouse at a version: views over its objects, no data copied."""
-        from sqlops.versioning.workspace import check_out
+    def checkout(self, ref: str, force: bool = False) -> list[str]:
+        """Point the warehouse at a version: views over its objects, no data copied.
 
+        Refused (``UncommittedChanges``) when built tables that no commit holds would be
+        replaced or dropped, unless ``force``.
+        """
         store = self.versions
         branches = store.branches()
         commit = store.get_commit(branches.get(ref) or store.resolve(ref))
-        self._fetch(commit.tree.values())
         with build_lock(self.config.state_path):
-            engine = self._open_warehouse(macros=False)
-            try:
-                names = check_out(engine, self.objects, commit, f"checkout_{commit.id[:12]}")
-            finally:
-                engine.close()
-            shortcut.forget(self.config)
+            names = self._point_at(commit, guard="" if force else f"checking out {ref}")
+            self._set_base(commit.id)
             target = ref if ref in branches else commit.id
             if self.branch != target:
                 atomic_write(self.config.state_path / "HEAD", target.encode())
         return names
 
-    def gc(self) -> tuple[int, int]:
-        """Delete objects that no commit and no warehouse table references, and the part
-        links of ``build --at`` inputs that no warehouse view reads any more."""
+    # -- build --at and incremental models ----------------------------------------------
+    #
+    # An incremental model's table is the history of the rows it was fed, not a function of
+    # today's inputs. To reproduce it at a ref, ``build(at=)`` rebuilds it in full from the
+    # inputs at that ref; and the next plain build rebuilds it in full again from today's
+    # inputs, since appending today's rows to a table grown from another version's history
+    # would match neither. ``incremental_at.json`` notes the ref each was last rebuilt at.
+
+    _building_at: str | None = None
+
+    def _incremental_state(
+        self, state: dict[str, dict[str, Any]], incremental: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The build state the planner sees: without the incremental models that must be
+        rebuilt in full (as if new), as explained above."""
+        built_at = self._built_at()
+        at = self._building_at
+        redo = {n for n in incremental if built_at.get(n) != at} if at else set(built_at)
+        return {n: row for n, row in state.items() if n not in redo}
+
+    def _note_incremental(self, incremental: set[str], built: set[str]) -> None:
+        """Record which incremental models now hold rows built at which ref."""
+        path = self.config.state_path / _BUILT_AT
+        before = self._built_at()
+        if not before and self._building_at is None:
+            return
+        noted = {n: r for n, r in before.items() if n in incremental and n not in built}
+        if self._building_at is not None:
+            noted.update({n: self._building_at for n in incremental & built})
+        if noted:
+            atomic_write(path, json.dumps(noted, sort_keys=True).encode())
+        else:
+            path.unlink(missing_ok=True)
+
+    def _built_at(self) -> dict[str, str]:
+        try:
+            noted = json.loads((self.config.state_path / _BUILT_AT).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in noted.items()} if isinstance(noted, dict) else {}
+
+    def gc(self, grace: float = TEMP_GRACE) -> tuple[int, int]:
+        """Delete objects that no commit and no warehouse table references, the part
+        links of ``build --at`` inputs that no warehouse view reads any more, and the
+        temporary files killed writes left (those older than ``grace`` seconds: a younger
+        one may belong to a write still running). Returns (files, bytes) removed."""
         with build_lock(self.config.state_path):
             state, _ = self._warehouse_state()
             live = frozenset(o for row in state.values() for o in row.get("objects", ()))
             self._prune_inputs_at()
-            return self.versions.gc(keep=live)
+            count, freed = sweep_temp(self.config.state_path, _STATE_TEMP, grace)
+            more, more_freed = self.versions.gc(keep=live, grace=grace)
+            return count + more, freed + more_freed
 
     def _prune_inputs_at(self) -> None:
         folder = self.config.state_path / "at"
@@ -521,6 +743,26 @@ def _with_source(config: Any, name: str, rel: str) -> str:
             hint=f"add it by hand: {block.strip()}",
         ) from exc
     return new
+
+
+def _git_author(root: Path) -> str:
+    """``Name <email>`` from git's config for the project (one git call), or "" (the store
+    then records the login name)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get-regexp", r"^user\.(name|email)$"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = dict(line.partition(" ")[::2] for line in done.stdout.splitlines())
+    name, email = found.get("user.name", "").strip(), found.get("user.email", "").strip()
+    return f"{name} <{email}>" if name and email else name or email
 
 
 def _git_commit(root: Path) -> dict[str, str]:

@@ -304,7 +304,7 @@ def diff(
     project = _open()
     if rows or table:
         frame = project.diff_rows(table or "", a, b, key or [])
-        _show(frame, None, limit, json)
+        render.as_json(frame.to_dicts()) if json else render.row_diff(frame, key or [], limit)
         return
     result = project.diff(a, b).to_dict()
     render.as_json(result) if json else render.mapping(result)
@@ -346,12 +346,26 @@ def revert(ref: Annotated[str, typer.Argument(help="The commit to undo.")]) -> N
 
 
 @app.command()
-def checkout(ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")]) -> None:
+def checkout(
+    ref: Annotated[str, typer.Argument(help="Branch, tag, commit or main~N.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Discard built tables that no commit holds.")
+    ] = False,
+) -> None:
     """Point the warehouse at a version (views over stored objects; nothing is copied)."""
     from sqlops.cli import render
 
-    names = _open().checkout(ref)
+    names = _open().checkout(ref, force=force)
     render.out().print(f"checked out {ref}: {len(names)} tables")
+
+
+@app.command()
+def status(json: Json = False) -> None:
+    """Show the checked-out ref, uncommitted tables and the models a build would run."""
+    from sqlops.cli import render
+
+    result = _open().status()
+    render.as_json(result.to_dict()) if json else render.status(result)
 
 
 data_app = typer.Typer(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from sqlops.api import Lineage
-    from sqlops.api.versions import DataAdded
+    from sqlops.api.versions import DataAdded, Status
     from sqlops.execute.results import BuildResult, Event, NodeResult, OnEvent
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile
@@ -73,16 +73,48 @@ def error(message: str) -> None:
 
 def as_json(value: Any) -> None:
     """Print JSON to stdout and nothing else (for scripts)."""
-    sys.stdout.write(json.dumps(value, default=_json_default, indent=2) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
-def _json_default(value: Any) -> Any:
-    """Numbers stay numbers (DuckDB sums are HUGEINT/DECIMAL); times become ISO 8601."""
+def json_text(value: Any, level: int = 0) -> str:
+    """``value`` as indented JSON in which numbers stay exact: a DECIMAL is written with
+    all its digits and a HUGEINT as the whole integer, both as JSON numbers (``json``
+    would have to round a Decimal through a float). Times become ISO 8601 strings.
+
+    >>> import decimal
+    >>> print(json_text({"d": decimal.Decimal("55909065222.827692"), "h": 2**64, "l": []}))
+    {
+      "d": 55909065222.827692,
+      "h": 18446744073709551616,
+      "l": []
+    }
+    """
+    if isinstance(value, Mapping):
+        items = [f"{json.dumps(_key(k))}: {json_text(v, level + 1)}" for k, v in value.items()]
+        return _block("{", items, "}", level)
+    if isinstance(value, list | tuple):
+        return _block("[", [json_text(v, level + 1) for v in value], "]", level)
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return format(value, "f") if value.is_finite() else json.dumps(float(value))
+    if value is None or isinstance(value, str | int | float):
+        return json.dumps(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+        return json.dumps(value.isoformat())
+    return json.dumps(str(value))
+
+
+def _block(start: str, items: list[str], end: str, level: int) -> str:
+    if not items:
+        return start + end
+    inner = "  " * (level + 1)
+    return f"{start}\n{inner}" + f",\n{inner}".join(items) + f"\n{'  ' * level}{end}"
+
+
+def _key(key: Any) -> str:
+    """A mapping key as ``json`` writes it."""
+    if isinstance(key, str):
+        return key
+    return json.dumps(key) if key is None or isinstance(key, bool) else str(key)
 
 
 @contextmanager
@@ -344,3 +376,48 @@ def _ttl(seconds: float | None) -> str:
         if seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+def status(result: Status) -> None:
+    """Where the warehouse stands, what a commit would record, what a build would run."""
+    where = f"on branch {result.branch}" if result.branch else f"at commit {result.ref[:12]}"
+    out().print(f"{escape(where)}, warehouse at {result.commit[:12]}")
+    if result.behind and result.head:
+        out().print(
+            f"[yellow]{escape(result.branch or '')} has moved to {result.head[:12]}[/]: "
+            "commit to take its changes, or check it out to discard yours"
+        )
+    if result.uncommitted:
+        out().print("uncommitted:")
+        for change in result.uncommitted:
+            out().print(f"  {change.change:8} {escape(change.name)} ({change.kind})")
+    else:
+        out().print("nothing to commit")
+    if result.stale:
+        out().print("a build would run:")
+        for name, reason in result.stale:
+            out().print(f"  {escape(name)}: {escape(reason)}")
+
+
+def row_diff(df: pl.DataFrame, key: list[str], limit: int) -> None:
+    """One line per differing row: the change, its key, and the values: ``old -> new`` for
+    the columns that changed, the row's values when it was added or removed."""
+    table = _table(header_style="bold")
+    for col in ("change", *key, "values"):
+        table.add_column(col)
+    for row in df.head(limit).iter_rows(named=True):
+        old, new = row["old"] or {}, row["new"] or {}
+        if row["change"] == "changed":
+            shown = [f"{c}: {_value(old.get(c))} -> {_value(new.get(c))}" for c in row["changed"]]
+        else:
+            shown = [f"{c}={_value(v)}" for c, v in (new or old).items()]
+        style = {"added": "green", "removed": "red"}.get(row["change"], "yellow")
+        cells = (_value(row[k]) for k in key)
+        table.add_row(f"[{style}]{row['change']}[/]", *map(escape, cells), escape(", ".join(shown)))
+    out().print(table)
+    more = f" (showing {limit})" if df.height > limit else ""
+    out().print(f"[dim]{df.height:,} rows differ{more}[/]")
+
+
+def _value(value: Any) -> str:
+    return "NULL" if value is None else str(value)

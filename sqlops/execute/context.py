@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlops.execute.objects import ObjectStore
+from sqlops.execute import materialize as m
+from sqlops.execute.engine import Engine
+from sqlops.execute.objects import Guess, ObjectStore
 from sqlops.project.model import Model, Source
 
 if TYPE_CHECKING:
@@ -45,6 +47,25 @@ class Frames:
         return self.frames.get(name)
 
 
+class KnownColumns:
+    """Every table's columns as the warehouse has them when the build starts (one query,
+    on first use): a table model's guess of its result's types, which the statement that
+    writes it checks (``write_typed_parts``)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, tuple[tuple[str, str], ...]] | None = None
+        self.keywords: frozenset[str] = frozenset()
+        self.lock = threading.Lock()
+
+    def get(self, engine: Engine, name: str) -> Guess | None:
+        with self.lock:
+            if self.tables is None:
+                self.tables = engine.all_columns()
+                self.keywords = engine.keywords()
+            columns = self.tables.get(name)
+        return None if columns is None else Guess(columns, m.row_type(columns, self.keywords))
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What every node build needs besides its own engine cursor."""
@@ -58,6 +79,7 @@ class BuildContext:
     csv_reader: str = "auto"
     executor: str = "auto"
     frames: Frames = field(default_factory=Frames)
+    known: KnownColumns = field(default_factory=KnownColumns)
 
 
 @dataclass(frozen=True)

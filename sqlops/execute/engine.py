@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from sqlops.errors import CorruptObject, DiskFull, ExecutionError, LockedError, SqlopsError
+from sqlops.execute.coltypes import TypeNode, arrow_text, parse
 from sqlops.execute.csvshape import ragged_row
 from sqlops.execute.materialize import (
     META_DDL,
@@ -77,6 +78,7 @@ class Engine:
         self.con = con
         self.path = path
         self.macros = macros  # whether each cursor needs the macros registered (TEMP)
+        self._int128_views: set[str] = set()
         if macros:
             from sqlops.macros import register_macros
 
@@ -329,6 +331,14 @@ class Engine:
         names = [d[0] for d in cursor.description or ()]
         return dict(zip(names, rows[0], strict=True)) if rows else {}
 
+    def describe(self, sql: str, where: Where | None = None) -> list[tuple[str, str]]:
+        """``(name, type)`` of each column a query returns, from binding it; errors point
+        into the query's file like those of the statement that then runs it."""
+        from sqlops.execute.materialize import describe
+
+        rows = self.execute(describe(sql), where=where).fetchall()
+        return [(str(row[0]), str(row[1])) for row in rows]
+
     def output_columns(self, sql: str) -> list[tuple[str, str]]:
         """``(name, type)`` of each column the query returns, from binding it (no rows read)."""
         try:
@@ -361,13 +371,22 @@ class Engine:
             relation = self.con.sql(sql, params=params)
             if relation is None:
                 return None
+            types = [str(t) for t in relation.types]
+            as_text = {c: arrow_text(t) for c, t in zip(relation.columns, types, strict=True)}
+            if any(as_text.values()):
+                relation = relation.project(
+                    ", ".join(
+                        f"CAST({quote(c)} AS {text}) AS {quote(c)}" if text else quote(c)
+                        for c, text in as_text.items()
+                    )
+                )
             table = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise self._located(exc, sql, where) from exc
         with polars_errors("read the result into Polars", where.path if where else None):
             frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return _exact_integers(frame, types)
 
     def lazy(self, name: str) -> pl.LazyFrame:
         """A table as a Polars LazyFrame over its Arrow data (zero-copy).
@@ -379,9 +398,25 @@ class Engine:
 
     def register(self, name: str, frame: Any) -> None:
         """Expose a Polars/pandas/Arrow object (or a Polars LazyFrame, whose scan then gets
-        DuckDB's projections) without copying rows through Python."""
+        DuckDB's projections) without copying rows through Python. DuckDB cannot read
+        Polars' 128-bit integers (which ``query`` returns for HUGEINT): such columns are
+        handed over as text and cast to HUGEINT/UHUGEINT by a view of that name."""
+        wide = _int128_columns(frame)
+        target = f"{name}__int128" if wide else name
+        if wide:
+            import polars as pl
+
+            schema = frame.collect_schema()
+            frame = frame.with_columns(pl.col(c).cast(_as_text(schema[c])) for c in wide)
         try:
-            self.con.register(name, polars_source(frame))
+            self.con.register(target, polars_source(frame))
+            if wide:
+                casts = ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in wide.items())
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS "
+                    f"SELECT * REPLACE ({casts}) FROM {quote(target)}"
+                )
+                self._int128_views.add(name)
         except (duckdb.Error, TypeError, ValueError) as exc:
             raise ExecutionError(
                 f"cannot read {type(frame).__name__} for {name}: {exc}",
@@ -390,6 +425,10 @@ class Engine:
 
     def unregister(self, name: str) -> None:
         try:
+            if name in self._int128_views:
+                self._int128_views.discard(name)
+                self.con.execute(f"DROP VIEW IF EXISTS temp.main.{quote(name)}")
+                name = f"{name}__int128"
             self.con.unregister(name)
         except duckdb.Error as exc:
             raise translate(exc, None) from exc
@@ -429,6 +468,20 @@ class Engine:
         ).fetchall()
         return dict(rows)
 
+    def all_columns(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """``{"schema.name": ((column, type), ...)}`` of every user table and view."""
+        from sqlops.execute.materialize import all_columns
+
+        tables: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, kind in self.execute(all_columns()).fetchall():
+            tables.setdefault(f"{schema}.{table}", []).append((column, kind))
+        return {name: tuple(columns) for name, columns in tables.items()}
+
+    def keywords(self) -> frozenset[str]:
+        """DuckDB's SQL keywords (names it quotes when it prints them)."""
+        rows = self.execute("SELECT keyword_name FROM duckdb_keywords()").fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
     def ensure_state(self) -> None:
         self.script(STATE_DDL)
 
@@ -457,6 +510,78 @@ class Engine:
 
     def compact_state(self) -> None:
         self.execute(STATE_COMPACT)
+
+
+def _exact_integers(frame: pl.DataFrame, types: Sequence[str]) -> pl.DataFrame:
+    """HUGEINT and UHUGEINT columns (at any depth of lists and structs) as Polars' Int128
+    and UInt128: Arrow has no 128-bit integers, so they arrive as DECIMAL(38,0) (UHUGEINT
+    as text, see ``arrow_text``), and Python users would get ``Decimal('6')`` for a sum."""
+    if not any("HUGEINT" in t for t in types):
+        return frame
+    targets: dict[str, Any] = {}
+    for (name, dtype), type_ in zip(frame.schema.items(), types, strict=True):
+        parsed = parse(type_) if "HUGEINT" in type_ else None
+        target = _int128(dtype, parsed) if parsed is not None else dtype
+        if target != dtype:
+            targets[name] = target
+    return frame.cast(targets) if targets else frame  # type: ignore[arg-type]
+
+
+def _int128(dtype: Any, duck: TypeNode) -> Any:
+    """``dtype`` with the leaves that are (U)HUGEINT in DuckDB's type made (U)Int128."""
+    import polars as pl
+
+    if duck.suffix:  # a list or array level: DuckDB writes it last, Polars nests it first
+        cut = duck.suffix.rindex("[")
+        inner = TypeNode(duck.head, duck.text, duck.fields, duck.args, duck.suffix[:cut])
+        if isinstance(dtype, pl.List):
+            return pl.List(_int128(dtype.inner, inner))
+        if isinstance(dtype, pl.Array):
+            return pl.Array(_int128(dtype.inner, inner), dtype.shape[0])
+        return dtype
+    if duck.head in ("HUGEINT", "UHUGEINT"):
+        return pl.Int128 if duck.head == "HUGEINT" else pl.UInt128
+    if duck.head == "MAP" and isinstance(dtype, pl.Map) and len(duck.fields) == 2:
+        return pl.Map(
+            _int128(dtype.key, duck.fields[0][1]), _int128(dtype.value, duck.fields[1][1])
+        )
+    if duck.head == "STRUCT" and isinstance(dtype, pl.Struct):
+        fields = zip(dtype.fields, duck.fields, strict=False)
+        return pl.Struct([pl.Field(f.name, _int128(f.dtype, d)) for f, (_, d) in fields])
+    return dtype
+
+
+def _int128_columns(frame: Any) -> dict[str, str]:
+    """``{column: DuckDB type}`` of a Polars frame's (U)Int128 columns, also as list or
+    array elements (what ``query`` returns for HUGEINT and UHUGEINT)."""
+    if not type(frame).__module__.startswith("polars"):
+        return {}
+    import polars as pl
+
+    def duck(dtype: Any) -> str | None:
+        if dtype in (pl.Int128, pl.UInt128):
+            return "HUGEINT" if dtype == pl.Int128 else "UHUGEINT"
+        if isinstance(dtype, pl.List | pl.Array):
+            inner = duck(dtype.inner)
+            size = str(dtype.shape[0]) if isinstance(dtype, pl.Array) else ""
+            return None if inner is None else f"{inner}[{size}]"
+        return None
+
+    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+        return {}
+    found = {c: duck(t) for c, t in frame.collect_schema().items()}
+    return {c: t for c, t in found.items() if t is not None}
+
+
+def _as_text(dtype: Any) -> Any:
+    """``dtype`` with its (U)Int128 leaves as strings (see ``_int128_columns``)."""
+    import polars as pl
+
+    if isinstance(dtype, pl.List):
+        return pl.List(_as_text(dtype.inner))
+    if isinstance(dtype, pl.Array):
+        return pl.Array(_as_text(dtype.inner), dtype.shape[0])
+    return pl.String if dtype in (pl.Int128, pl.UInt128) else dtype
 
 
 def _connect(target: str, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:

@@ -13,8 +13,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlops.execute.coltypes import KEPT_SCALARS, restore_cast
 from sqlops.project.model import Source
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STATE_SCHEMA = "_sqlops"
 STATE_TABLE = f"{STATE_SCHEMA}.model_state"
 STAGE_DB = "__sqlops_stage"
@@ -185,19 +187,42 @@ def relocated(create: str, old: str, new: str) -> str | None:
     return "CREATE OR REPLACE VIEW " + moved[len(head) :]
 
 
-def parts_select(paths: Sequence[str], union_by_name: bool | None = None) -> str:
+def parts_select(
+    paths: Sequence[str],
+    union_by_name: bool | None = None,
+    columns: Sequence[tuple[str, str]] = (),
+) -> str:
     """Read a table's Parquet parts (several parts may differ in columns: union by name,
     unless the caller knows they all have one schema, which saves reading every part's
-    footer when the statement is bound).
+    footer when the statement is bound). ``columns``, the table's true ``(name, type)``s,
+    cast back the columns a part stores as another type (see ``coltypes``).
 
     >>> parts_select(["o/a.parquet"])
     "SELECT * FROM read_parquet(['o/a.parquet'])"
+    >>> print(parts_select(["o/a.parquet"], columns=[("s", "HUGEINT"), ("n", "BIGINT")]))
+    SELECT * REPLACE (CAST("s" AS HUGEINT) AS "s") FROM read_parquet(['o/a.parquet'])
     """
     if not paths:
         return "SELECT NULL WHERE false"
     union = len(paths) > 1 if union_by_name is None else union_by_name
     extra = ", union_by_name = true" if union else ""
-    return f"SELECT * FROM read_parquet({literal(list(paths))}{extra})"
+    casts = {c: restore_cast(quote(c), t) for c, t in columns}
+    return f"SELECT *{_replace(casts)} FROM read_parquet({literal(list(paths))}{extra})"
+
+
+def _replace(expressions: Mapping[str, str | None]) -> str:
+    """`` REPLACE (expr AS "column", ...)`` for the columns that have an expression.
+
+    >>> _replace({"a": None, "b": 'CAST("b" AS VARCHAR)'})
+    ' REPLACE (CAST("b" AS VARCHAR) AS "b")'
+    """
+    items = [f"{e} AS {quote(c)}" for c, e in expressions.items() if e is not None]
+    return f" REPLACE ({', '.join(items)})" if items else ""
+
+
+def stored_casts(stored: Mapping[str, str]) -> dict[str, str | None]:
+    """``{column: stored type}`` as the casts a part's COPY writes."""
+    return {c: f"CAST({quote(c)} AS {t})" for c, t in stored.items()}
 
 
 def attach_stage() -> str:
@@ -223,18 +248,29 @@ def _staged(name: str) -> str:
     return f"{STAGE_DB}.main.{quote(name)}"
 
 
-def copy_rows(staged: str, start: int, stop: int | None, path: str, table: str) -> str:
+def copy_rows(
+    staged: str,
+    start: int,
+    stop: int | None,
+    path: str,
+    table: str,
+    stored: Mapping[str, str] | None = None,
+) -> str:
     """Write rows ``start <= rowid < stop`` of a staged table to one Parquet file (every row
     when ``stop`` is None). One file per statement keeps DuckDB's order-preserving parallel
     writer, so equal rows always give equal bytes. The table's name goes into the file's
     metadata: equal rows of two different tables stay two objects, each named by its table.
+    ``stored`` maps the columns Parquet would not keep to the type stored instead.
 
     >>> print(copy_rows("s", 0, 10, "p", "m.t"))
     COPY (SELECT * FROM __sqlops_stage.main."s" WHERE rowid >= 0 AND rowid < 10) TO 'p'
     (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """
     where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
-    return f"COPY (SELECT * FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
+    star = "*" + _replace(stored_casts(stored or {}))
+    return (
+        f"COPY (SELECT {star} FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
+    )
 
 
 def copy_relation(name: str, path: str, table: str) -> str:
@@ -242,15 +278,98 @@ def copy_relation(name: str, path: str, table: str) -> str:
     return f"COPY {quote(name)} TO {literal(path)} ({_part(table)})"
 
 
-def copy_probe(select: str, limit: int, path: str, table: str) -> str:
+def copy_probe(
+    select: str,
+    limit: int,
+    path: str,
+    table: str,
+    stored: Mapping[str, str] | None = None,
+    check: str | None = None,
+) -> str:
     """Write at most ``limit`` rows of a query to one Parquet file (returns the count); the
-    query starts on the second line, like :func:`stage_table`'s."""
-    return f"COPY (SELECT * FROM (\n{select}\n) LIMIT {limit}) TO {literal(path)} ({_part(table)})"
+    query starts on the second line, like :func:`stage_table`'s. ``check`` is a condition
+    on the query's types (:func:`row_check`, :func:`kept_check`) that makes the statement
+    fail unless it holds, at no cost when it does: it is a constant DuckDB folds away, or
+    into a conversion error once any row is read (an empty result is not checked).
+
+    >>> print(copy_probe("SELECT 1 AS a", 5, "p", "m.t", check="true"))
+    COPY (SELECT * FROM (
+    SELECT 1 AS a
+    ) AS __sqlops_row WHERE true LIMIT 5) TO 'p' (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
+    """  # noqa: E501
+    star = "*" + _replace(stored_casts(stored or {}))
+    where = "" if check is None else f" AS __sqlops_row WHERE {check}"
+    return (
+        f"COPY (SELECT {star} FROM (\n{select}\n){where} LIMIT {limit}) TO {literal(path)} "
+        f"({_part(table)})"
+    )
+
+
+def row_check(row: str) -> str:
+    """The :func:`copy_probe` check that the query's row has type ``row`` (see
+    :func:`row_type`): exactly these columns, names and types."""
+    return _fail_unless(f"typeof(__sqlops_row) = {literal(row)}")
+
+
+def kept_check() -> str:
+    """The :func:`copy_probe` check that every column has a type Parquet keeps (a list of
+    them included), so the part needs no stored types and its view no casts. It matches
+    the type ``typeof`` prints for a row: names are plain or quoted (and the types listed
+    have no quotes, so a quoted name cannot hide a type); anything else fails the check.
+
+    >>> kept_check().count("HUGEINT")
+    0
+    """
+    kinds = "|".join(sorted(KEPT_SCALARS - {'"NULL"'}))  # letters, digits, _ and spaces
+    field = (
+        r'(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")*") (?:' + kinds + r"|DECIMAL\(\d+,\d+\))(?:\[\])*"
+    )
+    pattern = rf"STRUCT\({field}(?:, {field})*\)"
+    return _fail_unless(f"regexp_full_match(typeof(__sqlops_row), {literal(pattern)})")
+
+
+def _fail_unless(condition: str) -> str:
+    """A condition that is true when ``condition`` is, and raises a conversion error
+    otherwise (a false WHERE would just drop the rows)."""
+    return (
+        f"CAST(CASE WHEN {condition} THEN '1' ELSE 'sqlops: result types changed' END "
+        "AS INTEGER) = 1"
+    )
+
+
+def row_type(columns: Sequence[tuple[str, str]], keywords: frozenset[str]) -> str:
+    """The type DuckDB's ``typeof`` prints for a row of ``(name, type)`` columns: a STRUCT
+    whose field names are quoted when they are not plain identifiers or are keywords
+    (``duckdb_keywords()``). A name quoted differently only makes a check fail.
+
+    >>> row_type([("id", "BIGINT"), ("name", "VARCHAR"), ("a b", "INTEGER[]")], frozenset({"name"}))
+    'STRUCT(id BIGINT, "name" VARCHAR, "a b" INTEGER[])'
+    """
+    fields = []
+    for name, kind in columns:
+        plain = _IDENTIFIER.match(name) is not None and name.lower() not in keywords
+        fields.append(f"{name if plain else quote(name)} {kind}")
+    return f"STRUCT({', '.join(fields)})"
+
+
+def describe(select: str) -> str:
+    """The columns and types a query returns, from binding it; laid out like
+    :func:`copy_probe`, so errors point at the same lines."""
+    return f"DESCRIBE SELECT * FROM (\n{select}\n)"
 
 
 def _part(table: str) -> str:
     """The COPY options of a table's part: Parquet, named by its table in the metadata."""
     return f"FORMAT parquet, KV_METADATA {literal({'sqlops_table': table})}"
+
+
+def all_columns() -> str:
+    """Every column of every user table and view: schema, table, column, type."""
+    return (
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND NOT internal "
+        "ORDER BY schema_name, table_name, column_index"
+    )
 
 
 def staged_columns() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from sqlops.execute import strategies
 from sqlops.execute.context import FRAME_BUDGET, BuildContext, Frames, Output
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
-from sqlops.execute.objects import write_frame_parts, write_parts
+from sqlops.execute.objects import write_frame_parts, write_parts, write_typed_parts
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.keys import check_keys
 from sqlops.project.model import Model, Source
@@ -130,17 +131,27 @@ def _write_table(
     share its schema, so the view need not union them by name: every query of it would
     read each part's footer to bind)."""
     expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
-    parts, rows = write_parts(engine, select, ctx.objects, node.name, where, expected)
-    out = Output(rows, parts)
-    _publish(engine, node, _parts_select(parts, ctx, one_schema=True), out, ctx, where)
+    guess = ctx.known.get(engine, node.name)
+    written = write_typed_parts(
+        engine, select, ctx.objects, node.name, where, expected, guess=guess
+    )
+    out = Output(written.rows, written.parts)
+    view = _parts_select(written.parts, ctx, one_schema=True, columns=written.columns)
+    _publish(engine, node, view, out, ctx, where)
     return out
 
 
-def _parts_select(parts: Sequence[str], ctx: BuildContext, one_schema: bool = False) -> str:
+def _parts_select(
+    parts: Sequence[str],
+    ctx: BuildContext,
+    one_schema: bool = False,
+    columns: Sequence[tuple[str, str]] = (),
+) -> str:
     """Absolute paths, so the warehouse opens from any folder in any DuckDB client (a moved
-    project's views are re-pointed when sqlops next opens it)."""
+    project's views are re-pointed when sqlops next opens it); ``columns`` (the true types)
+    cast back what the parts store as another type."""
     paths = [str(ctx.objects.path(p)) for p in parts]
-    return m.parts_select(paths, union_by_name=False if one_schema else None)
+    return m.parts_select(paths, union_by_name=False if one_schema else None, columns=columns)
 
 
 def _publish(
@@ -182,13 +193,45 @@ def _incremental(
             f"SELECT max({m.quote(model.cursor)}) FROM {m.qualified(model.name)}"
         )
     select = m.incremental_select(sql, model.cursor, cursor_value)
-    new_parts, new_rows = write_parts(engine, select, ctx.objects, model.name, where)
-    parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx)
-    select = _parts_select(parts, ctx)
+    written = write_typed_parts(engine, select, ctx.objects, model.name, where)
+    new_parts, new_rows, columns = written.parts, written.rows, written.columns
+    # the true types of the previous parts (their view's) and of the new rows: the view
+    # over both casts each column back to the newer type (written.columns leaves out
+    # types that need no restoring, but here a column's old type may differ)
+    old = tuple(engine.columns(model.name).items()) if previous else ()
+    if old and not columns:
+        columns = tuple(engine.describe(select, where))
+    typed = _Typed(old, tuple(columns))
+    parts = _merge_parts(engine, model, previous, new_parts, new_rows, ctx, typed)
+    restore = old if new_rows == 0 else _combined(engine, old, tuple(columns))
+    select = _parts_select(parts, ctx, columns=restore)
     total = engine.fetch_value(f"SELECT count(*) FROM ({select})")
     out = Output(int(total or 0), parts)
     _publish(engine, node, select, out, ctx, where)
     return Output(new_rows, parts)
+
+
+def _combined(
+    engine: Engine, old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The types of old and new rows read together: as DuckDB unites them (UNION ALL BY
+    NAME) when a column's type changed, so the view's casts give what DuckDB would."""
+    before = dict(old)
+    if all(before.get(c, t) == t for c, t in new):
+        return tuple({**before, **dict(new)}.items())
+
+    def nulls(columns: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"CAST(NULL AS {t}) AS {m.quote(c)}" for c, t in columns)
+
+    return tuple(engine.describe(f"SELECT {nulls(old)} UNION ALL BY NAME SELECT {nulls(new)}"))
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The true ``(name, type)``s of an incremental model's previous parts and new ones."""
+
+    old: tuple[tuple[str, str], ...]
+    new: tuple[tuple[str, str], ...]
 
 
 def _merge_parts(
@@ -198,6 +241,7 @@ def _merge_parts(
     new_parts: Sequence[str],
     new_rows: int,
     ctx: BuildContext,
+    typed: _Typed,
 ) -> tuple[str, ...]:
     """The model's parts after this run: the new ones appended (only they are new bytes);
     when new keys match old rows, the old parts holding those keys are rewritten without
@@ -206,19 +250,19 @@ def _merge_parts(
         return tuple(previous)
     if not model.unique_key or not previous:
         return (*previous, *new_parts)
-    new_sql = _parts_select(new_parts, ctx)
+    new_sql = _parts_select(new_parts, ctx, columns=typed.new)
     match = m.key_match(model.unique_key)
     touched = [
         part
         for part in previous
         if engine.fetch_value(
-            f"SELECT count(*) FROM ({_parts_select([part], ctx)}) o "
+            f"SELECT count(*) FROM ({_parts_select([part], ctx, columns=typed.old)}) o "
             f"WHERE EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         )
     ]
     if not touched:
         return (*previous, *new_parts)
-    old_sql = _parts_select(touched, ctx)
+    old_sql = _parts_select(touched, ctx, columns=typed.old)
     merged = (
         f"SELECT * FROM ({old_sql}) o WHERE NOT EXISTS (SELECT 1 FROM ({new_sql}) n WHERE {match})"
         f"\nUNION ALL BY NAME {new_sql}"

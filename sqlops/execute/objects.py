@@ -16,6 +16,10 @@ So a table whose rows change in one contiguous range, or that grows at the end, 
 the parts that cover the change. A change scattered over the whole table (or an insert near
 the start, which shifts every later row) rewrites every part; so does a model whose row
 order is not deterministic (GROUP BY or JOIN without ORDER BY under several threads).
+
+A part stores the columns Parquet would not keep exactly as another type (``coltypes``);
+whoever reads the parts restores them from the table's true types (``Written.columns``, and
+the version store's record of each table).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import blake3
 
+from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
+from sqlops.execute.coltypes import stored_type
 from sqlops.oserrors import os_errors
 
 if TYPE_CHECKING:
@@ -254,6 +261,25 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     return value | buf[pos] << shift, pos + 1
 
 
+@dataclass(frozen=True)
+class Written:
+    """A table written as parts: their object ids, the row count, and the query's true
+    ``(name, type)``s (which a view over the parts restores, ``coltypes``)."""
+
+    parts: tuple[str, ...]
+    rows: int
+    columns: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Guess:
+    """The ``(name, type)``s a query is expected to return, and the type ``typeof`` gives a
+    row of them (``materialize.row_type``)."""
+
+    columns: tuple[tuple[str, str], ...]
+    row: str
+
+
 def write_parts(
     engine: Engine,
     select: str,
@@ -262,9 +288,23 @@ def write_parts(
     where: Where | None = None,
     expected_rows: int | None = None,
 ) -> tuple[tuple[str, ...], int]:
-    """Run ``select`` and store its rows as deterministic parts of ``table``:
-    ``(object ids, rows)``. An empty result still gives one (empty) part, so the table
-    keeps its columns.
+    """``write_typed_parts`` for callers that need only ``(object ids, rows)``."""
+    written = write_typed_parts(engine, select, store, table, where, expected_rows)
+    return written.parts, written.rows
+
+
+def write_typed_parts(
+    engine: Engine,
+    select: str,
+    store: ObjectStore,
+    table: str,
+    where: Where | None = None,
+    expected_rows: int | None = None,
+    guess: Guess | None = None,
+) -> Written:
+    """Run ``select`` and store its rows as deterministic parts of ``table``. An empty
+    result still gives one (empty) part, so the table keeps its columns. A column of a type
+    Parquet does not keep is stored as an exact type (``coltypes.stored_type``).
 
     A large result goes into a staging table first (its rowids are the row numbers), and
     each part is copied out by a rowid range. Staging costs a few statements, which would
@@ -273,28 +313,94 @@ def write_parts(
     LIMIT just past ``MIN_PART_ROWS``: a small table is done in one statement; a large one
     is then staged (for a streaming query the probe stopped early; a query that sorts or
     aggregates everything first runs twice, once per build without a previous count).
+
+    That one statement needs the query's types before it runs (to store them exactly):
+    ``guess`` (the table's types at its last build) saves binding the query a second time
+    (~1 ms a model), as the statement itself refuses to run if the guess is wrong; then,
+    and without a guess, the types come from binding the query.
     """
-    if expected_rows is None or expected_rows <= MIN_PART_ROWS:
-        tmp = store.temp_path()
+    small = expected_rows is None or expected_rows <= MIN_PART_ROWS
+    if small:
+        # check the guess, or (without one) that no column needs storing differently
+        check = m.row_check(guess.row) if guess is not None else m.kept_check()
+        stored = _stored(guess.columns, False) if guess is not None else {}
         try:
-            copied = engine.fetch_value(
-                m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table), where=where
-            )
-            if int(copied or 0) <= MIN_PART_ROWS:
-                return (store.put(tmp),), int(copied or 0)
-        finally:
-            tmp.unlink(missing_ok=True)
+            found = _probe(engine, select, store, table, where, stored, check)
+        except ExecutionError:
+            pass  # other types, or a failing query (whose error comes again below)
+        else:
+            if found is None:  # the check held, but the table is large: stage it
+                small = False
+            elif found[1] > 0:  # (an empty result's types are not checked)
+                return Written((found[0],), found[1], guess.columns if guess else ())
+    columns = tuple(engine.describe(select, where)) if small else None
+    try:
+        return _write_parts(engine, select, store, table, where, small, columns, False)
+    except ExecutionError as exc:
+        if "DECIMAL(38,0)" not in exc.message:
+            raise
+    # a HUGEINT of 39 digits does not fit DECIMAL(38,0): store those columns as text
+    return _write_parts(engine, select, store, table, where, small, columns, True)
+
+
+def _stored(columns: Sequence[tuple[str, str]], wide: bool) -> dict[str, str]:
+    """``{column: stored type}`` of the columns Parquet would not keep as they are."""
+    found = ((name, stored_type(kind, wide)) for name, kind in columns)
+    return {name: kind for name, kind in found if kind is not None}
+
+
+def _probe(
+    engine: Engine,
+    select: str,
+    store: ObjectStore,
+    table: str,
+    where: Where | None,
+    stored: dict[str, str],
+    check: str | None = None,
+) -> tuple[str, int] | None:
+    """Copy the query to one part if it has at most ``MIN_PART_ROWS`` rows:
+    ``(object id, rows)``; None if it has more."""
+    tmp = store.temp_path()
+    try:
+        copied = engine.fetch_value(
+            m.copy_probe(select, MIN_PART_ROWS + 1, str(tmp), table, stored, check),
+            where=where,
+        )
+        rows = int(copied or 0)
+        return (store.put(tmp), rows) if rows <= MIN_PART_ROWS else None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_parts(
+    engine: Engine,
+    select: str,
+    store: ObjectStore,
+    table: str,
+    where: Where | None,
+    small: bool,
+    columns: tuple[tuple[str, str], ...] | None,
+    wide: bool,
+) -> Written:
+    """Probe (when the table is expected ``small``, with its ``columns``) or stage."""
+    if small and columns is not None:
+        found = _probe(engine, select, store, table, where, _stored(columns, wide))
+        if found is not None:
+            return Written((found[0],), found[1], columns)
     staged = f"__sqlops_stage_{uuid.uuid4().hex}"
     with _ATTACHING:  # two cursors attaching at once: one fails with "already exists"
         engine.execute(m.attach_stage())
     rows = int(engine.fetch_value(m.stage_table(staged, select), where=where) or 0)
     try:
-        per_part = part_rows(engine, staged, rows)
+        staged_types = tuple(engine.execute(m.staged_columns(), [staged]).fetchall())
+        per_part = part_rows(engine, staged, rows, dict(staged_types))
         ranges = [
             (start, None if rows <= per_part else start + per_part)
             for start in range(0, max(rows, 1), per_part)
         ]
-        return _copy_parts(engine, staged, ranges, store, table), rows
+        stored = _stored(staged_types, wide)
+        parts = _copy_parts(engine, staged, ranges, store, table, stored)
+        return Written(parts, rows, staged_types)
     finally:
         engine.execute(m.drop_staged(staged))
 
@@ -305,11 +411,12 @@ def _copy_parts(
     ranges: list[tuple[int, int | None]],
     store: ObjectStore,
     table: str,
+    stored: dict[str, str],
 ) -> tuple[str, ...]:
     """Copy each rowid range of a staged table to a part and store it."""
 
     def copy(cursor: Engine, bounds: tuple[int, int | None], path: str) -> None:
-        cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], path, table))
+        cursor.execute(m.copy_rows(staged, bounds[0], bounds[1], path, table, stored))
 
     return _store_each(engine, store, copy, ranges)
 
@@ -380,14 +487,13 @@ def _store_each(
     return tuple(done[i % workers][i // workers] for i in range(len(jobs)))
 
 
-def part_rows(engine: Engine, staged: str, rows: int) -> int:
-    """Rows per part of a staged table: a power of two whose estimated size is at most
-    ``PART_BYTES``. A power of two keeps the cut points where they were when the average
-    row width moves a little between versions; a table of ``MIN_PART_ROWS`` rows or fewer
-    is one part without looking at its data."""
+def part_rows(engine: Engine, staged: str, rows: int, columns: dict[str, str]) -> int:
+    """Rows per part of a staged table (whose ``{column: type}`` are given): a power of two
+    whose estimated size is at most ``PART_BYTES``. A power of two keeps the cut points
+    where they were when the average row width moves a little between versions; a table of
+    ``MIN_PART_ROWS`` rows or fewer is one part without looking at its data."""
     if rows <= MIN_PART_ROWS:
         return MIN_PART_ROWS
-    columns = dict(engine.execute(m.staged_columns(), [staged]).fetchall())
     if "rowid" in {c.lower() for c in columns}:
         return max(rows, 1)  # a column shadows the rowid the parts are cut by: one part
     fixed, variable = row_width(columns)

@@ -20,6 +20,7 @@ Commits are immutable, so their trees are cached on disk by commit id.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -39,6 +40,7 @@ from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
 from sqlops.oserrors import translate_os_error
+from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 from sqlops.versioning.store import (
     Commit,
     TableVersion,
@@ -285,9 +287,12 @@ class LakeFSStore:
         message: str,
         metadata: Mapping[str, str],
         author: str = "",
+        base: str | None = None,
     ) -> Commit:
-        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-        return self._transact(branch, applying(changes), message, metadata, author)
+        """A new commit on ``branch``: its head's tree with ``changes`` applied (refused
+        when the head moved past ``base`` and changed the same tables)."""
+        against = (branch, base, self.get_commit(base).tree) if base else None
+        return self._transact(branch, applying(changes, base=against), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
         """Three-way merge at table level of ``source`` into branch ``dest``.
@@ -341,7 +346,8 @@ class LakeFSStore:
                 for part in version.parts:
                     if not (self.objects.exists(part) or part in self._located):
                         raise CorruptObject(f"table {name}: object {part} was never stored")
-        tx_name = f"{TX_PREFIX}{uuid.uuid4().hex[:16]}"
+        # the start time in the name lets gc tell a transaction a killed process left
+        tx_name = f"{TX_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:16]}"
         meta = {**metadata, _AUTHOR: author or _user(), _TX: "1"}
         with self._sdk(f"commit to {branch}"):
             tx = self.repo.branch(tx_name).create(source_reference=head)
@@ -408,10 +414,29 @@ class LakeFSStore:
     def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]:
         return history(self, ref, table, limit)
 
-    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
-        """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all)."""
+    def gc(self, keep: frozenset[str] = frozenset(), grace: float = TEMP_GRACE) -> tuple[int, int]:
+        """Empty the local cache of parts ``keep`` does not list (lakeFS keeps them all), and
+        of temporary files older than ``grace`` seconds."""
         doomed = self.objects.ids() - keep
-        return len(doomed), self.objects.remove(doomed)
+        self._drop_stale_transactions(grace)
+        parts = sweep_temp(self.objects.tmp, [(".", "*")], grace)
+        commits = sweep_temp(self.cache, [("commits", ".tmp-*")], grace)
+        count, freed = parts[0] + commits[0], parts[1] + commits[1]
+        return len(doomed) + count, self.objects.remove(doomed) + freed
+
+    def _drop_stale_transactions(self, grace: float) -> None:
+        """Delete the transaction branches that killed commits left (older than ``grace``
+        seconds: a younger one may belong to a commit still running; a commit whose branch
+        is deleted under it fails and changes nothing)."""
+        cutoff = time.time() - grace
+        with self._sdk("list transaction branches"):
+            stale = [
+                b.id for b in self.repo.branches(prefix=TX_PREFIX) if _tx_started(b.id) < cutoff
+            ]
+            for name in stale:
+                # gone already when its commit finished (or another gc got it) meanwhile
+                with contextlib.suppress(lx.NotFoundException):
+                    self.repo.branch(name).delete()
 
     def fsck(self) -> list[str]:
         """Check that every table part of every branch and tag head is in lakeFS, and that
@@ -486,6 +511,12 @@ def _reason(exc: Exception) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])
     return str(exc).splitlines()[0]
+
+
+def _tx_started(branch: str) -> float:
+    """When a transaction branch was cut (0 for a name from before names carried it)."""
+    stamp = branch[len(TX_PREFIX) :].split("-", 1)[0]
+    return float(stamp) if stamp.isdigit() and len(stamp) >= 9 else 0.0
 
 
 def _dump(commit: Commit) -> bytes:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,30 @@ from sqlops.versioning.store import (
 )
 
 DEFAULT_BRANCH = "main"
+# a temporary file younger than this may still be written by a live process; an older one
+# was left by a process that died between writing it and renaming it into place
+TEMP_GRACE = 60.0
+# where writes leave temporary files: atomic_write's ``.tmp-*`` beside its target, and
+# parts being written in objects/tmp
+TEMP_FILES = (("objects/tmp", "*"), ("commits", ".tmp-*"), ("refs", "**/.tmp-*"))
+
+
+def sweep_temp(root: Path, spots: Iterable[tuple[str, str]], grace: float) -> tuple[int, int]:
+    """Delete the temporary files under ``root`` (``(folder, glob)`` pairs) older than
+    ``grace`` seconds: what a killed write leaves. Returns (count, bytes freed)."""
+    cutoff = time.time() - grace
+    count = freed = 0
+    for folder, pattern in spots:
+        for path in (root / folder).glob(pattern) if (root / folder).is_dir() else ():
+            try:
+                st = path.stat()
+                if not path.is_file() or st.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue  # renamed into place or removed meanwhile
+            count, freed = count + 1, freed + st.st_size
+    return count, freed
 
 
 def committed_objects(root: Path) -> set[str]:
@@ -187,9 +212,12 @@ class LocalStore:
         message: str,
         metadata: Mapping[str, str],
         author: str = "",
+        base: str | None = None,
     ) -> Commit:
-        """A new commit on ``branch``: its head's tree with ``changes`` applied."""
-        edit = applying(changes, self._check_parts)
+        """A new commit on ``branch``: its head's tree with ``changes`` applied (refused
+        when the head moved past ``base`` and changed the same tables)."""
+        against = (branch, base, self.get_commit(base).tree) if base else None
+        edit = applying(changes, self._check_parts, against)
         return self._advance(branch, edit, (), message, metadata, author)
 
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
@@ -271,10 +299,12 @@ class LocalStore:
         """First-parent history, newest first; with ``table``, only commits that changed it."""
         return history(self, ref, table, limit)
 
-    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
-        """Delete objects no commit (nor ``keep``) references; returns (count, bytes freed)."""
+    def gc(self, keep: frozenset[str] = frozenset(), grace: float = TEMP_GRACE) -> tuple[int, int]:
+        """Delete objects no commit (nor ``keep``) references, and temporary files older
+        than ``grace`` seconds; returns (count, bytes freed)."""
         doomed = self.store.ids() - committed_objects(self.root) - keep
-        return len(doomed), self.store.remove(doomed)
+        count, freed = sweep_temp(self.root, TEMP_FILES, grace)
+        return len(doomed) + count, self.store.remove(doomed) + freed
 
     def fsck(self) -> list[str]:
         """Every problem found: refs to missing commits, missing or corrupt objects."""

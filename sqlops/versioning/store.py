@@ -8,14 +8,16 @@ the same whatever the data size; a commit only writes the parts that are new.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlops.errors import MergeConflict, VersioningError
+from sqlops.errors import CommitConflict, MergeConflict, VersioningError
 
 _REF = re.compile(r"^(?P<base>[^~]+)(?:~(?P<back>\d+))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
@@ -215,8 +217,14 @@ class VersionStore(Protocol):
         message: str,
         metadata: Mapping[str, str],
         author: str = "",
+        base: str | None = None,
     ) -> Commit:
-        """Apply table changes (None deletes) on top of the branch head, atomically."""
+        """Apply table changes (None deletes) on top of the branch head, atomically.
+
+        ``base`` is the commit the changes were made against. If the head has moved past
+        it, the changes still land on top of the head when no table they touch changed
+        meanwhile; otherwise ``CommitConflict`` is raised and nothing is committed.
+        """
         ...
 
     def log(self, ref: str, table: str | None = None, limit: int | None = None) -> list[Commit]: ...
@@ -229,8 +237,9 @@ class VersionStore(Protocol):
         """A new commit on ``branch`` that undoes what commit ``ref`` changed (table level)."""
         ...
 
-    def gc(self, keep: frozenset[str] = frozenset()) -> tuple[int, int]:
-        """Delete local objects nothing needs; returns (count, bytes freed)."""
+    def gc(self, keep: frozenset[str] = frozenset(), grace: float = 60.0) -> tuple[int, int]:
+        """Delete local objects nothing needs, and temporary files older than ``grace``
+        seconds (left by killed writes); returns (count, bytes freed)."""
         ...
 
     def fsck(self) -> list[str]:
@@ -241,16 +250,28 @@ class VersionStore(Protocol):
 def history(
     store: VersionStore, ref: str, table: str | None = None, limit: int | None = None
 ) -> list[Commit]:
-    """First-parent history, newest first; with ``table``, only commits that changed it."""
+    """Every commit reachable from ``ref`` (through all parents of merges, as ``git log``),
+    newest first; with ``table``, only commits that changed it against their first parent."""
     out: list[Commit] = []
-    commits = first_parent_history(store, store.resolve(ref))
-    commit = next(commits, None)
-    while commit is not None and (limit is None or len(out) < limit):
-        parent = next(commits, None)
-        if table is None or _changed(commit, parent, table):
+    start = store.get_commit(store.resolve(ref))
+    queue = [(_newest_first(start), start.id)]
+    seen = {start.id}
+    while queue and (limit is None or len(out) < limit):
+        _, cid = heapq.heappop(queue)
+        commit = store.get_commit(cid)
+        first = store.get_commit(commit.parents[0]) if commit.parents else None
+        if table is None or _changed(commit, first, table):
             out.append(commit)
-        commit = parent
+        for parent in commit.parents:
+            if parent not in seen:
+                seen.add(parent)
+                heapq.heappush(queue, (_newest_first(store.get_commit(parent)), parent))
     return out
+
+
+def _newest_first(commit: Commit) -> tuple[float, str]:
+    """A heap key that pops the latest commit first."""
+    return -datetime.fromisoformat(commit.time).timestamp(), commit.id
 
 
 def _changed(newer: Commit, older: Commit | None, table: str) -> bool:
@@ -266,10 +287,24 @@ TreeEdit = Callable[[dict[str, "TableVersion"]], dict[str, "TableVersion"]]
 def applying(
     changes: Mapping[str, TableVersion | None],
     check: Callable[[str, TableVersion], None] | None = None,
+    base: tuple[str, str, Mapping[str, TableVersion]] | None = None,
 ) -> TreeEdit:
-    """The edit a commit makes to its branch head's tree: set tables, delete (None) others."""
+    """The edit a commit makes to its branch head's tree: set tables, delete (None) others.
+
+    With ``base`` (branch, commit id, tree the changes were made against), a table the head
+    changed since then and the changes set differently raises ``CommitConflict``.
+    """
 
     def edit(tree: dict[str, TableVersion]) -> dict[str, TableVersion]:
+        if base is not None:
+            branch, base_id, before = base
+            conflicts = sorted(
+                name
+                for name, version in changes.items()
+                if _content(tree.get(name)) not in (_content(before.get(name)), _content(version))
+            )
+            if conflicts:
+                raise CommitConflict(branch, base_id, conflicts)
         for name, version in changes.items():
             if version is None:
                 tree.pop(name, None)
@@ -295,15 +330,6 @@ def reverting(store: VersionStore, ref: str, branch: str) -> tuple[TreeEdit, str
         return undo
 
     return edit, f"revert {target.id[:12]}: {target.message}", {"reverts": target.id}
-
-
-def first_parent_history(store: VersionStore, start: str) -> Iterator[Commit]:
-    """Walk first parents from a commit back to the root."""
-    current: str | None = start
-    while current:
-        commit = store.get_commit(current)
-        yield commit
-        current = commit.parents[0] if commit.parents else None
 
 
 def merge_base(store: VersionStore, a: str, b: str) -> str | None:

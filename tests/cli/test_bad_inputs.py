@@ -257,7 +257,6 @@ CASES = [
     Case("out-nested-csv", ("query", "select [1,2] as l", "--out", "x.csv"), expect="x.csv"),
     Case("out-bad-path", ("query", "select 1 as l", "--out", "/proc/x.parquet"), expect="/proc"),
     Case("out-unknown-ext", ("query", "select 1 as l", "--out", "x.txt"), expect="x.txt"),
-    Case("result-polars-cannot-hold", ("query", "select interval 1 day as i"), expect="VARCHAR"),
     Case("query-bad-sql", ("query", "select * from nowhere"), expect="nowhere"),
     Case("run-missing-file", ("run", "nope.sql"), expect="nope.sql"),
     Case(

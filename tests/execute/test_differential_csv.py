@@ -66,9 +66,6 @@ CORPUS: dict[str, bytes] = {
     "crlf": b"id,s\r\n1,a\r\n2,b\r\n",
     "bools_and_numbers": _rows("id,b,n", lambda i: f"{i},{i % 2},{-i}", 40),
 }
-# DuckDB stores sum(BIGINT)'s HUGEINT, and HUGEINT columns, as DOUBLE in Parquet: the issue's
-# last bullet of section 1, fixed in the storage code, not by a strategy.
-STORAGE_XFAIL = {("huge_ints", "table"), ("huge_ints", "incremental")}
 
 
 def _project(root: Path, files: dict[str, bytes], reader: str, executor: str) -> Project:
@@ -155,15 +152,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tu
 
 
 CASES = [
-    pytest.param(
-        name,
-        kind,
-        config,
-        id=f"{name}-{kind}-{'-'.join(config)}",
-        marks=[pytest.mark.xfail(reason="HUGEINT storage", strict=False)]
-        if (name, kind) in STORAGE_XFAIL
-        else [],
-    )
+    pytest.param(name, kind, config, id=f"{name}-{kind}-{'-'.join(config)}")
     for name in CORPUS
     for kind in KINDS
     for config in CONFIGS
@@ -192,7 +181,7 @@ def test_the_issue_repro_reads_duckdb_values(
     ]
 
 
-# integers beyond BIGINT are in the corpus (huge_ints), xfailed until HUGEINT is stored exactly
+# integers beyond BIGINT are in the corpus (huge_ints)
 TOKENS = st.sampled_from(
     [
         "",

@@ -56,3 +56,14 @@ def test_kill_9_while_committing_never_breaks_a_ref(backend: str, tmp_path: Path
     server.wait(timeout=30)
     server.stdout.close()
     assert len(seen) > expected
+    # what the kills left half-written goes with gc (no writer is alive now: no grace)
+    store = open_store(backend, tmp_path)
+    temp = [*tmp_path.glob("**/.tmp-*"), *tmp_path.glob("**/objects/tmp/*")]
+    store.gc(grace=0)
+    assert [p for p in temp if p.exists()] == []
+    if backend == "lakefs":  # and the transaction branches killed commits left in lakeFS
+        from sqlops.versioning.lakefs import TX_PREFIX, LakeFSStore
+
+        assert isinstance(store, LakeFSStore)
+        assert list(store.repo.branches(prefix=TX_PREFIX)) == []
+    assert store.fsck() == [] and {c.id for c in store.log("main")} >= seen

@@ -188,29 +188,79 @@ def test_fsck_names_the_table_of_a_corrupt_object(orders_project: Path) -> None:
 def test_row_diff_by_key_matches_an_independent_comparison(orders_project: Path) -> None:
     project = Project(orders_project)
     path = orders_project / "sql/marts/ids.sql"
-    path.write_text("-- materialized: table\nselect range as id, range * 2 as v from range(100)")
+    path.write_text(
+        "-- materialized: table\nselect range as id, range * 2 as v, 'w' || range as w "
+        "from range(100)"
+    )
     project.build()
     project.commit("before")
     before = project.table("marts.ids")
     path.write_text(
         "-- materialized: table\nselect range as id, case when range % 10 = 0 then -1 "
-        "else range * 2 end as v from range(5, 120)"
+        "else range * 2 end as v, case when range % 7 = 0 then null else 'w' || range end "
+        "as w from range(5, 120)"
     )
     project.build()
     project.commit("after")
     after = project.table("marts.ids")
     got = project.diff_rows("marts.ids", "main~1", "main", ["id"])
-    joined = before.join(after, on="id", how="full", suffix="_b", coalesce=True)
-    expected = {
-        "added": set(after["id"]) - set(before["id"]),
-        "removed": set(before["id"]) - set(after["id"]),
-        "changed": set(joined.filter(pl.col("v") != pl.col("v_b"))["id"]),
+    joined = before.join(after, on="id", how="inner", suffix="_b")
+    expected_changed = {
+        row["id"]: (
+            [c for c in ("v", "w") if row[c] != row[f"{c}_b"]],
+            {"v": row["v"], "w": row["w"]},
+            {"v": row["v_b"], "w": row["w_b"]},
+        )
+        for row in joined.iter_rows(named=True)
+        if row["v"] != row["v_b"] or row["w"] != row["w_b"]
     }
-    for change, ids in expected.items():
-        assert set(got.filter(pl.col("change") == change)["id"]) == ids, change
-    assert got.height == sum(len(ids) for ids in expected.values())
+    added = set(after["id"]) - set(before["id"])
+    removed = set(before["id"]) - set(after["id"])
+    rows = {r["id"]: r for r in got.to_dicts()}
+    assert {i for i, r in rows.items() if r["change"] == "added"} == added
+    assert {i for i, r in rows.items() if r["change"] == "removed"} == removed
+    changed = {
+        i: (r["changed"], r["old"], r["new"]) for i, r in rows.items() if r["change"] == "changed"
+    }
+    assert changed == expected_changed
+    old_rows = {r["id"]: r for r in before.to_dicts()}
+    for i in removed:  # a removed row shows its old values, and no new ones
+        assert rows[i]["old"] == {"v": old_rows[i]["v"], "w": old_rows[i]["w"]}
+        assert rows[i]["new"] is None
     with pytest.raises(VersioningError, match="needs a key"):
         project.diff_rows("marts.ids", "main~1", "main", [])
+    with pytest.raises(VersioningError, match="no key column 'nope'"):
+        project.diff_rows("marts.ids", "main~1", "main", ["nope"])
+
+
+def test_diff_rows_from_the_cli_names_old_and_new_values(orders_project: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    path = orders_project / "sql/marts/ids.sql"
+    path.write_text("-- materialized: table\nselect 1 as id, 10 as v, 'x' as w")
+    project = Project(orders_project)
+    project.build()
+    project.commit("one")
+    path.write_text("-- materialized: table\nselect 1 as id, 11 as v, 'x' as w")
+    project.build()
+    project.commit("two")
+    exe = Path(sys.executable).parent / "sqlops"
+    args = [str(exe), "diff", "main~1", "main", "marts.ids", "--rows", "--key", "id"]
+    shown = subprocess.run(args, cwd=orders_project, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "v: 10 -> 11" in shown.stdout and "w:" not in shown.stdout
+    data = subprocess.run([*args, "--json"], cwd=orders_project, capture_output=True, text=True)
+    assert json.loads(data.stdout) == [
+        {
+            "change": "changed",
+            "id": 1,
+            "changed": ["v"],
+            "old": {"v": 10, "w": "x"},
+            "new": {"v": 11, "w": "x"},
+        }
+    ]
 
 
 def test_queries_at_a_ref_see_that_version(orders_project: Path) -> None:
@@ -227,3 +277,30 @@ def test_queries_at_a_ref_see_that_version(orders_project: Path) -> None:
 
     got = sqlops.query("select count(*) as n from raw.orders", project=orders_project, ref="main~1")
     assert got is not None and got["n"][0] == 5
+
+
+def test_commits_record_the_configured_author_else_gits(
+    orders_project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ana Lima\n\temail = ana@example.org\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    project = Project(orders_project)
+    project.build()
+    made = project.commit("by git's user")
+    assert made is not None
+    assert project.log(limit=1)[0].author == "Ana Lima <ana@example.org>"
+    config = orders_project / "sqlops.toml"
+    config.write_text('[versions]\nauthor = "CI bot <ci@example.org>"\n' + config.read_text())
+    project = Project(orders_project)
+    project.create_branch("dev")
+    project.checkout("dev")
+    path = orders_project / "sql/marts/top.sql"
+    path.write_text(path.read_text().replace("> 10", "> 12"))
+    project.build()
+    project.commit("by the configured author")
+    project.checkout("main")
+    project.merge("dev")
+    authors = [c.author for c in project.log(limit=3)]
+    assert authors == ["CI bot <ci@example.org>"] * 2 + ["Ana Lima <ana@example.org>"]

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from sqlops.errors import MergeConflict, RefNotFound, VersioningError
+from sqlops.errors import CommitConflict, MergeConflict, RefNotFound, VersioningError
 from sqlops.versioning.store import VersionStore
 
 from .conftest import TableMaker
@@ -109,3 +109,59 @@ def test_delete_branch(store: VersionStore) -> None:
 def test_bad_branch_names_are_refused(store: VersionStore, name: str) -> None:
     with pytest.raises(VersioningError, match="invalid branch name"):
         store.create_branch(name, "main")
+
+
+def test_a_commit_on_a_moved_head_lands_on_top_when_it_touches_other_tables(
+    store: VersionStore, table: TableMaker
+) -> None:
+    base = store.commit("main", {"s.t": table(A), "s.u": table(A)}, "base", {})
+    moved = store.commit("main", {"s.t": table(B)}, "someone else", {})
+    made = store.commit("main", {"s.u": table(C)}, "mine", {}, base=base.id)
+    assert made.parents == (moved.id,)
+    assert_frame_equal(_read(store, "main", "s.t"), B)  # the other writer's work is kept
+    assert_frame_equal(_read(store, "main", "s.u"), C)
+
+
+def test_a_commit_on_a_moved_head_that_changes_the_same_table_is_refused(
+    store: VersionStore, table: TableMaker
+) -> None:
+    base = store.commit("main", {"s.t": table(A)}, "base", {})
+    moved = store.commit("main", {"s.t": table(B)}, "someone else", {})
+    with pytest.raises(CommitConflict, match=r"main moved since .* changed s\.t"):
+        store.commit("main", {"s.t": table(C)}, "mine", {}, base=base.id)
+    assert store.resolve("main") == moved.id
+    assert_frame_equal(_read(store, "main", "s.t"), B)
+
+
+def test_log_follows_every_parent_of_a_merge_newest_first(
+    store: VersionStore, table: TableMaker
+) -> None:
+    store.commit("main", {"s.t": table(A)}, "base", {})
+    store.create_branch("dev", "main")
+    store.commit("dev", {"s.u": table(A)}, "dev 1", {})
+    store.commit("main", {"s.v": table(C)}, "main 1", {})
+    store.commit("dev", {"s.u": table(B)}, "dev 2", {})
+    store.merge("dev", "main")
+    log = store.log("main")
+    messages = [c.message for c in log]
+    assert messages[0] == "merge dev into main"
+    assert {"dev 1", "dev 2", "main 1", "base"} <= set(messages)
+    assert messages.index("dev 2") < messages.index("dev 1") < messages.index("base")
+    assert len(messages) == len(set(c.id for c in log))  # each commit once
+    times = [c.time for c in log]
+    assert times == sorted(times, reverse=True)
+    assert [c.message for c in store.log("main", table="s.u")] == [
+        "merge dev into main",
+        "dev 2",
+        "dev 1",
+    ]
+
+
+def test_the_author_given_is_recorded(store: VersionStore, table: TableMaker) -> None:
+    made = store.commit("main", {"s.t": table(A)}, "t", {}, author="Ana <ana@example.org>")
+    store.create_branch("dev", "main")
+    store.commit("dev", {"s.t": table(B)}, "dev", {})
+    merged = store.merge("dev", "main", author="Bo <bo@example.org>")
+    log = {c.id: c.author for c in store.log("main")}
+    assert log[made.id] == "Ana <ana@example.org>"
+    assert log[merged.id] == "Bo <bo@example.org>"

@@ -88,19 +88,20 @@ def test_commit_after_an_empty_commit_sees_a_rebuild(orders_project: Path) -> No
     assert project.commit("nothing new") is None
 
 
-def test_commit_after_the_head_moved_compares_with_the_new_head(orders_project: Path) -> None:
+def test_a_commit_after_a_revert_keeps_the_revert(orders_project: Path) -> None:
     project = Project(orders_project)
     project.build()
-    project.commit("one")
+    one = project.commit("one")
     path = orders_project / "sql/marts/top.sql"
     path.write_text(path.read_text().replace("> 10", "> 12.5"))
     project.build()
     two = project.commit("two")
-    assert two is not None and project.commit("nothing new") is None
-    undone = project.revert("main")  # the head moves; the warehouse still holds "two"
-    assert undone.tree["marts.top"] != two.tree["marts.top"]
-    again = project.commit("what the warehouse holds")
-    assert again is not None and again.tree["marts.top"] == two.tree["marts.top"]
+    assert one is not None and two is not None and project.commit("nothing new") is None
+    undone = project.revert("main")  # the head moves, and the warehouse with it
+    assert undone.tree["marts.top"] == one.tree["marts.top"]
+    assert project.table("marts.top").height == project.table("marts.top", ref="main~2").height
+    assert project.commit("what the warehouse holds") is None  # the revert is not undone
+    assert project.table("marts.top", ref="main").height == 2
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
