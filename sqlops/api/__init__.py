@@ -6,6 +6,7 @@ Every CLI command calls one function here of the same meaning; nothing here prin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlops.api.features import FeatureStore, build_features
 from sqlops.api.versions import VersionsMixin
 from sqlops.config import load_config
 from sqlops.errors import OutputError, SqlopsError, UnknownTableError, VersioningError, did_you_mean
@@ -75,6 +77,11 @@ class Project(VersionsMixin):
         **overrides: config values that win over the files and environment, e.g.
             ``threads=8``.
     """
+
+    @functools.cached_property
+    def features(self) -> FeatureStore:
+        """The project's feature store (``sqlops.FeatureStore``)."""
+        return FeatureStore(self)
 
     def plan(
         self,
@@ -147,6 +154,7 @@ class Project(VersionsMixin):
             shortcut.forget(self.config)
             result, spec = self._run(select, exclude, full_refresh, sources, run_id, on_event)
             catalog.record_build(result, "build", started)
+            build_features(self, spec, result)
             if result.ok and not sources:
                 reads = {f for m in spec.models.values() for f in m.files_read}
                 nodes = [_node_record(n) for n in result.nodes]
