@@ -24,6 +24,7 @@ __all__ = [
     "library_hash",
     "macro_digest",
     "macro_names",
+    "may_window",
     "register_macros",
     "temp_sql",
 ]
@@ -115,6 +116,45 @@ def macro_digest(sql: str) -> str:
         return ""
     called = sorted(set(pattern.findall(lowered)))
     return _hash("\n".join(f"{name} {hashes[name]}" for name in called)) if called else ""
+
+
+_OVER = re.compile(r"(?<![\w$])over(?![\w$])")
+
+
+def may_window(sql: str) -> bool:
+    """Whether a query may hold a window function: it says ``OVER`` or calls a macro that
+    does. A cheap text test (a mention in a comment counts) that lets callers skip asking
+    DuckDB for a plan when none can have a window.
+
+    >>> may_window("select zscore(x) from t"), may_window("select clip(x, 0, 1) from t")
+    (True, False)
+    >>> may_window("select sum(x) OVER () from t"), may_window("select overall from t")
+    (True, False)
+    """
+    lowered = sql.lower()
+    if _OVER.search(lowered):
+        return True
+    hashes, pattern = _hashes(MACRO_SQL)
+    if not any(name in lowered for name in hashes):
+        return False
+    return bool(set(pattern.findall(lowered)) & _windowed(MACRO_SQL))
+
+
+@functools.lru_cache(maxsize=4)
+def _windowed(text: str) -> frozenset[str]:
+    """The macros whose statement holds a window, directly or through a macro it calls."""
+    bodies = _definitions(text)
+    _, pattern = _hashes(text)
+    direct = {name for name, body in bodies.items() if _OVER.search(body.lower())}
+    found = set(direct)
+    changed = True
+    while changed:
+        changed = False
+        for name, body in bodies.items():
+            if name not in found and set(pattern.findall(body.lower())) & found:
+                found.add(name)
+                changed = True
+    return frozenset(found)
 
 
 _CREATE = re.compile(r"^CREATE OR REPLACE MACRO (\w+)\b", re.MULTILINE)
