@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from sqlops.api.versions import VersionsMixin
 from sqlops.config import load_config
 from sqlops.errors import OutputError, SqlopsError, UnknownTableError, VersioningError, did_you_mean
-from sqlops.execute.lock import build_lock
 from sqlops.execute.polarserrors import polars_errors
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
 from sqlops.oserrors import read_text
-from sqlops.plan import shortcut
 from sqlops.plan.dag import Dag
 from sqlops.plan.planner import Plan, make_plan
 from sqlops.project.model import ProjectSpec
+from sqlops.storage import shortcut
+from sqlops.storage.lock import build_lock
 from sqlops.versioning.local import committed_objects
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.config import Config, load_config
 from sqlops.errors import SqlopsError
-from sqlops.execute.objects import ObjectStore
 from sqlops.execute.typenames import check_column_types
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
+from sqlops.storage.objects import ObjectStore
 from sqlops.versioning.local import DEFAULT_BRANCH, LocalStore
 from sqlops.versioning.store import TableVersion, VersionStore
 

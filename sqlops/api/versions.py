@@ -26,11 +26,11 @@ from sqlops.errors import (
     VersioningError,
     did_you_mean,
 )
-from sqlops.execute.lock import build_lock
-from sqlops.execute.objects import atomic_write, file_hash
 from sqlops.oserrors import read_text
-from sqlops.plan import shortcut
 from sqlops.plan.fingerprint import digest
+from sqlops.storage import shortcut
+from sqlops.storage.lock import build_lock
+from sqlops.storage.objects import atomic_write, file_hash
 from sqlops.versioning import datafiles
 from sqlops.versioning.checks import (
     Check,
