@@ -41,7 +41,7 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
-    "Status": "sqlops.api.versions",
+    "Status": "sqlops.api",
     "TableChange": "sqlops.versioning.workspace",
     "UncommittedChanges": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
@@ -98,8 +98,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
-    from sqlops.api.versions import Status
+    from sqlops.api import Lineage, Project, Status, init, query, run_file, sql, write_output
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,

@@ -36,10 +36,14 @@ class ProjectBase:
     def root(self) -> Path:
         return self.config.root
 
-    def load(self, sources: Mapping[str, Any] | None = None) -> ProjectSpec:
-        """Read sources and models from disk (parse results are cached)."""
-        check_column_types(self.config)
-        return load_project(self.config, sources)
+    def load(
+        self, sources: Mapping[str, Any] | None = None, config: Config | None = None
+    ) -> ProjectSpec:
+        """Read sources and models from disk (parse results are cached); ``config`` (default:
+        the project's) may declare other sources, e.g. a version's inputs."""
+        config = config or self.config
+        check_column_types(config)
+        return load_project(config, sources)
 
     @property
     def objects(self) -> ObjectStore:
