@@ -22,8 +22,15 @@ _EXPORTS = {
     "CycleError": "sqlops.errors",
     "DiskFull": "sqlops.errors",
     "DuplicateModelError": "sqlops.errors",
+    "Entity": "sqlops.features.definitions",
+    "EntityFrameError": "sqlops.errors",
     "Event": "sqlops.execute.results",
     "ExecutionError": "sqlops.errors",
+    "Feature": "sqlops.features.definitions",
+    "FeatureDefinitionError": "sqlops.errors",
+    "FeatureError": "sqlops.errors",
+    "FeatureStore": "sqlops.api.features",
+    "FeatureView": "sqlops.features.definitions",
     "FileAccessError": "sqlops.errors",
     "Lineage": "sqlops.api",
     "LockedError": "sqlops.errors",
@@ -31,6 +38,7 @@ _EXPORTS = {
     "MergeConflict": "sqlops.errors",
     "ModelParseError": "sqlops.errors",
     "NodeResult": "sqlops.execute.results",
+    "OnlineStoreError": "sqlops.errors",
     "OutputError": "sqlops.errors",
     "Plan": "sqlops.plan.planner",
     "PlanError": "sqlops.errors",
@@ -44,6 +52,7 @@ _EXPORTS = {
     "Status": "sqlops.api",
     "TableChange": "sqlops.versioning.workspace",
     "UncommittedChanges": "sqlops.errors",
+    "UnknownFeatureError": "sqlops.errors",
     "UnknownTableError": "sqlops.errors",
     "VersioningError": "sqlops.errors",
     "init": "sqlops.api",
@@ -65,8 +74,15 @@ __all__ = [
     "CycleError",
     "DiskFull",
     "DuplicateModelError",
+    "Entity",
+    "EntityFrameError",
     "Event",
     "ExecutionError",
+    "Feature",
+    "FeatureDefinitionError",
+    "FeatureError",
+    "FeatureStore",
+    "FeatureView",
     "FileAccessError",
     "Lineage",
     "LockedError",
@@ -74,6 +90,7 @@ __all__ = [
     "MergeConflict",
     "ModelParseError",
     "NodeResult",
+    "OnlineStoreError",
     "OutputError",
     "Plan",
     "PlanError",
@@ -87,6 +104,7 @@ __all__ = [
     "Status",
     "TableChange",
     "UncommittedChanges",
+    "UnknownFeatureError",
     "UnknownTableError",
     "VersioningError",
     "init",
@@ -99,6 +117,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from sqlops.api import Lineage, Project, Status, init, query, run_file, sql, write_output
+    from sqlops.api.features import FeatureStore
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,
@@ -108,11 +127,15 @@ if TYPE_CHECKING:
         CycleError,
         DiskFull,
         DuplicateModelError,
+        EntityFrameError,
         ExecutionError,
+        FeatureDefinitionError,
+        FeatureError,
         FileAccessError,
         LockedError,
         MergeConflict,
         ModelParseError,
+        OnlineStoreError,
         OutputError,
         PlanError,
         ProjectError,
@@ -121,10 +144,12 @@ if TYPE_CHECKING:
         SourceError,
         SqlopsError,
         UncommittedChanges,
+        UnknownFeatureError,
         UnknownTableError,
         VersioningError,
     )
     from sqlops.execute.results import BuildResult, Event, NodeResult
+    from sqlops.features.definitions import Entity, Feature, FeatureView
     from sqlops.plan.planner import Plan, PlannedNode
     from sqlops.project.pymodel import model
     from sqlops.versioning.checks import CheckFailure, MergeCandidate

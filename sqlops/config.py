@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,44 @@ class SourceConfig:
     description: str = ""
     owner: str = ""
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntityConfig:
+    """One ``[entities.NAME]`` entry: what features describe, identified by its join keys."""
+
+    name: str
+    join_keys: tuple[str, ...]
+    description: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """One feature of a feature view, as listed or described in a table."""
+
+    name: str
+    type: str | None = None
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeatureViewConfig:
+    """One ``[feature_views.NAME]`` entry (checked here; the feature store builds on it)."""
+
+    name: str
+    source: str
+    entities: tuple[str, ...]
+    timestamp: str
+    features: tuple[FeatureConfig, ...]
+    created_timestamp: str | None = None
+    ttl: timedelta | None = None
+    owner: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +126,8 @@ class Config:
     pre_merge: tuple[str, ...] = ()
     versions_author: str = ""
     config_file: Path | None = None
+    entities: Mapping[str, EntityConfig] = field(default_factory=dict)
+    feature_views: Mapping[str, FeatureViewConfig] = field(default_factory=dict)
 
     @property
     def models_path(self) -> Path:
@@ -115,6 +156,8 @@ class Config:
         for src in out["sources"].values():
             src["options"] = dict(src["options"])
             src["columns"] = dict(src["columns"])
+        for view in out["feature_views"].values():
+            view["ttl"] = view["ttl"].total_seconds() if view["ttl"] is not None else None
         return out
 
 
@@ -128,6 +171,8 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
     "sources": dict,
     "engine": dict,
     "versions": dict,
+    "entities": dict,
+    "feature_views": dict,
 }
 _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "backend": str,
@@ -217,6 +262,9 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     }
     versions = raw.pop("versions", {})
     backend, lakefs, pre_merge = _versions(versions, config_file, text)
+    entities, feature_views = _feature_store(
+        raw.pop("entities", {}), raw.pop("feature_views", {}), config_file, text
+    )
     threads = raw.get("threads", 4)
     if threads < 1:
         raise ConfigError(
@@ -243,6 +291,8 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         pre_merge=pre_merge,
         versions_author=versions.get("author", ""),
         config_file=config_file,
+        entities=entities,
+        feature_views=feature_views,
     )
 
 
@@ -421,3 +471,234 @@ def line_of(text: str, key: str) -> int | None:
 
 def _csv_reader(value: str) -> str:
     return "duckdb" if value == "auto" else value
+
+
+# -- the feature store: [entities.NAME] and [feature_views.NAME] ---------------------------
+
+_ENTITY_KEYS: dict[str, type | tuple[type, ...]] = {"join_keys": (list, str), "description": str}
+_VIEW_KEYS: dict[str, type | tuple[type, ...]] = {
+    "source": str,
+    "entities": (list, str),
+    "timestamp": str,
+    "created_timestamp": str,
+    "ttl": (str, int),
+    "features": (list, dict),
+    "owner": str,
+    "description": str,
+    "tags": (list, str),
+}
+_FEATURE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "description": str,
+    "owner": str,
+    "tags": (list, str),
+}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """A duration written like ``"90s"``, ``"1d12h"`` or a number of seconds, or None when
+    ``value`` is not one (negative amounts are not durations).
+
+    >>> parse_duration("1d12h")
+    datetime.timedelta(days=1, seconds=43200)
+    >>> parse_duration("soon") is None
+    True
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text == "0":
+        return timedelta(0)
+    if not text or "-" in text or _DURATION_PART.sub("", text).strip():
+        return None
+    return timedelta(
+        seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    )
+
+
+def _feature_store(
+    raw_entities: Mapping[str, Any], raw_views: Mapping[str, Any], path: Path | None, text: str
+) -> tuple[dict[str, EntityConfig], dict[str, FeatureViewConfig]]:
+    """``[entities.*]`` and ``[feature_views.*]``, checked key by key; the sources a view
+    reads and the columns it names are checked against the project when it is loaded and
+    built."""
+    entities = {name: _entity(name, spec, path, text) for name, spec in raw_entities.items()}
+    views = {name: _feature_view(name, spec, path, text) for name, spec in raw_views.items()}
+    for view in views.values():
+        for entity in view.entities:
+            if entity not in entities:
+                hint = did_you_mean(entity, entities) or (
+                    f'declare it: [entities.{entity}] join_keys = ["{entity}_id"]'
+                )
+                raise ConfigError(
+                    f"feature_views.{view.name}.entities names unknown entity {entity}",
+                    path=path,
+                    line=section_line(text, f"feature_views.{view.name}", "entities"),
+                    hint=hint,
+                )
+    return entities, views
+
+
+def _entity(name: str, spec: Any, path: Path | None, text: str) -> EntityConfig:
+    where = f"entities.{name}"
+    line = section_line(text, where)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be a table", path=path, line=line)
+    _check_section(spec, _ENTITY_KEYS, path, text, where)
+    keys = _names(spec.get("join_keys", ()))
+    if not keys:
+        raise ConfigError(
+            f"{where} has no join_keys",
+            path=path,
+            line=section_line(text, where, "join_keys"),
+            hint='add join_keys = ["<column>"], the column(s) that identify it',
+        )
+    return EntityConfig(name, keys, spec.get("description", ""), line)
+
+
+def _feature_view(name: str, spec: Any, path: Path | None, text: str) -> FeatureViewConfig:
+    where = f"feature_views.{name}"
+    line = section_line(text, where)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be a table", path=path, line=line)
+    _check_section(spec, _VIEW_KEYS, path, text, where)
+    for key, example in (
+        ("source", '"raw.driver_stats"'),
+        ("entities", '["driver"]'),
+        ("timestamp", '"event_timestamp"'),
+        ("features", '["conv_rate"]'),
+    ):
+        if not spec.get(key):
+            raise ConfigError(
+                f"{where} has no {key}", path=path, line=line, hint=f"add {key} = {example}"
+            )
+    ttl = parse_duration(spec.get("ttl", 0))
+    if ttl is None or ttl < timedelta(0):
+        raise ConfigError(
+            f"{where}.ttl = {spec['ttl']!r} is not a duration",
+            path=path,
+            line=section_line(text, where, "ttl"),
+            hint='write it like "90s", "15m", "1h", "1d", "2w" or "1d12h" (0 for no ttl)',
+        )
+    features = _features(spec["features"], path, text, where)
+    return FeatureViewConfig(
+        name=name,
+        source=spec["source"].lower(),
+        entities=_names(spec["entities"]),
+        timestamp=spec["timestamp"],
+        features=features,
+        created_timestamp=spec.get("created_timestamp"),
+        ttl=ttl or None,
+        owner=spec.get("owner", ""),
+        description=spec.get("description", ""),
+        tags=_names(spec.get("tags", ())),
+        line=line,
+    )
+
+
+def _features(
+    raw: list[Any] | dict[str, Any], path: Path | None, text: str, where: str
+) -> tuple[FeatureConfig, ...]:
+    """A list of names, or a table of name -> {type, description, owner, tags}."""
+    if isinstance(raw, list):
+        bad = [f for f in raw if not isinstance(f, str) or not f]
+        if bad:
+            raise ConfigError(
+                f"{where}.features lists {bad[0]!r}, not a column name",
+                path=path,
+                line=section_line(text, where, "features"),
+            )
+        out = [FeatureConfig(f) for f in raw]
+    else:
+        out = []
+        for name, spec in raw.items():
+            at = f"{where}.features.{name}"
+            if not isinstance(spec, dict):
+                raise ConfigError(
+                    f'{at} must be a table like {{type = "double"}}',
+                    path=path,
+                    line=section_line(text, where, name) or section_line(text, at),
+                )
+            _check_section(spec, _FEATURE_KEYS, path, text, at)
+            out.append(
+                FeatureConfig(
+                    name,
+                    spec.get("type"),
+                    spec.get("description", ""),
+                    spec.get("owner", ""),
+                    _names(spec.get("tags", ())),
+                )
+            )
+    names = [f.name for f in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(
+            f"{where}.features lists {twice[0]} twice",
+            path=path,
+            line=section_line(text, where, "features"),
+            hint="list each feature once",
+        )
+    return tuple(out)
+
+
+def _check_section(
+    raw: Mapping[str, Any],
+    allowed: Mapping[str, type | tuple[type, ...]],
+    path: Path | None,
+    text: str,
+    where: str,
+) -> None:
+    """Like ``_check_keys``, with each line searched inside ``where``'s own section."""
+    for key, value in raw.items():
+        line = section_line(text, where, key)
+        if key not in allowed:
+            raise ConfigError(
+                f"unknown config key {where}.{key}",
+                path=path,
+                line=line,
+                hint=did_you_mean(key, allowed) or f"known keys: {', '.join(sorted(allowed))}",
+            )
+        want = allowed[key]
+        if not isinstance(value, want) or isinstance(value, bool):
+            types = want if isinstance(want, tuple) else (want,)
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(
+                f"config key {where}.{key} must be a {names}, got {value!r}",
+                path=path,
+                line=line,
+            )
+
+
+def _names(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """A list of names, or one name / a comma-separated string of them."""
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return tuple(v.strip() for v in items if v.strip())
+
+
+def section_line(text: str, section: str, key: str | None = None) -> int | None:
+    """The line of ``[section]`` (or ``[tool.sqlops.section]``), or of ``key`` inside it;
+    falls back to the section's line, then to any line naming the section's last part."""
+    lines = text.splitlines()
+    parts = section.split(".")
+    header = re.compile(
+        r"^\s*\[\s*(tool\.sqlops\.)?"
+        + r"\s*\.\s*".join(rf'"?{re.escape(p)}"?' for p in parts)
+        + r"\s*\]"
+    )
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return line_of(text, key or parts[-1])
+    if key is not None:
+        named = re.compile(rf'^\s*"?{re.escape(key)}"?\s*[=.]')
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if named.match(lines[i]):
+                return i + 1
+    return start + 1

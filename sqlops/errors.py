@@ -19,13 +19,18 @@ The tree::
     │   └── DiskFull              no space left on the device while writing
     ├── BuildFailed               a build finished with failed models (carries the result)
     ├── LockedError               another build holds the project's lock
-    └── VersioningError           the version store refused an operation
-        ├── RefNotFound           a branch, tag or commit that does not exist
-        ├── MergeConflict         both sides changed the same tables differently
-        ├── ChecksFailed          pre-merge checks failed; nothing was merged
-        ├── CommitConflict        the branch moved and changed tables this commit also changes
-        ├── UncommittedChanges    a checkout or merge would discard uncommitted built tables
-        └── CorruptObject         stored data does not match its hash, or is missing
+    ├── VersioningError           the version store refused an operation
+    │   ├── RefNotFound           a branch, tag or commit that does not exist
+    │   ├── MergeConflict         both sides changed the same tables differently
+    │   ├── ChecksFailed          pre-merge checks failed; nothing was merged
+    │   ├── CommitConflict        the branch moved and changed tables this commit also changes
+    │   ├── UncommittedChanges    a checkout or merge would discard uncommitted built tables
+    │   └── CorruptObject         stored data does not match its hash, or is missing
+    └── FeatureError              a feature-store mistake
+        ├── FeatureDefinitionError   an entity or feature view that is not valid (bad ttl, ...)
+        ├── UnknownFeatureError      a feature reference naming no view or no feature
+        ├── EntityFrameError         an entity frame missing a key or timestamp, or mistyped
+        └── OnlineStoreError         the online store is missing, stale or was given bad rows
 
 Third-party exceptions become these in one module per library, always ``from exc``:
 duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
@@ -254,3 +259,23 @@ class FileAccessError(_Located):
 
 class DiskFull(FileAccessError):
     """The device ran out of space while sqlops was writing; what was written before stays."""
+
+
+class FeatureError(SqlopsError):
+    """A mistake in a feature definition, reference or request."""
+
+
+class FeatureDefinitionError(FeatureError):
+    """An entity or feature view definition that cannot be used."""
+
+
+class UnknownFeatureError(FeatureError):
+    """A feature reference (``view:feature``) that names nothing known."""
+
+
+class EntityFrameError(FeatureError):
+    """An entity frame (or feature source) whose columns do not fit the request."""
+
+
+class OnlineStoreError(FeatureError):
+    """The online store cannot answer: not materialized, or bad entity rows."""

@@ -35,6 +35,7 @@ SCENARIOS = {
     "sqlops commit": "test_project_and_version_commands_run_in_order",
     "sqlops query": "test_single_file_commands_run_on_the_shipped_data",
     "sqlops run examples/seed_etl.sql": "test_examples_readme_command_runs",
+    "sqlops build && sqlops features list": "test_feature_store_commands_run",
 }
 
 
@@ -138,6 +139,27 @@ def test_examples_readme_command_runs(tmp_path: Path) -> None:
     root = _reference_project(tmp_path)
     (ran,) = _run(_block("sqlops run", EXAMPLES_README), root)
     assert "media_1" in ran.stdout
+
+
+def test_feature_store_commands_run(tmp_path: Path) -> None:
+    """The feature-store block, in a project made of the config block above it."""
+    (config,) = [
+        b
+        for b in re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
+        if "[feature_views." in b
+    ]
+    (tmp_path / "sqlops.toml").write_text(config)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/driver_stats.csv").write_text(
+        "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
+        "1001,2024-01-01 10:00:00,2024-01-01 10:05:00,0.5,0.9,10\n"
+        "1002,2024-01-01 11:00:00,2024-01-01 11:05:00,0.3,0.7,5\n"
+    )
+    (tmp_path / "entities.csv").write_text("driver_id,event_timestamp\n1001,2024-01-01 12:00:00\n")
+    ran = _run(_block("sqlops build && sqlops features list"), tmp_path)
+    assert pl.read_parquet(tmp_path / "train.parquet")["conv_rate"].to_list() == [0.5]
+    # materialized now: the 2024 values are past their 1d ttl
+    assert json.loads(ran[-1].stdout) == {"driver_id": [1001], "conv_rate": [None]}
 
 
 @pytest.mark.parametrize("block", re.findall(r"```python\n(.*?)```", README.read_text(), re.S))

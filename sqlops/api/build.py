@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlops.api.commit import CommitMixin
+from sqlops.api.features import build_features
 from sqlops.config import Config
 from sqlops.errors import VersioningError
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
@@ -113,6 +114,7 @@ class BuildMixin(CommitMixin):
                 config, at_id, select, exclude, full_refresh, sources, run_id, on_event
             )
             catalog.record_build(result, "build", started)
+            build_features(self, spec, result)
             if result.ok and not sources:
                 reads = {f for m in spec.models.values() for f in m.files_read}
                 nodes = [_node_record(n) for n in result.nodes]

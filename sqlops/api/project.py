@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlops.api.branches import BranchesMixin
 from sqlops.api.datafiles import DataFilesMixin
+from sqlops.api.features import FeatureStore
 from sqlops.api.gc import GcMixin
 from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
@@ -21,6 +23,11 @@ class Project(StatusMixin, DataFilesMixin, MergeMixin, BranchesMixin, LineageMix
         **overrides: config values that win over the files and environment, e.g.
             ``threads=8``.
     """
+
+    @functools.cached_property
+    def features(self) -> FeatureStore:
+        """The project's feature store (``sqlops.FeatureStore``)."""
+        return FeatureStore(self)
 
 
 def init(path: Path | str = ".") -> list[Path]:

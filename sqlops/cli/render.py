@@ -323,6 +323,60 @@ def data_restored(files: list[DataFile], ref: str) -> None:
         out().print(f"restored {escape(info.path)} ({info.source}) from {escape(ref)}")
 
 
+def feature_views(rows: list[dict[str, Any]]) -> None:
+    """``sqlops features list``: one line per view."""
+    shown = [
+        {**r, "ttl": _ttl(r["ttl_seconds"]), "built": (r["built_at"] or "")[:19]} for r in rows
+    ]
+    records(shown, ["name", "source", "join_keys", "features", "ttl", "owner", "built"])
+
+
+def feature_view(info: Mapping[str, Any]) -> None:
+    """``sqlops features show``: the definition, then a table of per-feature statistics."""
+    head = {
+        k: info[k]
+        for k in ("name", "source", "relation", "join_keys", "timestamp", "created_timestamp")
+    }
+    head["ttl"] = _ttl(info["ttl_seconds"])
+    head.update({k: info[k] for k in ("owner", "description", "fingerprint", "built_at")})
+    mapping(head)
+    lineage_tree = info.get("lineage") or {}
+    if lineage_tree:
+        from rich.tree import Tree
+
+        source = next(iter(lineage_tree))
+        tree = Tree(f"[bold]{escape(source)}[/] upstream")
+        _fill(tree, lineage_tree[source])
+        out().print(tree)
+    stats = info.get("stats") or {}
+    rows = [
+        {"feature": f["name"], "type": f["type"] or stats.get(f["name"], {}).get("type")}
+        | stats.get(f["name"], {})
+        for f in info["features"]
+    ]
+    records(
+        rows,
+        ["feature", "type", "rows", "null_rate", "distinct", "mean", "std", "min", "p50", "max"],
+        title="statistics (latest build)" if stats else "no statistics yet: run sqlops build",
+    )
+
+
+def columns(values: Mapping[str, list[Any]]) -> None:
+    """A dict of equal-length lists (Feast's ``to_dict()``) as a table."""
+    names = list(values)
+    count = len(next(iter(values.values()), []))
+    records([{n: values[n][i] for n in names} for i in range(count)], names)
+
+
+def _ttl(seconds: float | None) -> str:
+    if not seconds:
+        return "none"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 def status(result: Status) -> None:
     """Where the warehouse stands, what a commit would record, what a build would run."""
     where = f"on branch {result.branch}" if result.branch else f"at commit {result.ref[:12]}"

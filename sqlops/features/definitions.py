@@ -8,16 +8,13 @@ event-time column, an optional created-time tie-breaker, a ttl and the features 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlops.config import parse_duration
 from sqlops.errors import did_you_mean
 from sqlops.features.errors import FeatureDefinitionError, UnknownFeatureError
-
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_TTL = re.compile(r"(\d+)\s*([smhdw])")
 
 
 @dataclass(frozen=True)
@@ -100,15 +97,8 @@ def parse_ttl(value: object, view: str = "<view>") -> timedelta | None:
     """
     if value is None:
         return None
-    if isinstance(value, timedelta):
-        ttl = value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        ttl = timedelta(seconds=value)
-    elif isinstance(value, str) and _is_duration(value.strip()):
-        text = value.strip()
-        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _TTL.findall(text))
-        ttl = timedelta(seconds=seconds)
-    else:
+    ttl = parse_duration(value)
+    if ttl is None:
         raise FeatureDefinitionError(
             f"feature view {view}: ttl {value!r} is not a duration; "
             'write it like "90s", "15m", "1h", "1d", "2w" or "1d12h" (0 for no ttl)'
@@ -118,10 +108,6 @@ def parse_ttl(value: object, view: str = "<view>") -> timedelta | None:
             f"feature view {view}: ttl {value!r} is negative; use a positive duration or 0"
         )
     return None if ttl == timedelta(0) else ttl
-
-
-def _is_duration(text: str) -> bool:
-    return text == "0" or (bool(text) and _TTL.sub("", text).strip() == "" and "-" not in text)
 
 
 @dataclass(frozen=True)

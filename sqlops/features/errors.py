@@ -1,35 +1,19 @@
-"""The feature store's errors (to move into ``sqlops/errors.py`` when the store is wired in).
-
-::
-
-    SqlopsError
-    └── FeatureError              base of every feature-store mistake
-        ├── FeatureDefinitionError   an entity or feature view that is not valid (bad ttl, ...)
-        ├── UnknownFeatureError      a feature reference naming no view or no feature
-        ├── EntityFrameError         an entity frame missing a key or timestamp, or mistyped
-        └── OnlineStoreError         the online store is missing, stale or was given bad rows
-"""
+"""The feature store's errors, defined in ``sqlops/errors.py`` with every other error."""
 
 from __future__ import annotations
 
-from sqlops.errors import SqlopsError
+from sqlops.errors import (
+    EntityFrameError,
+    FeatureDefinitionError,
+    FeatureError,
+    OnlineStoreError,
+    UnknownFeatureError,
+)
 
-
-class FeatureError(SqlopsError):
-    """A mistake in a feature definition, reference or request."""
-
-
-class FeatureDefinitionError(FeatureError):
-    """An entity or feature view definition that cannot be used."""
-
-
-class UnknownFeatureError(FeatureError):
-    """A feature reference (``view:feature``) that names nothing known."""
-
-
-class EntityFrameError(FeatureError):
-    """An entity frame (or feature source) whose columns do not fit the request."""
-
-
-class OnlineStoreError(FeatureError):
-    """The online store cannot answer: not materialized, or bad entity rows."""
+__all__ = [
+    "EntityFrameError",
+    "FeatureDefinitionError",
+    "FeatureError",
+    "OnlineStoreError",
+    "UnknownFeatureError",
+]

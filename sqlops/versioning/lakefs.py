@@ -303,6 +303,8 @@ class LakeFSStore:
         source_id = self.resolve(source)
         head = self._head(dest)
         base = merge_base(self, source_id, head)
+        if base == source_id:  # nothing in source that dest lacks: already up to date, as git
+            return self.get_commit(head)
         base_tree = self.get_commit(base).tree if base else {}
         theirs, ours = self.get_commit(source_id).tree, self.get_commit(head).tree
         _, conflicts = three_way(base_tree, theirs, ours)

@@ -223,7 +223,10 @@ class LocalStore:
     def merge(self, source: str, dest: str, message: str = "", author: str = "") -> Commit:
         """Three-way merge at table level of ``source`` into branch ``dest``."""
         source_id = self.resolve(source)
-        base = merge_base(self, source_id, self._head(dest))
+        head = self._head(dest)
+        base = merge_base(self, source_id, head)
+        if base == source_id:  # nothing in source that dest lacks: already up to date, as git
+            return self.get_commit(head)
         theirs = self.get_commit(source_id).tree
 
         def apply(ours: dict[str, TableVersion]) -> dict[str, TableVersion]:

@@ -251,21 +251,31 @@ def history(
     store: VersionStore, ref: str, table: str | None = None, limit: int | None = None
 ) -> list[Commit]:
     """Every commit reachable from ``ref`` (through all parents of merges, as ``git log``),
-    newest first; with ``table``, only commits that changed it against their first parent."""
-    out: list[Commit] = []
+    newest first but never a commit before one of its children (git's ``--date-order``:
+    lakeFS stamps commits to the second, so time alone cannot order a quick series); with
+    ``table``, only commits that changed it against their first parent."""
     start = store.get_commit(store.resolve(ref))
-    queue = [(_newest_first(start), start.id)]
-    seen = {start.id}
-    while queue and (limit is None or len(out) < limit):
-        _, cid = heapq.heappop(queue)
-        commit = store.get_commit(cid)
-        first = store.get_commit(commit.parents[0]) if commit.parents else None
+    commits = {start.id: start}
+    children: dict[str, int] = {start.id: 0}
+    stack = [start]
+    while stack:  # the whole reachable graph first: a parent waits for all its children
+        for parent in stack.pop().parents:
+            children[parent] = children.get(parent, 0) + 1
+            if parent not in commits:
+                commits[parent] = store.get_commit(parent)
+                stack.append(commits[parent])
+    out: list[Commit] = []
+    ready = [(_newest_first(start), start.id)]
+    while ready and (limit is None or len(out) < limit):
+        _, cid = heapq.heappop(ready)
+        commit = commits[cid]
+        first = commits[commit.parents[0]] if commit.parents else None
         if table is None or _changed(commit, first, table):
             out.append(commit)
         for parent in commit.parents:
-            if parent not in seen:
-                seen.add(parent)
-                heapq.heappush(queue, (_newest_first(store.get_commit(parent)), parent))
+            children[parent] -= 1
+            if children[parent] == 0:
+                heapq.heappush(ready, (_newest_first(commits[parent]), parent))
     return out
 
 

@@ -15,6 +15,9 @@ Online store: ``materialize`` of 1M entities (full, then incremental after 1% ch
 lookups of 1 entity (p50/p99 over 1,000 calls) and 100 entities per call, against a raw
 sqlite3 primary-key lookup and a DuckDB table lookup on the same data.
 
+Feature-view statistics: a project whose table model holds 5M rows (4 numeric features and a
+category) built with and without a feature view over it; the statistics' share of the build.
+
 Report only, never timed assertions:
 
     uv run pytest -m bench -s -p no:cacheprovider tests/bench/test_features.py
@@ -279,6 +282,55 @@ def online(scale: float, log: Callable[[str], None], root: Path) -> dict[str, An
     return {"materialize_full": t_full, "materialize_incremental": t_inc, "ratio": ratio}
 
 
+def statistics_share(scale: float, log: Callable[[str], None], tmp: Path) -> dict[str, float]:
+    """Build a 5M-row table model without, then with, a feature view over it (full refresh
+    both times, the catalog emptied first) and report the time the view's statistics took
+    (recorded by the build)."""
+    import sqlops
+    from sqlops.catalog.features import FeatureCatalog
+
+    rows = max(int(5_000_000 * scale), 1000)
+    root = tmp / "stats_project"
+    (root / "sql/marts").mkdir(parents=True)
+    (root / "data").mkdir()
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT (hash(i) % {max(rows // 10, 1)})::BIGINT AS driver_id, "
+        f"TIMESTAMP '2024-01-01' + to_seconds((hash(i, 1) % {YEAR})::BIGINT) AS ts, "
+        + ", ".join(f"(hash(i, {j}) % 100000) / 1000.0 AS f{j}" for j in range(1, 5))
+        + f", ['a', 'b', 'c', 'd'][1 + (hash(i, 9) % 4)::BIGINT] AS cat FROM range({rows}) t(i)) "
+        f"TO '{root / 'data/stats.parquet'}' (FORMAT parquet)"
+    )
+    con.close()
+    (root / "sql/marts/stats.sql").write_text("-- materialized: table\nselect * from raw.stats\n")
+    config = '[sources."raw.stats"]\npath = "data/stats.parquet"\n'
+    config += '[entities.driver]\njoin_keys = ["driver_id"]\n'
+    view = (
+        '[feature_views.s]\nsource = "marts.stats"\nentities = ["driver"]\n'
+        'timestamp = "ts"\nfeatures = ["f1", "f2", "f3", "f4", "cat"]\n'
+    )
+    times = {}
+    for label, text in (("without", config), ("with", config + view)):
+        (root / "sqlops.toml").write_text(text)
+        project = sqlops.Project(root)
+        project.build(full_refresh=True).raise_on_error()  # warm
+        # unchanged views reuse their statistics: forget them, so this build computes them
+        project.config.catalog_path.unlink()
+        started = time.perf_counter()
+        project.build(full_refresh=True).raise_on_error()
+        times[label] = time.perf_counter() - started
+    (record,) = FeatureCatalog(project.config.catalog_path).latest_views().values()
+    report = {
+        "rows": rows,
+        "build_s": round(times["without"], 3),
+        "build_with_view_s": round(times["with"], 3),
+        "stats_s": round(record["stats_seconds"], 3),
+        "stats_share": round(record["stats_seconds"] / times["without"], 3),
+    }
+    log(f"feature statistics: {json.dumps(report)}")
+    return report
+
+
 def _scale() -> float:
     return float(os.environ.get("BENCH_FEATURES_SCALE", "1"))
 
@@ -294,6 +346,10 @@ def test_online_store(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     online(_scale(), terminal_log(request), tmp_path)
 
 
+def test_feature_view_statistics(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    statistics_share(_scale(), terminal_log(request), tmp_path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child")
@@ -307,6 +363,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         training_sets(args.scale, print, Path(tmp))
         online(args.scale, print, Path(tmp))
+        statistics_share(args.scale, print, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -187,7 +187,6 @@ def uncommitted_build(root: Path) -> None:
 
 
 MODEL = "sql/staging/extra.sql"
-VERSIONS = pytest.mark.xfail(strict=True, reason="fixed on branch versions")
 
 CASES = [
     # core issue: SQL, tables, cycles, duplicates, sources, engine type errors, config
@@ -349,7 +348,7 @@ CASES = [
         ("build",),
         write(MODEL, "-- materialized: table\nselect order_id,, amount from raw.orders\n"),
     ),
-    Case("checkout-discards-build", ("checkout", "dev"), uncommitted_build, marks=(VERSIONS,)),
+    Case("checkout-discards-build", ("checkout", "dev"), uncommitted_build),
 ]
 
 

@@ -78,6 +78,20 @@ def test_merge_takes_changes_from_both_sides(store: VersionStore, table: TableMa
     assert_frame_equal(_read(store, "main", "s.u"), A)
 
 
+def test_merging_a_branch_with_nothing_new_leaves_dest_as_it_is(
+    store: VersionStore, table: TableMaker
+) -> None:
+    """lakeFS refuses a merge that changes nothing ('no changes'); both backends answer as
+    git does when the source is already contained in the destination."""
+    store.commit("main", {"s.t": table(A)}, "add t", {})
+    store.create_branch("dev", "main")
+    store.commit("main", {"s.u": table(C)}, "add u", {})
+    head = store.resolve("main")
+    assert store.merge("dev", "main").id == head
+    assert store.resolve("main") == head
+    assert_frame_equal(_read(store, "main", "s.t"), A)
+
+
 def test_merge_conflict_names_every_table(store: VersionStore, table: TableMaker) -> None:
     store.commit("main", {"s.t": table(A), "s.u": table(A)}, "base", {})
     store.create_branch("dev", "main")
