@@ -49,7 +49,7 @@ _EXPORTS = {
     "SelectionError": "sqlops.errors",
     "SourceError": "sqlops.errors",
     "SqlopsError": "sqlops.errors",
-    "Status": "sqlops.api.versions",
+    "Status": "sqlops.api",
     "TableChange": "sqlops.versioning.workspace",
     "UncommittedChanges": "sqlops.errors",
     "UnknownFeatureError": "sqlops.errors",
@@ -116,9 +116,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from sqlops.api import Lineage, Project, init, query, run_file, sql, write_output
+    from sqlops.api import Lineage, Project, Status, init, query, run_file, sql, write_output
     from sqlops.api.features import FeatureStore
-    from sqlops.api.versions import Status
     from sqlops.errors import (
         BuildFailed,
         ChecksFailed,

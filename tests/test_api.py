@@ -34,10 +34,52 @@ def test_table_and_sql_read_the_warehouse(orders_project: Path) -> None:
     project = Project(orders_project)
     project.build()
     assert project.table("marts.top").height == 2
-    got = project.sql("select count(*) as n from stg.orders where amount > $min", min=6)
+    got = project.sql("select count(*) as n from stg.orders where amount > $min", {"min": 6})
     assert got["n"][0] == 2
     with pytest.raises(UnknownTableError, match=r"did you mean marts\.top"):
         project.table("marts.tops")
+
+
+def test_one_sql_signature_on_the_module_and_the_project(orders_project: Path) -> None:
+    """``sql(query, params, *, ref, **frames)`` alike on ``sqlops`` and ``Project``: the
+    warehouse or a version, ``$name`` parameters, and frames joined by name."""
+    project = Project(orders_project)
+    project.build()
+    project.commit("v1")
+    caps = pl.DataFrame({"customer_id": [10, 30], "cap": [10.0, 20.0]})
+    query = (
+        "select r.customer_id, r.revenue > c.cap as over from marts.revenue r "
+        "join caps c using (customer_id) where r.n >= $n order by 1"
+    )
+    orders = pl.read_csv(orders_project / "data/orders.csv").drop_nulls(["customer_id", "amount"])
+    revenue = orders.group_by("customer_id").agg(pl.col("amount").sum(), pl.len().alias("n"))
+    expected = (
+        revenue.join(caps, on="customer_id")
+        .filter(pl.col("n") >= 1)
+        .select("customer_id", (pl.col("amount") > pl.col("cap")).alias("over"))
+        .sort("customer_id")
+        .rows()
+    )
+    assert expected == [(10, True), (30, False)]
+    calls = [
+        lambda: project.sql(query, {"n": 1}, caps=caps),
+        lambda: project.sql(query, {"n": 1}, ref="main", caps=caps),
+        lambda: sqlops.sql(query, {"n": 1}, project=orders_project, caps=caps),
+        lambda: sqlops.sql(query, {"n": 1}, project=orders_project, ref="main", caps=caps),
+    ]
+    for call in calls:
+        assert call().rows() == expected
+
+
+def test_the_old_project_sql_form_still_works_with_a_warning(orders_project: Path) -> None:
+    project = Project(orders_project)
+    project.build()
+    project.commit("v1")
+    with pytest.deprecated_call(match=r"as a dict"):
+        got = project.sql("select count(*) as n from stg.orders where amount > $min", min=6)
+    assert got["n"][0] == 2
+    with pytest.deprecated_call(match="ref="):
+        assert project.sql("select count(*) as n from marts.revenue", "main")["n"][0] == 2  # type: ignore[arg-type]
 
 
 def test_reading_before_any_build_says_what_to_do(orders_project: Path) -> None:
@@ -122,3 +164,37 @@ def test_type_error_in_a_model_is_mapped_to_its_file(orders_project: Path) -> No
     assert node.status == "error"
     assert node.error is not None and node.error.startswith("sql/marts/top.sql:3:")
     assert _snapshot(orders_project) == before
+
+
+def test_build_at_a_version_does_not_change_the_config_other_threads_see(
+    orders_project: Path,
+) -> None:
+    """``build(at=)`` reads the version's inputs through its own config; a second thread
+    using the same project meanwhile still sees the project's sources (today's CSV)."""
+    import threading
+
+    project = Project(orders_project)
+    project.build()
+    v1 = project.commit("v1")
+    assert v1 is not None
+    csv = orders_project / "data/orders.csv"
+    csv.write_text(csv.read_text() + "99,99,1000.0,2026-01-05\n")  # today's inputs differ from v1's
+    own = project.config.sources["raw.orders"].path
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.add(project.config.sources["raw.orders"].path)
+            seen.add(project.load().sources["raw.orders"].location)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert project.build(at=v1.id).ok
+    finally:
+        done.set()
+        reader.join()
+    assert seen == {own, str(orders_project / own)}
+    # and the build did read v1's rows: no customer 99
+    assert 99 not in project.table("marts.revenue")["customer_id"].to_list()

@@ -296,7 +296,7 @@ def test_a_local_file_error_under_the_sdk_is_a_file_error() -> None:
 
 def test_an_unreachable_server_is_met_for_real(tmp_path: Path) -> None:
     from sqlops.config import LakeFSConfig
-    from sqlops.execute.objects import ObjectStore
+    from sqlops.storage.objects import ObjectStore
     from sqlops.versioning.lakefs import LakeFSStore
 
     settings = LakeFSConfig(
@@ -314,7 +314,7 @@ def test_atomic_write_survives_short_writes_and_a_full_disk(
     returns, then raises ENOSPC. The file must end complete, or stay as it was."""
     import os
 
-    from sqlops.execute import objects
+    from sqlops.storage import objects
 
     real_write = os.write
     target = tmp_path / "refs" / "main"

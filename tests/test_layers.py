@@ -167,3 +167,39 @@ def test_every_error_class_lives_in_errors_py() -> None:
     assert errors and all(e.__module__ == "sqlops.errors" for e in errors), [
         f"{e.__module__}.{e.__name__}" for e in errors if e.__module__ != "sqlops.errors"
     ]
+
+
+# Reading files is the storage layer's job: the planner decides from values it is given.
+FILE_MODULES = {"os", "io", "glob", "shutil", "tempfile", "mmap"}
+FILE_METHODS = {
+    "open", "stat", "lstat", "exists", "is_file", "is_dir", "read_text", "read_bytes",
+    "write_text", "write_bytes", "glob", "rglob", "iterdir", "mkdir", "unlink", "touch",
+}  # fmt: skip
+
+
+def test_plan_touches_no_files() -> None:
+    found = []
+    for path in sorted((PACKAGE / "plan").rglob("*.py")):
+        where = path.relative_to(PACKAGE)
+        found += [f"{where}: import {n}" for n in _imports(path) if n.split(".")[0] in FILE_MODULES]
+        for node in ast.walk(_source(path)):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if isinstance(node.func, ast.Name) and node.func.id == "open":
+                name = "open"
+            if name in FILE_METHODS:
+                found.append(f"{where}:{node.lineno}: {name}()")
+    assert not found, f"plan/ reads or writes files: {found}"
+
+
+def test_versioning_stands_on_storage_not_execute() -> None:
+    """The version stores and data files need the object store, not DuckDB; only the
+    workspace (which points warehouse views at versions) and the merge checks (which run
+    SQL) use the engine."""
+    users = {
+        str(p.relative_to(PACKAGE))
+        for p in sorted((PACKAGE / "versioning").rglob("*.py"))
+        if any(n.startswith("sqlops.execute") for n in _imports(p))
+    }
+    assert users <= {"versioning/workspace.py", "versioning/checks.py"}, users

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.config import Config, load_config
 from sqlops.errors import SqlopsError
-from sqlops.execute.objects import ObjectStore
 from sqlops.execute.typenames import check_column_types
 from sqlops.project.loader import load_project
 from sqlops.project.model import ProjectSpec
+from sqlops.storage.objects import ObjectStore
 from sqlops.versioning.local import DEFAULT_BRANCH, LocalStore
 from sqlops.versioning.store import TableVersion, VersionStore
 
@@ -36,10 +36,14 @@ class ProjectBase:
     def root(self) -> Path:
         return self.config.root
 
-    def load(self, sources: Mapping[str, Any] | None = None) -> ProjectSpec:
-        """Read sources and models from disk (parse results are cached)."""
-        check_column_types(self.config)
-        return load_project(self.config, sources)
+    def load(
+        self, sources: Mapping[str, Any] | None = None, config: Config | None = None
+    ) -> ProjectSpec:
+        """Read sources and models from disk (parse results are cached); ``config`` (default:
+        the project's) may declare other sources, e.g. a version's inputs."""
+        config = config or self.config
+        check_column_types(config)
+        return load_project(config, sources)
 
     @property
     def objects(self) -> ObjectStore:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from sqlops.api import Project
+    from sqlops.api.base import ProjectBase
     from sqlops.execute.engine import Engine
     from sqlops.features.build import BuiltView
     from sqlops.features.online import Materialized, OnlineStore
@@ -41,7 +42,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _OK = ("success", "skipped")
 
 
-def build_features(project: Project, spec: ProjectSpec, result: BuildResult) -> list[BuiltView]:
+def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult) -> list[BuiltView]:
     """Create ``features.<view>`` for every declared view whose relation built, and record
     each view's definition, fingerprint and statistics in the catalog."""
     config = project.config

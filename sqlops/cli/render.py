@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.tree import Tree
 
-    from sqlops.api import Lineage
-    from sqlops.api.versions import DataAdded, Status
+    from sqlops.api import DataAdded, Lineage, Status
     from sqlops.execute.results import BuildResult, Event, NodeResult, OnEvent
     from sqlops.plan.planner import Plan
     from sqlops.versioning.datafiles import DataFile

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine
-from sqlops.execute.objects import Guess, ObjectStore
+from sqlops.execute.parts import Guess
 from sqlops.project.model import Model, Source
+from sqlops.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     import polars as pl

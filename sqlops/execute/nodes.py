@@ -20,7 +20,7 @@ from sqlops.execute import strategies
 from sqlops.execute.context import FRAME_BUDGET, BuildContext, Frames, Output
 from sqlops.execute.engine import Engine, Where
 from sqlops.execute.external import read_sqlite
-from sqlops.execute.objects import write_frame_parts, write_parts, write_typed_parts
+from sqlops.execute.parts import write_frame_parts, write_parts, write_typed_parts
 from sqlops.plan.planner import PlannedNode
 from sqlops.project.keys import check_keys
 from sqlops.project.model import Model, Source

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import CorruptObject
-from sqlops.execute.objects import ObjectStore, file_hash, fsync_dir
+from sqlops.storage.objects import ObjectStore, file_hash, fsync_dir
 from sqlops.versioning.store import TableVersion
 
 if TYPE_CHECKING:

@@ -38,8 +38,8 @@ from lakefs.models import ObjectInfo
 
 from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
-from sqlops.execute.objects import ObjectStore, atomic_write, file_hash
 from sqlops.oserrors import translate_os_error
+from sqlops.storage.objects import ObjectStore, atomic_write, file_hash
 from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 from sqlops.versioning.store import (
     Commit,

@@ -27,7 +27,7 @@ from filelock import FileLock
 
 from sqlops.config import user_name
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
-from sqlops.execute.objects import ObjectStore, atomic_write, file_hash, fsync_dir
+from sqlops.storage.objects import ObjectStore, atomic_write, file_hash, fsync_dir
 from sqlops.versioning.store import (
     Commit,
     TableVersion,

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from sqlops.errors import ExecutionError, VersioningError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine, Where
-from sqlops.execute.objects import ObjectStore, write_parts
+from sqlops.execute.parts import write_parts
+from sqlops.storage.objects import ObjectStore
 from sqlops.versioning import datafiles
 from sqlops.versioning.store import Commit, TableVersion
 

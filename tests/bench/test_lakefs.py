@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from sqlops.config import LakeFSConfig
-from sqlops.execute.objects import ObjectStore, file_hash
+from sqlops.storage.objects import ObjectStore, file_hash
 from sqlops.versioning.lakefs import LakeFSStore
 from sqlops.versioning.store import TableVersion
 

@@ -124,7 +124,7 @@ def test_switching_a_view_to_a_table_and_back(make_project: ProjectFactory) -> N
 
 
 def test_second_build_is_refused_while_one_runs(orders_project: Path) -> None:
-    from sqlops.execute.lock import build_lock
+    from sqlops.storage.lock import build_lock
 
     project = Project(orders_project)
     with (
@@ -136,7 +136,7 @@ def test_second_build_is_refused_while_one_runs(orders_project: Path) -> None:
 
 
 def test_second_build_waits_when_asked(orders_project: Path) -> None:
-    from sqlops.execute.lock import build_lock
+    from sqlops.storage.lock import build_lock
 
     project = Project(orders_project)
     release, held = threading.Event(), threading.Event()

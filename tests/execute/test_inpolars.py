@@ -301,7 +301,8 @@ def test_parts_do_not_depend_on_how_the_frame_is_chunked(
     DuckDB cannot be installed next to this one) and which scans Arrow chunks in parallel."""
     from sqlops.execute import scansource
     from sqlops.execute.engine import Engine
-    from sqlops.execute.objects import ObjectStore, write_frame_parts
+    from sqlops.execute.parts import write_frame_parts
+    from sqlops.storage.objects import ObjectStore
 
     if reader != "scan source":
         monkeypatch.setattr(scansource, "_polars_source_class", lambda: None)

@@ -12,7 +12,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from sqlops import Project
-from sqlops.execute import materialize, objects
+from sqlops.execute import materialize
+from sqlops.execute import parts as part_writer
+from sqlops.storage.objects import ObjectStore
 from sqlops.versioning.store import Commit
 
 from conftest import ProjectFactory, write_parquet
@@ -26,7 +28,7 @@ FROM range({n}) t(i)"""
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Parts of 1 MiB instead of 32, so a table of a few MB has many of them."""
-    monkeypatch.setattr(objects, "PART_BYTES", 1 << 20)
+    monkeypatch.setattr(part_writer, "PART_BYTES", 1 << 20)
 
 
 def _expected(select: str) -> pl.DataFrame:
@@ -237,13 +239,13 @@ def test_large_tables_staged_at_once_by_two_cursors_both_succeed(tmp_path: Path)
 
     from sqlops.execute.engine import Engine
 
-    store = objects.ObjectStore(tmp_path / "objects", tmp_path)
-    rows = objects.MIN_PART_ROWS * 3
+    store = ObjectStore(tmp_path / "objects", tmp_path)
+    rows = part_writer.MIN_PART_ROWS * 3
 
     def write(cursor: Engine, barrier: Barrier, k: int) -> tuple[tuple[str, ...], int]:
         barrier.wait()
         select = f"SELECT range AS i, {k} AS k FROM range({rows})"
-        return objects.write_parts(cursor, select, store, f"s.t{k}", expected_rows=rows)
+        return part_writer.write_parts(cursor, select, store, f"s.t{k}", expected_rows=rows)
 
     for _ in range(25):
         engine = Engine.open(threads=2)
@@ -255,6 +257,6 @@ def test_large_tables_staged_at_once_by_two_cursors_both_succeed(tmp_path: Path)
         assert [count for _, count in results] == [rows, rows]
 
 
-@pytest.mark.parametrize("module", [objects, materialize])
+@pytest.mark.parametrize("module", [part_writer, materialize])
 def test_docstring_examples(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> VersionStore:
     if request.param == "lakefs":
         from sqlops.config import load_config
-        from sqlops.execute.objects import ObjectStore
+        from sqlops.storage.objects import ObjectStore
         from sqlops.versioning.lakefs import LakeFSStore
 
         request.getfixturevalue("lakefs_env")

@@ -221,7 +221,7 @@ def test_a_recorded_path_outside_the_project_is_never_written(
 def test_containers_restore_any_size_across_chunk_boundaries(
     tmp_path: Path, size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlops.execute.objects import ObjectStore
+    from sqlops.storage.objects import ObjectStore
     from sqlops.versioning import datafiles
 
     monkeypatch.setattr(datafiles, "CHUNK", 4096)

@@ -19,7 +19,7 @@ OPENER = """
 import sys, time
 from pathlib import Path
 from sqlops.config import load_config
-from sqlops.execute.objects import ObjectStore
+from sqlops.storage.objects import ObjectStore
 from sqlops.versioning.lakefs import LakeFSStore
 
 root = Path(sys.argv[1])

@@ -108,9 +108,10 @@ def test_a_commit_after_a_revert_keeps_the_revert(orders_project: Path) -> None:
 def test_snapshot_parts_are_the_same_bytes_whatever_the_thread_count(
     make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch, threads: int
 ) -> None:
-    from sqlops.execute import objects
+    from sqlops.execute import parts as part_writer
+    from sqlops.storage import objects
 
-    monkeypatch.setattr(objects, "PART_BYTES", 1 << 20)  # ~13 parts of 16,384 rows
+    monkeypatch.setattr(part_writer, "PART_BYTES", 1 << 20)  # ~13 parts of 16,384 rows
     select = "SELECT range AS id, hash(range) AS h, md5(range::VARCHAR) AS s FROM range(200000)"
     root = make_project({"sqlops.toml": '[sources."raw.big"]\npath = "data/big.parquet"\n'})
     (root / "data").mkdir()

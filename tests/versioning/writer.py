@@ -31,7 +31,7 @@ def open_store(backend: str, root: Path) -> VersionStore:
         local.init()
         return local
     from sqlops.config import load_config
-    from sqlops.execute.objects import ObjectStore
+    from sqlops.storage.objects import ObjectStore
     from sqlops.versioning.lakefs import LakeFSStore
 
     remote = LakeFSStore(load_config(root).lakefs, ObjectStore(root / "objects", root), root / "c")

@@ -18,7 +18,7 @@ from sqlops.errors import LockedError
 HOLD = """
 import sys
 from pathlib import Path
-from sqlops.execute.lock import build_lock
+from sqlops.storage.lock import build_lock
 
 with build_lock(Path(sys.argv[1])):
     print("held", flush=True)
