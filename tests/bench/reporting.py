@@ -1,9 +1,11 @@
-"""What the benchmark fixtures share: printing a report line past pytest's output capture."""
+"""What the benchmark fixtures share: printing a report line past pytest's output capture,
+and the lines of a side-by-side table of timed contenders."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -31,3 +33,33 @@ def terminal_log(request: pytest.FixtureRequest) -> Callable[[str], None]:
             print(text)
 
     return log
+
+
+def ratio_lines(
+    title: str, best: Mapping[str, tuple[float, float, float]], floor: str, width: int
+) -> list[str]:
+    """A report's head: the title, the load, then each contender's wall and CPU seconds
+    (with their ratio to ``floor``'s) and peak RSS, fastest first."""
+    wall_floor, cpu_floor = best[floor][:2]
+    lines = [title, f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"]
+    for name, (seconds, cpu, rss) in sorted(best.items(), key=lambda kv: kv[1][0]):
+        lines.append(
+            f"  {name:{width}} wall {seconds:6.2f} s {seconds / wall_floor:5.2f}x"
+            f"  cpu {cpu:6.2f} s {cpu / cpu_floor:5.2f}x  peak {rss:6.0f} MiB"
+        )
+    return lines
+
+
+def best_of(
+    contenders: Mapping[str, Any], reps: int, timed: Callable[..., tuple[float, float, float]]
+) -> dict[str, tuple[float, float, float]]:
+    """Run each contender ``reps`` times, interleaved with a rotating start (so no one
+    always runs first, on a warmer or colder machine): min wall and CPU, max peak memory."""
+    best: dict[str, tuple[float, float, float]] = {}
+    names = list(contenders)
+    for rep in range(reps):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
+            now = timed(*contenders[name])
+            prev = best.get(name, now)
+            best[name] = (min(now[0], prev[0]), min(now[1], prev[1]), max(now[2], prev[2]))
+    return best

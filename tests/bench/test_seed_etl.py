@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from reporting import child_env
+from reporting import best_of, child_env, ratio_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -172,29 +172,16 @@ def run(rows: int, reps: int) -> dict[str, Timing]:
         }
         if rows > 2_000_000 and os.environ.get("SQLOPS_BENCH_NUMPY") != "1":
             del contenders["numpy (seed code)"]  # ~30 s a run at 10M rows: opt in
-        best: dict[str, Timing] = {}
-        names = list(contenders)
-        for rep in range(reps):
-            for name in names[rep % len(names) :] + names[: rep % len(names)]:
-                now = timed(*contenders[name])
-                prev = best.get(name, now)
-                best[name] = (min(now[0], prev[0]), min(now[1], prev[1]), max(now[2], prev[2]))
+        best = best_of(contenders, reps, timed)
         return best
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def report(rows: int, best: dict[str, Timing]) -> str:
-    floor, cpu_floor = best["duckdb (hand-written)"][:2]
-    lines = [
-        f"seed ETL, {rows:,} rows: min of runs incl. start-up; ratios to hand-written DuckDB",
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-    ]
-    for name, (seconds, cpu, rss) in sorted(best.items(), key=lambda kv: kv[1][0]):
-        lines.append(
-            f"  {name:26} wall {seconds:6.2f} s {seconds / floor:5.2f}x"
-            f"  cpu {cpu:6.2f} s {cpu / cpu_floor:5.2f}x  peak {rss:6.0f} MiB"
-        )
+    title = f"seed ETL, {rows:,} rows: min of runs incl. start-up; ratios to hand-written DuckDB"
+    lines = ratio_lines(title, best, "duckdb (hand-written)", 26)
+    floor = best["duckdb (hand-written)"][0]
     ratio = best["sqlops build"][0] / floor
     seed = [t[0] for name, t in best.items() if "seed code" in name]
     beats_seed = all(best["sqlops build"][0] < t for t in seed)

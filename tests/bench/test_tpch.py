@@ -32,6 +32,8 @@ from pathlib import Path
 import pytest
 from test_seed_etl import Timing, timed
 
+from reporting import best_of, ratio_lines
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
@@ -91,13 +93,7 @@ def run(scale: float, reps: int) -> tuple[dict[str, Timing], list[str]]:
             project = sqlops_project(work, data, reader)
             build = [str(BIN / "sqlops"), "build", "--full-refresh"]
             contenders[f"sqlops build, csv_reader={reader}"] = (build, project)
-        best: dict[str, Timing] = {}
-        names = list(contenders)
-        for rep in range(reps):
-            for name in names[rep % len(names) :] + names[: rep % len(names)]:
-                now = timed(*contenders[name])
-                prev = best.get(name, now)
-                best[name] = (min(now[0], prev[0]), min(now[1], prev[1]), max(now[2], prev[2]))
+        best = best_of(contenders, reps, timed)
         wrong = [
             f"{reader} {q}"
             for reader in READERS
@@ -139,16 +135,8 @@ def _same_rows(got: list[tuple[object, ...]], expected: list[tuple[object, ...]]
 
 
 def report(scale: float, best: dict[str, Timing], wrong: list[str]) -> str:
-    floor, cpu_floor = best["duckdb (hand-written)"][:2]
-    lines = [
-        f"TPC-H SF{scale:g} over CSV, 22 queries: min of runs incl. start-up; ratio to DuckDB",
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-    ]
-    for name, (seconds, cpu, rss) in sorted(best.items(), key=lambda kv: kv[1][0]):
-        lines.append(
-            f"  {name:32} wall {seconds:6.2f} s {seconds / floor:5.2f}x"
-            f"  cpu {cpu:6.2f} s {cpu / cpu_floor:5.2f}x  peak {rss:6.0f} MiB"
-        )
+    title = f"TPC-H SF{scale:g} over CSV, 22 queries: min of runs incl. start-up; ratio to DuckDB"
+    lines = ratio_lines(title, best, "duckdb (hand-written)", 32)
     lines.append(f"  answers: {'all equal' if not wrong else 'DIFFERENT: ' + ', '.join(wrong)}")
     return "\n".join(lines)
 
