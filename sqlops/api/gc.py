@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from sqlops.api.base import ProjectBase
+from sqlops.api.registry import registry_problems
 from sqlops.catalog.registry import RegistryCatalog
 from sqlops.storage.lock import build_lock
 from sqlops.versioning.local import TEMP_GRACE, sweep_temp
@@ -48,5 +49,6 @@ class GcMixin(ProjectBase):
                 shutil.rmtree(links, ignore_errors=True)
 
     def fsck(self) -> list[str]:
-        """Check every ref, commit and object hash; returns the problems found (none: [])."""
-        return self.versions.fsck()
+        """Check every ref, commit and object hash (registered models' and stored frames'
+        too); returns the problems found (none: [])."""
+        return self.versions.fsck() + registry_problems(self.config.catalog_path, self.objects)

@@ -18,7 +18,7 @@ from sqlops.catalog.features import FeatureCatalog
 from sqlops.catalog.registry import RegistryCatalog
 from sqlops.errors import RegistryError, did_you_mean
 from sqlops.storage.lock import build_lock
-from sqlops.storage.objects import file_hash
+from sqlops.storage.objects import ObjectStore, file_hash
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -131,7 +131,13 @@ class ModelRegistryMixin:
                 f"{where}: artifact {path} is corrupt (its bytes no longer match hash "
                 f"{record.artifact}); save the model again"
             )
-        return pickle.loads(path.read_bytes())  # our own artifact, hash-checked above
+        try:
+            return pickle.loads(path.read_bytes())  # our own artifact, hash-checked above
+        except (ImportError, AttributeError) as exc:
+            raise RegistryError(
+                f"{where}: cannot unpickle it here ({exc}); import or install the code that "
+                "defines the model's class, then load it again"
+            ) from exc
 
     def _training_version(self, name: str) -> str:
         catalog = FeatureCatalog(self.project.config.catalog_path)
@@ -156,6 +162,25 @@ def keep_object(
         temp = objects.temp_path()
         write(temp)
         return record({**row, "artifact": objects.put(temp)})
+
+
+def registry_problems(catalog_path: Path, objects: ObjectStore) -> list[str]:
+    """``fsck`` of the registry: each registered model and stored frame version whose
+    object is missing or no longer matches its hash."""
+    catalog = RegistryCatalog(catalog_path)
+    problems = []
+    for kind, rows, key in (
+        ("model", catalog.models(), "artifact"),
+        ("stored frame", catalog.frames(), "object"),
+    ):
+        for row in rows:
+            path = objects.path(row[key])
+            state = "missing" if not path.is_file() else "corrupt"
+            if state == "missing" or file_hash(path) != row[key]:
+                problems.append(
+                    f"{kind} {row['name']} version {row['version']}: object {row[key]} is {state}"
+                )
+    return problems
 
 
 def _check_name(name: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
-from pathlib import Path
 
 import blake3
 import pandas as pd
@@ -181,7 +180,39 @@ def test_seed_store_methods_round_trip(project: sqlops.Project) -> None:
     assert_frame_equal(store.load_features(), df.select("a", "b"))  # nothing written
 
 
-def test_registry_files_live_in_the_object_store(project: sqlops.Project, tmp_path: Path) -> None:
+def test_registry_files_live_in_the_object_store(project: sqlops.Project) -> None:
     saved = project.features.save_model(name="churn", model=Scaler(1.0))
     path = project.objects.path(saved.artifact)
     assert path.is_relative_to(project.root / ".sqlops" / "versions" / "objects")
+
+
+def test_fsck_reports_a_corrupt_artifact_or_frame(project: sqlops.Project) -> None:
+    store = project.features
+    saved = store.save_model(name="churn", model=Scaler(1.0))
+    store.add(pl.DataFrame({"x": [1]}), name="rows")
+    assert project.fsck() == []
+    project.objects.path(saved.artifact).write_bytes(b"garbage")
+    frame = store._frame("rows", None)["object"]
+    project.objects.path(frame).unlink()
+    assert project.fsck() == [
+        f"model churn version 1: object {saved.artifact} is corrupt",
+        f"stored frame rows version 1: object {frame} is missing",
+    ]
+
+
+def test_model_whose_class_is_gone_is_one_line(project: sqlops.Project) -> None:
+    saved = project.features.save_model(name="churn", model=Scaler(1.0))
+    payload = project.objects.path(saved.artifact).read_bytes()
+    assert b"Scaler" in payload
+    gone = payload.replace(b"Scaler", b"Scalex")  # a class the reader cannot import
+    temp = project.objects.temp_path()
+    temp.write_bytes(gone)
+    artifact = project.objects.put(temp)
+    record = {"name": "churn", "artifact": artifact, "features": [], "training_set": None}
+    from sqlops.catalog.registry import RegistryCatalog
+
+    RegistryCatalog(project.config.catalog_path).record_model(
+        {**record, "data_version": None, "metrics": {}, "owner": "x", "stage": "none"}
+    )
+    with pytest.raises(sqlops.RegistryError, match="cannot unpickle it here"):
+        project.features.load_model("churn", version=2)
