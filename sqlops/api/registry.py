@@ -88,10 +88,10 @@ class ModelRegistryMixin:
             "owner": owner or self.project._author(),
             "stage": DEFAULT_STAGE,
         }
-        keep_object(
+        version = keep_object(
             self.project, lambda path: path.write_bytes(payload), self._registry.record_model, row
         )
-        return self.get_model(name, None)
+        return self.get_model(name, version)
 
     def list_models(self) -> list[RegisteredModel]:
         """Every version of every model, by name then version."""
