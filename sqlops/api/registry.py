@@ -9,6 +9,7 @@ catalog knows an artifact is a pickle, and ``gc`` keeps every registered object.
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -84,7 +85,7 @@ class ModelRegistryMixin:
             "features": list([features] if isinstance(features, str) else features or []),
             "training_set": training_set,
             "data_version": data_version,
-            "metrics": dict(metrics or {}),
+            "metrics": _metrics(name, metrics or {}),
             "owner": owner or self.project._author(),
             "stage": DEFAULT_STAGE,
         }
@@ -181,6 +182,19 @@ def registry_problems(catalog_path: Path, objects: ObjectStore) -> list[str]:
                     f"{kind} {row['name']} version {row['version']}: object {row[key]} is {state}"
                 )
     return problems
+
+
+def _metrics(name: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Metrics as JSON values (numpy scalars become Python numbers), checked before anything
+    is stored."""
+    out = {str(k): v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
+    try:
+        json.dumps(out, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(
+            f"model {name}: metrics must be numbers, strings, lists or dicts ({exc})"
+        ) from exc
+    return out
 
 
 def _check_name(name: str) -> None:

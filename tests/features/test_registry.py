@@ -216,3 +216,14 @@ def test_model_whose_class_is_gone_is_one_line(project: sqlops.Project) -> None:
     )
     with pytest.raises(sqlops.RegistryError, match="cannot unpickle it here"):
         project.features.load_model("churn", version=2)
+
+
+def test_metrics_are_stored_as_json_numbers(project: sqlops.Project) -> None:
+    import numpy as np
+
+    store = project.features
+    saved = store.save_model(name="m", model=Scaler(1.0), metrics={"acc": np.float32(0.5)})
+    assert saved.metrics == {"acc": 0.5} and type(saved.metrics["acc"]) is float
+    with pytest.raises(sqlops.RegistryError, match="metrics must be numbers"):
+        store.save_model(name="m", model=Scaler(1.0), metrics={"acc": object()})
+    assert [m.version for m in store.list_models()] == [1]
