@@ -167,3 +167,11 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+# the model registry (issue 13)
+_EXPORTS.update({"RegisteredModel": "sqlops.api.registry", "RegistryError": "sqlops.errors"})
+__all__ = sorted([*__all__, "RegisteredModel", "RegistryError"])
+if TYPE_CHECKING:
+    from sqlops.api.registry import RegisteredModel as RegisteredModel
+    from sqlops.errors import RegistryError as RegistryError

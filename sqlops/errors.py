@@ -279,3 +279,7 @@ class EntityFrameError(FeatureError):
 
 class OnlineStoreError(FeatureError):
     """The online store cannot answer: not materialized, or bad entity rows."""
+
+
+class RegistryError(FeatureError):
+    """A model registry or stored-frame mistake: unknown name or version, a corrupt artifact."""

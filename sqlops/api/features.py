@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlops.api.registry import ModelRegistryMixin
+from sqlops.api.seedstore import SeedStoreMixin
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
 from sqlops.execute.results import BuildResult
@@ -86,7 +88,7 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     return built
 
 
-class FeatureStore:
+class FeatureStore(ModelRegistryMixin, SeedStoreMixin):
     """A project's feature store: ``sqlops.Project(".").features``.
 
     Feature data is read from the warehouse (or, with ``ref=``, from a committed version);

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 
 from sqlops.api.base import ProjectBase
+from sqlops.api.registry import registry_problems
+from sqlops.catalog.registry import RegistryCatalog
 from sqlops.storage.lock import build_lock
 from sqlops.versioning.local import TEMP_GRACE, sweep_temp
 
@@ -16,13 +18,15 @@ class GcMixin(ProjectBase):
     """``gc`` and ``fsck``."""
 
     def gc(self, grace: float = TEMP_GRACE) -> tuple[int, int]:
-        """Delete objects that no commit and no warehouse table references, the part
-        links of ``build --at`` inputs that no warehouse view reads any more, and the
-        temporary files killed writes left (those older than ``grace`` seconds: a younger
-        one may belong to a write still running). Returns (files, bytes) removed."""
+        """Delete objects that no commit, warehouse table, registered model or stored frame
+        references, the part links of ``build --at`` inputs that no warehouse view reads any
+        more, and the temporary files killed writes left (those older than ``grace``
+        seconds: a younger one may belong to a write still running). Returns (files, bytes)
+        removed."""
         with build_lock(self.config.state_path):
             state, _ = self._warehouse_state()
             live = frozenset(o for row in state.values() for o in row.get("objects", ()))
+            live |= RegistryCatalog(self.config.catalog_path).objects()  # models, frames
             self._prune_inputs_at()
             count, freed = sweep_temp(self.config.state_path, _STATE_TEMP, grace)
             more, more_freed = self.versions.gc(keep=live, grace=grace)
@@ -45,5 +49,6 @@ class GcMixin(ProjectBase):
                 shutil.rmtree(links, ignore_errors=True)
 
     def fsck(self) -> list[str]:
-        """Check every ref, commit and object hash; returns the problems found (none: [])."""
-        return self.versions.fsck()
+        """Check every ref, commit and object hash (registered models' and stored frames'
+        too); returns the problems found (none: [])."""
+        return self.versions.fsck() + registry_problems(self.config.catalog_path, self.objects)

@@ -420,3 +420,11 @@ def row_diff(df: pl.DataFrame, key: list[str], limit: int) -> None:
 
 def _value(value: Any) -> str:
     return "NULL" if value is None else str(value)
+
+
+def registered_models(rows: list[dict[str, Any]]) -> None:
+    """``sqlops models list``: one line per model version."""
+    shown = [{**r, "saved": r["saved_at"][:19], "artifact": r["artifact"][:12]} for r in rows]
+    records(
+        shown, ["name", "version", "stage", "owner", "training_set", "metrics", "artifact", "saved"]
+    )
