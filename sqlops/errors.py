@@ -279,3 +279,8 @@ class EntityFrameError(FeatureError):
 
 class OnlineStoreError(FeatureError):
     """The online store cannot answer: not materialized, or bad entity rows."""
+
+
+class SynthesisError(FeatureError):
+    """Aggregate features cannot be synthesized: unknown target, bad cutoff times, a
+    relationship naming a missing column."""

@@ -420,3 +420,9 @@ def row_diff(df: pl.DataFrame, key: list[str], limit: int) -> None:
 
 def _value(value: Any) -> str:
     return "NULL" if value is None else str(value)
+
+
+def synthesized_features(rows: list[dict[str, Any]]) -> None:
+    """``sqlops features synthesize``: one line per generated feature with its SQL."""
+    shown = [{**r, "path": " <- ".join(r["path"])} for r in rows]
+    records(shown, ["name", "primitive", "depth", "path", "sql"])
