@@ -30,7 +30,8 @@ The tree::
         ├── FeatureDefinitionError   an entity or feature view that is not valid (bad ttl, ...)
         ├── UnknownFeatureError      a feature reference naming no view or no feature
         ├── EntityFrameError         an entity frame missing a key or timestamp, or mistyped
-        └── OnlineStoreError         the online store is missing, stale or was given bad rows
+        ├── OnlineStoreError         the online store is missing, stale or was given bad rows
+        └── SynthesisError           aggregate features: bad target, cutoffs or relationship
 
 Third-party exceptions become these in one module per library, always ``from exc``:
 duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
