@@ -57,6 +57,7 @@ _NUMERIC_TYPES = (
     "DOUBLE",
     "DECIMAL",
 )
+_TEMPORAL = ("TIMESTAMP", "DATE")
 _UNITS = {"w": "Weeks", "d": "Days", "h": "Hours", "m": "Minutes", "s": "Seconds"}
 ROW, T, KEY = "__sqlops_row", "__sqlops_t", "__sqlops_key"
 
@@ -158,6 +159,12 @@ def entity_set(
                     f"{where}sources.{name}.{key} names {name}.{column}, which does not exist; "
                     + (did_you_mean(column, cols) or f"columns: {', '.join(cols)}")
                 )
+        kind = cols[source.time_index].upper() if source.time_index else "TIMESTAMP"
+        if not kind.startswith(_TEMPORAL):
+            raise SynthesisError(
+                f"{where}sources.{name}.time_index names {name}.{source.time_index}, which is "
+                f"{kind}, not a timestamp; cast it in a model or set the source's columns"
+            )
         tables[name] = Table(
             name, source.index, source.time_index, dict(cols), frozenset(source.categorical)
         )
@@ -385,11 +392,18 @@ def compute(engine: Engine, plan: Synthesis, cutoff_times: Any) -> Any:
     name = f"__sqlops_cut_{uuid.uuid4().hex[:12]}"
     engine.register(name, cutoff_times)
     try:
-        cols = [c for c, _ in engine.output_columns(f"SELECT * FROM {quote(name)}")]
-        _check_cutoffs(cols, plan)
+        types = dict(engine.output_columns(f"SELECT * FROM {quote(name)}"))
+        _check_cutoffs(list(types), plan)
+        kind = types["time"].upper()
+        if not kind.startswith(_TEMPORAL):
+            raise SynthesisError(
+                f"cutoff_times column 'time' is {kind}, not a timestamp; pass datetimes (or dates)"
+            )
+        # an aware cutoff is compared in UTC, as naive times are taken to be
+        time = "timezone('UTC', \"time\")" if "TIME ZONE" in kind else 'CAST("time" AS TIMESTAMP)'
         engine.execute(
             f"CREATE OR REPLACE TEMP TABLE __sqlops_cutoffs AS SELECT *, "
-            f'row_number() OVER () AS {ROW}, CAST("time" AS TIMESTAMP) AS {T}, '
+            f"row_number() OVER () AS {ROW}, {time} AS {T}, "
             f"{quote(main.index)} AS {KEY} FROM {quote(name)}"
         )
         try:

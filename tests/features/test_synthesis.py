@@ -8,8 +8,11 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +364,78 @@ def test_bad_relationships_are_config_errors(project: Path, old: str, new: str, 
     with pytest.raises(ConfigError, match=match) as info:
         sqlops.Project(project).config  # noqa: B018
     assert "sqlops.toml:" in str(info.value)
+
+
+def test_aware_cutoffs_are_compared_in_utc(built: sqlops.Project) -> None:
+    naive = cutoffs()
+    aware = naive.with_columns(
+        pl.col("time").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Paris")
+    )
+    store = built.features
+    got = store.synthesize("raw.customers", aware).drop("time")
+    assert got.equals(store.synthesize("raw.customers", naive).drop("time"))
+
+
+def test_a_categorical_foreign_key_to_another_table_is_a_column(
+    make_project: ProjectFactory,
+) -> None:
+    config = CONFIG + (
+        '\n[sources."raw.products"]\npath = "data/products.csv"\nindex = "product_id"\n'
+        '\n[[relationships]]\nparent = "raw.products.product_id"\n'
+        'child = "raw.transactions.product_id"\n'
+    )
+    root = make_project(
+        {
+            "sqlops.toml": config,
+            "data/customers.csv": CUSTOMERS,
+            "data/sessions.csv": SESSIONS,
+            "data/transactions.csv": TRANSACTIONS,
+            "data/products.csv": "product_id,name\n7,tea\n8,cake\n9,jam\n",
+        }
+    )
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()
+    assert "MEAN(sessions.NUM_UNIQUE(transactions.product_id))" in names(proj)
+    by_product = [f["name"] for f in proj.features.synthesis_features("raw.products")]
+    assert "NUM_UNIQUE(transactions.product_id)" not in by_product  # the path's own key
+    assert "NUM_UNIQUE(transactions.session_id)" not in by_product  # not categorical
+    assert "MAX(transactions.session_id)" in by_product  # a numeric column like any other
+    cut = pl.DataFrame({"product_id": [7, 8, 9], "time": [T(2024, 1, 3, 1)] * 3})
+    frame = proj.features.synthesize("raw.products", cut, max_depth=1)
+    for i, pid in enumerate([7, 8, 9]):
+        mine = [
+            r
+            for r in DATA["transactions"]
+            if r["product_id"] == pid and r["ts"] <= T(2024, 1, 3, 1)
+        ]
+        assert frame["COUNT(transactions)"][i] == len(mine)
+        assert same(frame["SUM(transactions.amount)"][i], sum(r["amount"] or 0 for r in mine))
+    assert frame["name"].to_list() == ["tea", "cake", "jam"]
+
+
+def test_bad_time_columns_are_refused(built: sqlops.Project, project: Path) -> None:
+    with pytest.raises(SynthesisError, match="'time' is BIGINT, not a timestamp"):
+        built.features.synthesize("raw.customers", pl.DataFrame({"customer_id": [1], "time": [5]}))
+    toml = project / "sqlops.toml"
+    toml.write_text(toml.read_text().replace('time_index = "start"', 'time_index = "device"'))
+    with pytest.raises(SynthesisError, match=r"sources\.raw\.sessions\.time_index .* VARCHAR"):
+        sqlops.Project(project).features.synthesize("raw.customers", cutoffs())
+    toml.write_text(toml.read_text().replace('time_index = "device"', 'time_index = "started"'))
+    with pytest.raises(SynthesisError, match="did you mean start"):
+        sqlops.Project(project).features.synthesize("raw.customers", cutoffs())
+
+
+def test_cli_bad_target_is_one_line(built: sqlops.Project) -> None:
+    exe = Path(sys.executable).parent / "sqlops"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")}
+    ran = subprocess.run(
+        [str(exe), "features", "synthesize", "--target", "raw.customer"],
+        cwd=built.root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert ran.returncode != 0
+    assert "did you mean raw.customers" in ran.stderr
+    assert "Traceback" not in ran.stderr
