@@ -190,8 +190,7 @@ def window_name(text: str) -> tuple[str, timedelta]:
         raise SynthesisError(
             f'window {text!r} is not a positive duration; write it like "7d", "12h" or "2w"'
         )
-    parts = [(n, u) for n, u in _split_duration(text)]
-    return "Last " + " ".join(f"{n} {_UNITS[u]}" for n, u in parts), span
+    return "Last " + " ".join(f"{n} {_UNITS[u]}" for n, u in _split_duration(text)), span
 
 
 def _split_duration(text: str) -> list[tuple[str, str]]:
@@ -240,6 +239,14 @@ def synthesize_plan(
             joins.append((agg, feats))
     main = tables[target]
     passthrough = [c for c in main.columns if c != main.index]
+    seen = set(passthrough)
+    for feature in features:
+        if feature.name in seen:
+            raise SynthesisError(
+                f"two features of {target} are named {feature.name} (two relationships to one "
+                "child table, or a column of that name); keep one relationship per table pair"
+            )
+        seen.add(feature.name)
     on = f"tgt.{quote(main.index)} = cut.{KEY}"
     if main.time_index:
         on += f" AND tgt.{quote(main.time_index)} <= cut.{T}"
