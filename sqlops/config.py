@@ -44,6 +44,22 @@ class SourceConfig:
     description: str = ""
     owner: str = ""
     tags: tuple[str, ...] = ()
+    # for aggregate feature synthesis (featuretools' dataframe metadata)
+    index: str | None = None
+    time_index: str | None = None
+    categorical: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelationshipConfig:
+    """One ``[[relationships]]`` entry: ``parent`` table.column (its index) <- ``child``
+    table.column (the foreign key)."""
+
+    parent_table: str
+    parent_column: str
+    child_table: str
+    child_column: str
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,7 @@ class Config:
     config_file: Path | None = None
     entities: Mapping[str, EntityConfig] = field(default_factory=dict)
     feature_views: Mapping[str, FeatureViewConfig] = field(default_factory=dict)
+    relationships: tuple[RelationshipConfig, ...] = ()
 
     @property
     def models_path(self) -> Path:
@@ -173,6 +190,7 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
     "versions": dict,
     "entities": dict,
     "feature_views": dict,
+    "relationships": list,
 }
 _VERSIONS_KEYS: dict[str, type | tuple[type, ...]] = {
     "backend": str,
@@ -205,6 +223,9 @@ _SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
     "description": str,
     "owner": str,
     "tags": (list, str),
+    "index": str,
+    "time_index": str,
+    "categorical": (list, str),
 }
 _ENV_KEYS = {
     "SQLOPS_MODELS": "models",
@@ -265,6 +286,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
     entities, feature_views = _feature_store(
         raw.pop("entities", {}), raw.pop("feature_views", {}), config_file, text
     )
+    relationships = _relationships(raw.pop("relationships", []), sources, config_file, text)
     threads = raw.get("threads", 4)
     if threads < 1:
         raise ConfigError(
@@ -293,6 +315,7 @@ def load_config(root: Path | str | None = None, **overrides: Any) -> Config:
         config_file=config_file,
         entities=entities,
         feature_views=feature_views,
+        relationships=relationships,
     )
 
 
@@ -445,6 +468,9 @@ def _source(name: str, spec: Any, path: Path | None, text: str) -> SourceConfig:
         description=spec.get("description", ""),
         owner=spec.get("owner", ""),
         tags=tuple(t.strip() for t in tags.split(",")) if isinstance(tags, str) else tuple(tags),
+        index=spec.get("index"),
+        time_index=spec.get("time_index"),
+        categorical=_names(spec.get("categorical", ())),
     )
 
 
@@ -702,3 +728,82 @@ def section_line(text: str, section: str, key: str | None = None) -> int | None:
             if named.match(lines[i]):
                 return i + 1
     return start + 1
+
+
+# -- aggregate feature synthesis: [[relationships]] ------------------------------------------
+
+_RELATIONSHIP_KEYS: dict[str, type | tuple[type, ...]] = {"parent": str, "child": str}
+
+
+def _relationships(
+    raw: list[Any], sources: Mapping[str, SourceConfig], path: Path | None, text: str
+) -> tuple[RelationshipConfig, ...]:
+    """``[[relationships]]``: each side a declared source's ``schema.table.column``, the
+    parent's column its ``index`` (featuretools' rule); the columns themselves are checked
+    against the data when features are synthesized."""
+    text_lines = text.splitlines()
+    lines = [i + 1 for i, line in enumerate(text_lines) if _REL_HEADER.match(line)]
+    out = []
+    for n, spec in enumerate(raw):
+        line = lines[n] if n < len(lines) else line_of(text, "relationships")
+        child_line = _key_line(text_lines, line, "child")
+        where = f"relationships[{n}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a table", path=path, line=line)
+        for key, value in spec.items():
+            if key not in _RELATIONSHIP_KEYS or not isinstance(value, str):
+                raise ConfigError(
+                    f"{where}.{key} is not a relationship key with a string value",
+                    path=path,
+                    line=line,
+                    hint='write parent = "raw.customers.customer_id" and '
+                    'child = "raw.sessions.customer_id"',
+                )
+        sides = []
+        for key in ("parent", "child"):
+            value = spec.get(key, "")
+            table, _, column = value.lower().rpartition(".")
+            if table.count(".") != 1 or not column:
+                raise ConfigError(
+                    f"{where}.{key} = {value!r} is not schema.table.column",
+                    path=path,
+                    line=line,
+                    hint=f'write {key} = "raw.customers.customer_id"',
+                )
+            source = sources.get(table)
+            if source is None or not source.index:
+                raise ConfigError(
+                    f"{where}.{key} names {table}, which is not a source with an index",
+                    path=path,
+                    line=line,
+                    hint=did_you_mean(table, sources)
+                    or f'declare [sources."{table}"] with index = "<primary key column>"',
+                )
+            sides.append((table, column, source))
+        (ptable, pcol, parent), (ctable, ccol, _) = sides
+        if pcol != parent.index:
+            raise ConfigError(
+                f"{where}.parent names {ptable}.{pcol}, but the index of {ptable} is "
+                f"{parent.index}",
+                path=path,
+                line=line,
+                hint=f'write parent = "{ptable}.{parent.index}"',
+            )
+        out.append(RelationshipConfig(ptable, pcol, ctable, ccol, child_line))
+    return tuple(out)
+
+
+def _key_line(lines: list[str], header: int | None, key: str) -> int | None:
+    """The line of ``key = ...`` in the table starting at line ``header``, else ``header``."""
+    if header is None:
+        return None
+    named = re.compile(rf"^\s*{key}\s*=")
+    for i in range(header, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            break
+        if named.match(lines[i]):
+            return i + 1
+    return header
+
+
+_REL_HEADER = re.compile(r"^\s*\[\[\s*(tool\.sqlops\.)?relationships\s*\]\]")

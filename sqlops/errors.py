@@ -31,7 +31,8 @@ The tree::
         ├── UnknownFeatureError      a feature reference naming no view or no feature
         ├── EntityFrameError         an entity frame missing a key or timestamp, or mistyped
         ├── OnlineStoreError         the online store is missing, stale or was given bad rows
-        └── RegistryError            a registered model that is unknown, corrupt or cannot load
+        ├── RegistryError            a registered model that is unknown, corrupt or cannot load
+        └── SynthesisError           aggregate features: bad target, cutoffs or relationship
 
 Third-party exceptions become these in one module per library, always ``from exc``:
 duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
@@ -284,3 +285,8 @@ class OnlineStoreError(FeatureError):
 
 class RegistryError(FeatureError):
     """A model registry or stored-frame mistake: unknown name or version, a corrupt artifact."""
+
+
+class SynthesisError(FeatureError):
+    """Aggregate features cannot be synthesized: unknown target, bad cutoff times, a
+    relationship naming a missing column."""

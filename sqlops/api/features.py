@@ -443,6 +443,64 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin):
             self._online.close()
             self._online = None
 
+    # -- automatic aggregate features (featuretools' Deep Feature Synthesis) --------------
+
+    def synthesis_features(
+        self,
+        target: str,
+        *,
+        max_depth: int = 2,
+        primitives: Sequence[str] | None = None,
+        windows: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The features ``synthesize`` would generate for ``target``: name, primitive,
+        depth, tables aggregated, window and the aggregate's SQL."""
+        with self._synthesis(target, max_depth, primitives, windows) as (_, plan):
+            return [f.describe() for f in plan.features]
+
+    def synthesize(
+        self,
+        target: str,
+        cutoff_times: Any,
+        *,
+        max_depth: int = 2,
+        primitives: Sequence[str] | None = None,
+        windows: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """featuretools' aggregate features of ``target`` as of each cutoff row
+        (``cutoff_times``: the target's index, ``time`` and pass-through columns), computed
+        in DuckDB; rows in the cutoff rows' order."""
+        from sqlops.features.synthesis import compute
+
+        with self._synthesis(target, max_depth, primitives, windows) as (engine, plan):
+            frame: pl.DataFrame = compute(engine, plan, cutoff_times)
+            return frame
+
+    @contextmanager
+    def _synthesis(
+        self,
+        target: str,
+        max_depth: int,
+        primitives: Sequence[str] | None,
+        windows: Sequence[str] | None,
+    ) -> Iterator[tuple[Engine, Any]]:
+        from sqlops.features.synthesis import entity_set, synthesize_plan
+
+        config = self.project.config
+        with self._engine(None, []) as engine:
+            columns = {name: engine.columns(name) for name in engine.relations()}
+            where = f"{config.config_file}: " if config.config_file else ""
+            tables, links = entity_set(config.sources, config.relationships, columns, where)
+            plan = synthesize_plan(
+                tables,
+                links,
+                target,
+                max_depth=max_depth,
+                primitives=primitives,
+                windows=windows,
+            )
+            yield engine, plan
+
 
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None

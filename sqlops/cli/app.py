@@ -677,3 +677,25 @@ def models_show(
 
     info = _open().features.get_model(name, version).to_dict()
     render.as_json(info) if json else render.mapping(info)
+
+
+@features_app.command("synthesize")
+def features_synthesize(
+    target: Annotated[str, typer.Option("--target", help="The target source, e.g. raw.customers.")],
+    max_depth: Annotated[int, typer.Option("--max-depth", help="How deep features stack.")] = 2,
+    primitives: Annotated[
+        list[str] | None,
+        typer.Option("--primitive", "-p", help="An aggregation primitive (repeat); all if none."),
+    ] = None,
+    windows: Annotated[
+        list[str] | None, typer.Option("--window", "-w", help="A time window like 7d (repeat).")
+    ] = None,
+    json: Json = False,
+) -> None:
+    """List the aggregate features (featuretools' DFS) of a target, with their SQL."""
+    from sqlops.cli import render
+
+    rows = _open().features.synthesis_features(
+        target, max_depth=max_depth, primitives=_refs(primitives or []) or None, windows=windows
+    )
+    render.as_json(rows) if json else render.synthesized_features(rows)

@@ -428,3 +428,9 @@ def registered_models(rows: list[dict[str, Any]]) -> None:
     records(
         shown, ["name", "version", "stage", "owner", "training_set", "metrics", "artifact", "saved"]
     )
+
+
+def synthesized_features(rows: list[dict[str, Any]]) -> None:
+    """``sqlops features synthesize``: one line per generated feature with its SQL."""
+    shown = [{**r, "path": " <- ".join(r["path"])} for r in rows]
+    records(shown, ["name", "primitive", "depth", "path", "sql"])
