@@ -279,3 +279,7 @@ class EntityFrameError(FeatureError):
 
 class OnlineStoreError(FeatureError):
     """The online store cannot answer: not materialized, or bad entity rows."""
+
+
+class TransformError(FeatureError):
+    """A fitted transform that cannot be fitted, found or applied to the given data."""

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
 from sqlops.execute.results import BuildResult
@@ -86,7 +87,7 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     return built
 
 
-class FeatureStore:
+class FeatureStore(TransformVerbs):
     """A project's feature store: ``sqlops.Project(".").features``.
 
     Feature data is read from the warehouse (or, with ``ref=``, from a committed version);
