@@ -45,19 +45,68 @@ class TransformVerbs:
         """Apply the saved fit (latest, or ``version``) to a frame, table, query or rows; a
         single online row (a dict) gives a dict back. The fitted statistics are used as
         stored: nothing is recomputed from ``df``."""
-        doc = self._transforms.load(name, version)
-        one_row = isinstance(df, Mapping)
-        with self._relation([df] if one_row else df) as (engine, relation, where):
-            types = dict(engine.output_columns(f"SELECT * FROM {relation}"))
-            label = f"{name} v{doc['version']}"
-            tf.check_columns(label, {c: f["kind"] for c, f in doc["columns"].items()}, types, where)
-            frame = engine.polars(tf.select_sql(doc, relation))
-        return frame.row(0, named=True) if one_row else frame
+        doc = self._load_transform(name, version)
+        if isinstance(df, Mapping):
+            return self._transform_row(doc, df)
+        with self._relation(df) as (engine, relation, where):
+            _check(doc, engine, relation, where)
+            return engine.polars(tf.select_sql(doc, relation))
+
+    def _transform_row(self, doc: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        """One online row, through a DuckDB kept open with each vocabulary as a lookup
+        table (the same entries as the MAP literal), so a row costs about a millisecond."""
+        import polars as pl
+
+        from sqlops.execute.engine import Engine
+
+        cache: dict[Any, Any] = self.__dict__.setdefault("_transform_rows", {})
+        engine = cache.get("engine")
+        if engine is None:
+            engine = cache["engine"] = Engine.open(macros=False)
+        key = (doc["name"], doc["version"], doc["digest"])
+        sql = cache.get(key)
+        if sql is None:
+            lookups: dict[str, str] = {}
+            for column, fitted in doc["columns"].items():
+                if fitted["kind"] == "vocabulary" and fitted["values"]:
+                    table = f"__sqlops_vocab_{len(cache)}_{len(lookups)}"
+                    engine.execute(
+                        f"CREATE TEMP TABLE {table} (key VARCHAR PRIMARY KEY, idx BIGINT)"
+                    )
+                    engine.con.executemany(
+                        f"INSERT INTO {table} VALUES (?, ?)", tf.vocabulary_rows(fitted)
+                    )
+                    lookups[column] = table
+            sql = cache[key] = tf.select_sql(doc, _INPUT, lookups)
+        engine.register(_INPUT, pl.DataFrame([dict(row)]))
+        try:
+            _check(doc, engine, _INPUT, "the row")
+            frame = engine.polars(sql)
+        finally:
+            engine.unregister(_INPUT)
+        out: dict[str, Any] = frame.row(0, named=True)
+        return out
+
+    def _load_transform(self, name: str, version: int | None) -> dict[str, Any]:
+        """A saved fit; documents never change once written, so each is read once."""
+        store = self._transforms
+        chosen = version
+        if chosen is None:
+            versions = store.versions(name)
+            chosen = versions[-1] if versions else None
+        docs: dict[tuple[str, int], dict[str, Any]] = self.__dict__.setdefault(
+            "_transform_docs", {}
+        )
+        if chosen is None or (name, chosen) not in docs:
+            doc = store.load(name, chosen)
+            docs[(name, doc["version"])] = doc
+            return doc
+        return docs[(name, chosen)]
 
     def transform_sql(self, name: str, relation: str, version: int | None = None) -> str:
         """The ``SELECT`` applying the saved fit to ``relation`` (a table name or a
         parenthesized query), for a SQL model or an online lookup to embed."""
-        return tf.select_sql(self._transforms.load(name, version), relation)
+        return tf.select_sql(self._load_transform(name, version), relation)
 
     def get_transform(self, name: str, version: int | None = None) -> dict[str, Any]:
         """The saved document: spec, input types, fitted statistics, version, digest."""
@@ -89,6 +138,12 @@ class TransformVerbs:
             yield engine, _INPUT, "the frame"
         finally:
             engine.close()
+
+
+def _check(doc: Mapping[str, Any], engine: Engine, relation: str, where: str) -> None:
+    types = dict(engine.output_columns(f"SELECT * FROM {relation}"))
+    label = f"{doc['name']} v{doc['version']}"
+    tf.check_columns(label, {c: f["kind"] for c, f in doc["columns"].items()}, types, where)
 
 
 def _frame(df: Any) -> Any:

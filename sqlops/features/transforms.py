@@ -188,13 +188,25 @@ def fit(
     }
 
 
-def select_sql(doc: Mapping[str, Any], relation: str) -> str:
+def select_sql(
+    doc: Mapping[str, Any], relation: str, lookups: Mapping[str, str] | None = None
+) -> str:
     """The ``SELECT`` applying a fitted transform to ``relation``: every column in its
-    place, the transformed ones replaced (``* REPLACE`` needs no list of the others)."""
+    place, the transformed ones replaced (``* REPLACE`` needs no list of the others).
+    A vocabulary is a ``MAP`` literal (self-contained text), or with ``lookups`` a scalar
+    subquery on a ``(key, idx)`` table holding the same entries, which DuckDB binds in
+    well under a millisecond instead of ~100 ms for a 10k-entry literal (the online path)."""
+    lookups = lookups or {}
     parts = ", ".join(
-        f"{_expression(fitted, quote(c))} AS {quote(c)}" for c, fitted in doc["columns"].items()
+        f"{_expression(fitted, quote(c), lookups.get(c))} AS {quote(c)}"
+        for c, fitted in doc["columns"].items()
     )
     return f"SELECT * REPLACE ({parts}) FROM {relation}"
+
+
+def vocabulary_rows(fitted: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The ``(key, idx)`` rows of a vocabulary's lookup table."""
+    return [(v, i) for i, v in enumerate(fitted["values"])]
 
 
 def _double(value: float) -> str:
@@ -202,7 +214,7 @@ def _double(value: float) -> str:
     return f"CAST('{float(value)!r}' AS DOUBLE)"
 
 
-def _expression(fitted: Mapping[str, Any], col: str) -> str:
+def _expression(fitted: Mapping[str, Any], col: str, lookup: str | None = None) -> str:
     kind = fitted["kind"]
     x = f"CAST({col} AS DOUBLE)"
     if kind == "z_score":
@@ -231,17 +243,14 @@ def _expression(fitted: Mapping[str, Any], col: str) -> str:
         unknown = str(int(fitted["default_value"]))
     if not values:
         return f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST({unknown} AS BIGINT) END"
-    entries = ", ".join(f"{_string(v)}: {i}" for i, v in enumerate(values))
+    if lookup is not None:
+        found = f"(SELECT idx FROM {lookup} WHERE key = {text})"
+    else:
+        entries = ", ".join(f"{_string(v)}: {i}" for i, v in enumerate(values))
+        found = f"MAP {{{entries}}}[{text}]"
     return (
-        f"CASE WHEN {col} IS NULL THEN NULL "
-        f"ELSE CAST(coalesce(MAP {{{entries}}}[{text}], {unknown}) AS BIGINT) END"
+        f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(coalesce({found}, {unknown}) AS BIGINT) END"
     )
-
-
-def oov_bucket(value: str, size: int, buckets: int) -> int:
-    """The out-of-vocabulary index of ``value`` (what the SQL computes), for callers
-    outside DuckDB."""
-    return size + int(hashlib.md5(value.encode()).hexdigest()[:15], 16) % buckets
 
 
 def _string(value: str) -> str:

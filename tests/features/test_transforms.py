@@ -263,11 +263,11 @@ def test_online_row_and_sql_give_the_frame_values(store: Any) -> None:
     store.fit_transform("houses", df, spec)
     later = pl.DataFrame(
         {
-            "house_id": [11, 12],
-            "age": [22, None],
-            "price": [120.0, 400.0],
-            "city": ["oslo", "paris"],
-            "area": [75, 1000],
+            "house_id": [11, 12, 13],
+            "age": [22, None, 40],
+            "price": [120.0, 400.0, None],
+            "city": ["oslo", "paris", None],
+            "area": [75, 1000, None],
         }
     )
     frame = store.transform("houses", later)
