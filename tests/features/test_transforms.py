@@ -123,6 +123,15 @@ def test_fit_transform_matches_hand_computation(store: Any) -> None:
     polars_z = df.select((pl.col("age") - pl.col("age").mean()) / pl.col("age").std(ddof=0))
     close(out["age"].to_list(), polars_z["age"].to_list())
     assert out.schema["age"] == pl.Float64 and out.schema["city"] == pl.Int64
+    again = store.transform("houses", df)  # the saved (JSON) statistics: the same bytes
+    assert again.equals(out, null_equal=True)
+
+
+def test_pandas_frames_are_accepted(store: Any) -> None:
+    pytest.importorskip("pandas")
+    df = houses()
+    out = store.fit_transform("houses", df.to_pandas(), SPEC)
+    assert out.equals(store.transform("houses", df), null_equal=True)
 
 
 def test_matches_scikit_learn_scalers(store: Any) -> None:
