@@ -6,7 +6,11 @@ and bad input refused in one line with nothing saved."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -359,3 +363,27 @@ def test_apply_errors_name_what_and_where(store: Any) -> None:
         store.fit_transform("../x", houses(), SPEC)
     one_line_error(excinfo)
     assert store.list_transforms() == {"houses": [1]}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "sqlops"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")}
+    return subprocess.run(
+        [str(exe), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_cli_lists_and_shows_fits(project: sqlops.Project) -> None:
+    store = project.features
+    store.fit_transform("houses", "raw.houses", SPEC)
+    root = project.root
+    listed = run("features", "transforms", "--json", cwd=root)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"transforms": {"houses": [1]}}
+    shown = run("features", "transforms", "houses", "--json", cwd=root)
+    assert json.loads(shown.stdout) == store.get_transform("houses")
+    text = run("features", "transforms", "houses", cwd=root)
+    assert "age: z_score" in text.stdout and "city: vocabulary" in text.stdout
+    missing = run("features", "transforms", "house", cwd=root)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+    assert "no fitted transform named house" in missing.stderr
