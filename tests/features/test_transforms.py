@@ -387,3 +387,23 @@ def test_cli_lists_and_shows_fits(project: sqlops.Project) -> None:
     missing = run("features", "transforms", "house", cwd=root)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert "no fitted transform named house" in missing.stderr
+
+
+def test_quoted_names_values_integer_keys_and_decimals(store: Any) -> None:
+    train = pl.DataFrame(
+        {
+            'odd "col"': ["o'brien", "a\\b", "o'brien", "x y"],
+            "code": [7, 12, 12, 7],
+            "amount": pl.Series(["1.50", "2.25", "3.00", "4.75"]).cast(pl.Decimal(10, 2)),
+        }
+    )
+    spec = {'odd "col"': "vocabulary", "code": "vocabulary", "amount": "z_score"}
+    out = store.fit_transform("q", train, spec)
+    vocab = vocabulary(train['odd "col"'].to_list())
+    assert out['odd "col"'].to_list() == [vocab.index(v) for v in train['odd "col"']]
+    codes = vocabulary([str(v) for v in train["code"]])  # keys are the values' text
+    assert out["code"].to_list() == [codes.index(str(v)) for v in train["code"]]
+    amounts = [float(v) for v in train["amount"]]
+    close(out["amount"].to_list(), z_score(amounts, amounts))
+    row = {'odd "col"': "a\\b", "code": 12, "amount": 2.25}
+    assert store.transform("q", row) == out.row(1, named=True)
