@@ -167,14 +167,19 @@ def fit(
             }
         else:
             n = options["num_buckets"]
-            probs = [i / n for i in range(1, n)]
+            probs = ", ".join(_double(i / n) for i in range(1, n))
             bounds = (
                 engine.execute(
-                    f"SELECT quantile_cont(CAST({col} AS DOUBLE), {probs!r}) FROM {relation}"
+                    f"SELECT quantile_cont(CAST({col} AS DOUBLE), [{probs}]) FROM {relation}"
                 ).fetchall()[0][0]
                 if probs
                 else []
             )
+            if any(not math.isfinite(b) for b in bounds or []):
+                raise TransformError(
+                    f"transform {name}: {where}.{column} holds NaN or infinity; "
+                    f"{kind} needs finite values (filter or impute them first)"
+                )
             columns[column] = {
                 "kind": kind,
                 "num_buckets": n,

@@ -360,6 +360,13 @@ def test_apply_errors_name_what_and_where(store: Any) -> None:
         store.fit_transform("nan", pl.DataFrame({"age": [1.0, float("inf")]}), {"age": "z_score"})
     assert "the frame.age holds NaN or infinity" in one_line_error(excinfo)
     with pytest.raises(sqlops.TransformError) as excinfo:
+        store.fit_transform(
+            "nan",
+            pl.DataFrame({"x": [1.0, float("nan")]}),
+            {"x": {"bucketize": {"num_buckets": 2}}},
+        )
+    assert "the frame.x holds NaN or infinity" in one_line_error(excinfo)
+    with pytest.raises(sqlops.TransformError) as excinfo:
         store.fit_transform("../x", houses(), SPEC)
     one_line_error(excinfo)
     assert store.list_transforms() == {"houses": [1]}
