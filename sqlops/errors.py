@@ -32,7 +32,8 @@ The tree::
         ├── EntityFrameError         an entity frame missing a key or timestamp, or mistyped
         ├── OnlineStoreError         the online store is missing, stale or was given bad rows
         ├── RegistryError            a registered model that is unknown, corrupt or cannot load
-        └── SynthesisError           aggregate features: bad target, cutoffs or relationship
+        ├── SynthesisError           aggregate features: bad target, cutoffs or relationship
+        └── TransformError           a fitted transform that cannot be fitted, found or applied
 
 Third-party exceptions become these in one module per library, always ``from exc``:
 duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
@@ -290,3 +291,7 @@ class RegistryError(FeatureError):
 class SynthesisError(FeatureError):
     """Aggregate features cannot be synthesized: unknown target, bad cutoff times, a
     relationship naming a missing column."""
+
+
+class TransformError(FeatureError):
+    """A fitted transform that cannot be fitted, found or applied to the given data."""

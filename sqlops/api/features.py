@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.api.registry import ModelRegistryMixin
 from sqlops.api.seedstore import SeedStoreMixin
+from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
 from sqlops.execute.results import BuildResult
@@ -88,7 +89,7 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     return built
 
 
-class FeatureStore(ModelRegistryMixin, SeedStoreMixin):
+class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
     """A project's feature store: ``sqlops.Project(".").features``.
 
     Feature data is read from the warehouse (or, with ``ref=``, from a committed version);

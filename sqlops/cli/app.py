@@ -699,3 +699,34 @@ def features_synthesize(
         target, max_depth=max_depth, primitives=_refs(primitives or []) or None, windows=windows
     )
     render.as_json(rows) if json else render.synthesized_features(rows)
+
+
+@features_app.command("transforms")
+def features_transforms(
+    name: Annotated[str | None, typer.Argument(help="A fitted transform (omit to list).")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Default: the latest.")] = None,
+    json: Json = False,
+) -> None:
+    """List fitted transforms and their versions, or show one: spec and fitted statistics."""
+    from sqlops.cli import render
+
+    store = _open().features
+    if name is None:
+        listed = store.list_transforms()
+        if json:
+            render.as_json({"transforms": listed})
+            return
+        for each, versions in listed.items():
+            render.out().print(f"{each}  versions {', '.join(map(str, versions))}")
+        return
+    doc = store.get_transform(name, version)
+    if json:
+        render.as_json(doc)
+        return
+    render.out().print(f"{name} v{doc['version']}  ({doc['digest'][:12]})")
+    for column, fitted in doc["columns"].items():
+        stats = {k: v for k, v in fitted.items() if k != "kind"}
+        if "values" in stats:
+            stats["values"] = f"{len(stats['values'])} values"
+        shown = ", ".join(f"{k}={v}" for k, v in stats.items())
+        render.out().print(f"  {column}: {fitted['kind']}  {shown}")

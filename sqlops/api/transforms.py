@@ -1,0 +1,164 @@
+"""The fitted-transform verbs of ``project.features`` (``sqlops.features.transforms``):
+fit on a frame, table or query, keep the fit as a versioned document, apply it as SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlops.errors import TransformError
+from sqlops.features import transforms as tf
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from sqlops.api import Project
+    from sqlops.execute.engine import Engine
+
+TRANSFORMS_DIR = "transforms"
+_INPUT = "__sqlops_transform_input"
+_QUERY_WORDS = {"select", "with", "from", "values", "table"}
+
+
+class TransformVerbs:
+    """Mixed into ``FeatureStore``; documents live in ``.sqlops/transforms/<name>/``."""
+
+    project: Project
+
+    @property
+    def _transforms(self) -> tf.TransformStore:
+        return tf.TransformStore(self.project.config.state_path / TRANSFORMS_DIR)
+
+    def fit_transform(self, name: str, df: Any, spec: Mapping[str, Any]) -> pl.DataFrame:
+        """Fit ``spec`` on ``df`` (a Polars/pandas frame, a table name or a SQL query), save
+        the fit as the next version of ``name`` and return ``df`` transformed by it. Nothing
+        is saved when fitting or applying fails."""
+        tf.TransformStore.check_name(name)
+        with self._relation(df) as (engine, relation, where):
+            doc = tf.fit(engine, relation, name, spec, where)
+            frame = engine.polars(tf.select_sql(doc, relation))
+        self._transforms.save(doc)
+        return frame
+
+    def transform(self, name: str, df: Any, version: int | None = None) -> Any:
+        """Apply the saved fit (latest, or ``version``) to a frame, table, query or rows; a
+        single online row (a dict) gives a dict back. The fitted statistics are used as
+        stored: nothing is recomputed from ``df``."""
+        doc = self._load_transform(name, version)
+        if isinstance(df, Mapping):
+            return self._transform_row(doc, df)
+        with self._relation(df) as (engine, relation, where):
+            _check(doc, engine, relation, where)
+            return engine.polars(tf.select_sql(doc, relation))
+
+    def _transform_row(self, doc: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        """One online row, through a DuckDB kept open with each vocabulary as a lookup
+        table (the same entries as the MAP literal), so a row costs about a millisecond."""
+        import polars as pl
+
+        from sqlops.execute.engine import Engine
+
+        cache: dict[Any, Any] = self.__dict__.setdefault("_transform_rows", {})
+        engine = cache.get("engine")
+        if engine is None:
+            engine = cache["engine"] = Engine.open(macros=False)
+        key = (doc["name"], doc["version"], doc["digest"])
+        sql = cache.get(key)
+        if sql is None:
+            lookups: dict[str, str] = {}
+            for column, fitted in doc["columns"].items():
+                if fitted["kind"] == "vocabulary" and fitted["values"]:
+                    table = f"__sqlops_vocab_{len(cache)}_{len(lookups)}"
+                    engine.execute(
+                        f"CREATE TEMP TABLE {table} (key VARCHAR PRIMARY KEY, idx BIGINT)"
+                    )
+                    engine.con.executemany(
+                        f"INSERT INTO {table} VALUES (?, ?)", tf.vocabulary_rows(fitted)
+                    )
+                    lookups[column] = table
+            sql = cache[key] = tf.select_sql(doc, _INPUT, lookups)
+        engine.register(_INPUT, pl.DataFrame([dict(row)]))
+        try:
+            _check(doc, engine, _INPUT, "the row")
+            frame = engine.polars(sql)
+        finally:
+            engine.unregister(_INPUT)
+        out: dict[str, Any] = frame.row(0, named=True)
+        return out
+
+    def _load_transform(self, name: str, version: int | None) -> dict[str, Any]:
+        """A saved fit; documents never change once written, so each is read once."""
+        store = self._transforms
+        chosen = version
+        if chosen is None:
+            versions = store.versions(name)
+            chosen = versions[-1] if versions else None
+        docs: dict[tuple[str, int], dict[str, Any]] = self.__dict__.setdefault(
+            "_transform_docs", {}
+        )
+        if chosen is None or (name, chosen) not in docs:
+            doc = store.load(name, chosen)
+            docs[(name, doc["version"])] = doc
+            return doc
+        return docs[(name, chosen)]
+
+    def transform_sql(self, name: str, relation: str, version: int | None = None) -> str:
+        """The ``SELECT`` applying the saved fit to ``relation`` (a table name or a
+        parenthesized query), for a SQL model or an online lookup to embed."""
+        return tf.select_sql(self._load_transform(name, version), relation)
+
+    def get_transform(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """The saved document: spec, input types, fitted statistics, version, digest."""
+        return self._transforms.load(name, version)
+
+    def list_transforms(self) -> dict[str, list[int]]:
+        store = self._transforms
+        return {n: store.versions(n) for n in store.names()}
+
+    @contextmanager
+    def _relation(self, df: Any) -> Iterator[tuple[Engine, str, str]]:
+        """An engine and a relation over ``df``: the warehouse (read-only) for a table
+        name or query, an in-memory DuckDB with the frame registered otherwise."""
+        from sqlops.execute.engine import Engine
+
+        if isinstance(df, str):
+            words = df.lstrip("( \n\t").split(None, 1)
+            is_query = bool(words) and words[0].lower() in _QUERY_WORDS
+            engine = self.project._open_warehouse(read_only=True)
+            try:
+                yield engine, (f"({df})" if is_query else df), ("the query" if is_query else df)
+            finally:
+                engine.close()
+            return
+        frame = _frame(df)
+        engine = Engine.open(macros=False)
+        try:
+            engine.register(_INPUT, frame)
+            yield engine, _INPUT, "the frame"
+        finally:
+            engine.close()
+
+
+def _check(doc: Mapping[str, Any], engine: Engine, relation: str, where: str) -> None:
+    types = dict(engine.output_columns(f"SELECT * FROM {relation}"))
+    label = f"{doc['name']} v{doc['version']}"
+    tf.check_columns(label, {c: f["kind"] for c, f in doc["columns"].items()}, types, where)
+
+
+def _frame(df: Any) -> Any:
+    import polars as pl
+
+    if isinstance(df, pl.DataFrame):
+        return df
+    if hasattr(df, "iloc"):
+        return pl.from_pandas(df)
+    if isinstance(df, list):
+        return pl.DataFrame(df)
+    try:
+        return pl.DataFrame(df)
+    except (TypeError, ValueError) as exc:
+        raise TransformError(
+            f"cannot read {type(df).__name__} as a frame; pass a Polars or pandas frame, "
+            "a table name, a SQL query or a dict row"
+        ) from exc
