@@ -107,22 +107,7 @@ class FeatureCatalog(Catalog):
         return rows
 
     def _feature_query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        """``_query`` that answers nothing before the first feature record."""
-        if not self.path.exists():
-            return []
-        engine = self._open(read_only=True)
-        try:
-            known = engine.fetch_value(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
-                "('feature_view_builds', 'training_sets') AND database_name = current_database()"
-            )
-            if known != 2:
-                return []
-            cursor = engine.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            engine.close()
+        return self._query(sql, params, needs=("feature_view_builds", "training_sets"))
 
 
 def _decoded(row: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:

@@ -93,19 +93,4 @@ class RegistryCatalog(Catalog):
         return {r["id"] for r in rows}
 
     def _registry_query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        """``_query`` that answers nothing before the first registry record."""
-        if not self.path.exists():
-            return []
-        engine = self._open(read_only=True)
-        try:
-            known = engine.fetch_value(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
-                "('registered_models', 'stored_frames') AND database_name = current_database()"
-            )
-            if known != len(_TABLES):
-                return []
-            cursor = engine.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            engine.close()
+        return self._query(sql, params, needs=_TABLES)

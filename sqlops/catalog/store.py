@@ -131,11 +131,23 @@ class Catalog:
     def model_runs(self, run_id: str) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM model_runs WHERE run_id = ? ORDER BY name", [run_id])
 
-    def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    def _query(
+        self, sql: str, params: list[Any], needs: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """Rows as dicts; nothing before the catalog, or the tables in ``needs`` (created on
+        first use by the modules that record into them), exist."""
         if not self.path.exists():
             return []
         engine = self._open(read_only=True)
         try:
+            if needs:
+                known = engine.fetch_value(
+                    "SELECT count(*) FROM duckdb_tables() WHERE list_contains(?, table_name) "
+                    "AND database_name = current_database()",
+                    [list(needs)],
+                )
+                if known != len(needs):
+                    return []
             cursor = engine.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -27,6 +27,7 @@ from sqlops.config import RelationshipConfig, SourceConfig, parse_duration
 from sqlops.errors import SynthesisError, did_you_mean
 from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import qualified, quote
+from sqlops.features.stats import is_numeric
 
 PRIMITIVES = ("count", "sum", "mean", "std", "min", "max", "num_unique", "last")
 # featuretools' stacking limits: stack_on_self=False for all but Mean; Sum's stack_on_exclude
@@ -42,21 +43,6 @@ _SQL = {
     "num_unique": "COUNT(DISTINCT {x})",
 }
 _ZERO_OF_NOTHING = frozenset({"count", "sum"})
-_NUMERIC_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-)
 _TEMPORAL = ("TIMESTAMP", "DATE")
 _UNITS = {"w": "Weeks", "d": "Days", "h": "Hours", "m": "Minutes", "s": "Seconds"}
 ROW, T, KEY = "__sqlops_row", "__sqlops_t", "__sqlops_key"
@@ -82,7 +68,7 @@ class Table:
         if column in self.categorical:
             return "categorical"
         kind = self.columns[column].upper()
-        if kind.startswith(_NUMERIC_TYPES):
+        if is_numeric(kind):
             return "numeric"
         return "string" if kind == "VARCHAR" else "other"
 
