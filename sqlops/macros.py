@@ -45,22 +45,6 @@ TABLE_MACROS: dict[str, tuple[int, ...]] = {
 ``FROM deduplicate('raw.orders')`` reads ``raw.orders``. Positions hold for every overload.
 """
 
-MACRO_NAMES: frozenset[str] = frozenset(
-    {
-        *TABLE_MACROS,
-        "zscore",
-        "zscore_samp",
-        "minmax",
-        "clip",
-        "clip_quantile",
-        "fill_null_mean",
-        "fill_null_median",
-        "_sqlops_require_columns",
-        "_sqlops_numeric",
-    }
-)
-"""Every macro defined by ``MACRO_SQL``, including the internal ``_sqlops_*`` helpers."""
-
 
 class SupportsExecute(Protocol):
     """Anything with a DuckDB-like ``execute``, such as ``duckdb.DuckDBPyConnection``."""
@@ -110,11 +94,8 @@ def macro_digest(sql: str) -> str:
     >>> macro_digest("select ZScore (x)") == macro_digest("select zscore(y)")
     True
     """
-    hashes, pattern = _hashes(MACRO_SQL)
-    lowered = sql.lower()
-    if not any(name in lowered for name in hashes):  # 15x cheaper than the pattern
-        return ""
-    called = sorted(set(pattern.findall(lowered)))
+    hashes, _ = _hashes(MACRO_SQL)
+    called = sorted(_called(sql.lower()))
     return _hash("\n".join(f"{name} {hashes[name]}" for name in called)) if called else ""
 
 
@@ -132,12 +113,15 @@ def may_window(sql: str) -> bool:
     (True, False)
     """
     lowered = sql.lower()
-    if _OVER.search(lowered):
-        return True
+    return bool(_OVER.search(lowered)) or bool(_called(lowered) & _windowed(MACRO_SQL))
+
+
+def _called(lowered: str) -> set[str]:
+    """The library's macros a lower-cased query calls."""
     hashes, pattern = _hashes(MACRO_SQL)
-    if not any(name in lowered for name in hashes):
-        return False
-    return bool(set(pattern.findall(lowered)) & _windowed(MACRO_SQL))
+    if not any(name in lowered for name in hashes):  # 15x cheaper than the pattern
+        return set()
+    return set(pattern.findall(lowered))
 
 
 @functools.lru_cache(maxsize=4)
@@ -196,3 +180,7 @@ def _hashes(text: str) -> tuple[dict[str, str], re.Pattern[str]]:
 
 def _hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+MACRO_NAMES: frozenset[str] = frozenset(_definitions(MACRO_SQL))
+"""Every macro defined by ``MACRO_SQL``, including the internal ``_sqlops_*`` helpers."""

@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from sqlops.macros import MACRO_NAMES, MACRO_SQL, TABLE_MACROS, macro_names, register_macros
+from sqlops.macros import MACRO_NAMES, MACRO_SQL, TABLE_MACROS, register_macros
 
 # Full-row duplicates (ids 2 and 8), id 4 twice differing only by a NULL, NULLs in every
 # column, ties in qty and amount.
@@ -353,8 +353,3 @@ def test_macros_are_temporary_and_work_on_read_only_databases(tmp_path: Path) ->
     with duckdb.connect(path) as reopened:
         names = {n for (n,) in rows(reopened, "SELECT function_name FROM duckdb_functions()")}
     assert names.isdisjoint(MACRO_NAMES)
-
-
-def test_library_parse_finds_every_declared_macro() -> None:
-    """What the warehouse stores and fingerprints hash: every macro of the file, once."""
-    assert sorted(macro_names()) == sorted(MACRO_NAMES)

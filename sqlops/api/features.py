@@ -50,7 +50,8 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     each view's definition, fingerprint and statistics in the catalog."""
     config = project.config
     marker = config.state_path / BUILT_MARKER
-    if not config.feature_views and not python_declarations(config) and not marker.exists():
+    declared = python_declarations(config)  # walks sys.modules: once per build
+    if not config.feature_views and not declared and not marker.exists():
         return []  # no feature store here: no DuckDB, no catalog
     from sqlops.features.build import build_views
 
@@ -62,13 +63,7 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
         name: f"{config.config_file}:{view.line}: " if config.config_file else ""
         for name, view in config.feature_views.items()
     }
-    where.update(
-        {
-            v.name: f"{path}: "
-            for v, path in python_declarations(config)
-            if isinstance(v, FeatureView)
-        }
-    )
+    where.update({v.name: f"{path}: " for v, path in declared if isinstance(v, FeatureView)})
     engine = project._open_warehouse(macros=False)
     try:
         built = build_views(
@@ -546,12 +541,12 @@ def _frame_stats(
     edges: Mapping[str, Any],
 ) -> dict[str, Any]:
     from sqlops.execute.engine import Engine
+    from sqlops.features.pit import columns
 
     engine = Engine.open(macros=False)
     try:
         engine.register("__sqlops_training_set", frame.select(names))
-        rows = engine.execute("DESCRIBE SELECT * FROM __sqlops_training_set").fetchall()
-        types = {str(r[0]): str(r[1]) for r in rows}
+        types = columns(engine, "__sqlops_training_set")
         return compute(engine, "__sqlops_training_set", types, edges)
     finally:
         engine.close()

@@ -1,5 +1,12 @@
 """Feature store: feature views, point-in-time training sets and an embedded online store."""
 
+from sqlops.errors import (
+    EntityFrameError,
+    FeatureDefinitionError,
+    FeatureError,
+    OnlineStoreError,
+    UnknownFeatureError,
+)
 from sqlops.features.definitions import (
     Entity,
     Feature,
@@ -7,13 +14,6 @@ from sqlops.features.definitions import (
     FeatureView,
     ViewSelection,
     parse_ttl,
-)
-from sqlops.features.errors import (
-    EntityFrameError,
-    FeatureDefinitionError,
-    FeatureError,
-    OnlineStoreError,
-    UnknownFeatureError,
 )
 
 __all__ = [

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlops.config import parse_duration
-from sqlops.errors import did_you_mean
-from sqlops.features.errors import FeatureDefinitionError, UnknownFeatureError
+from sqlops.errors import FeatureDefinitionError, UnknownFeatureError, did_you_mean
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlops.errors import did_you_mean
+from sqlops.errors import OnlineStoreError, UnknownFeatureError, did_you_mean
 from sqlops.execute.engine import Engine
-from sqlops.execute.materialize import quote
+from sqlops.execute.materialize import literal, quote
 from sqlops.features.definitions import ViewSelection
-from sqlops.features.errors import OnlineStoreError, UnknownFeatureError
 from sqlops.features.pit import latest_sql
 
 META = "_sqlops_online"
@@ -156,14 +155,14 @@ class OnlineStore:
         snapshot = self.snapshots / f"{sel.name}-{run}.parquet"
         select = ", ".join(f"{expr} AS c{i}" for i, (_, expr, _, _) in enumerate(encoded))
         con.execute(
-            f"COPY (SELECT {select} FROM ({sql})) TO '{_sql_str(snapshot)}' (FORMAT parquet)"
+            f"COPY (SELECT {select} FROM ({sql})) TO {literal(str(snapshot))} (FORMAT parquet)"
         )
         meta = self.db.execute(
             f"SELECT snapshot, signature FROM {META} WHERE view = ?", (sel.name,)
         ).fetchone()
         previous = self.snapshots / meta[0] if meta else None
         full = meta is None or meta[1] != signature or previous is None or not previous.exists()
-        new = f"read_parquet('{_sql_str(snapshot)}')"
+        new = f"read_parquet({literal(str(snapshot))})"
         nkeys = len(sel.join_keys)
         keys = ", ".join(f"c{i}" for i in range(nkeys))
         if full or previous is None:
@@ -171,7 +170,7 @@ class OnlineStore:
             changed = con.execute(f"SELECT * FROM {new} ORDER BY {keys}").fetchall()
             deleted: list[Any] = []
         else:
-            old = f"read_parquet('{_sql_str(previous)}')"
+            old = f"read_parquet({literal(str(previous))})"
             changed = con.execute(f"SELECT * FROM {new} EXCEPT ALL SELECT * FROM {old}").fetchall()
             deleted = con.execute(
                 f"SELECT {keys} FROM {old} EXCEPT SELECT {keys} FROM {new}"
@@ -360,7 +359,3 @@ class _ReadPlan:
             decs = tuple(DECODERS[decoders[n]] if decoders[n] else None for n in names)
             reads.append(_ViewRead(view_keys, sql, outputs, decs, view))
         return cls(tuple(keys), tuple(reads))
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")

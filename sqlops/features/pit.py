@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlops.errors import SqlopsError
+from sqlops.errors import EntityFrameError, FeatureError, SqlopsError
 from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import quote
 from sqlops.features.definitions import ViewSelection
-from sqlops.features.errors import EntityFrameError, FeatureError
 
 if TYPE_CHECKING:
     import polars as pl

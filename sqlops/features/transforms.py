@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import TransformError
-from sqlops.execute.materialize import quote
+from sqlops.execute.materialize import literal, quote
 from sqlops.storage.objects import atomic_write
 
 if TYPE_CHECKING:
@@ -251,15 +251,11 @@ def _expression(fitted: Mapping[str, Any], col: str, lookup: str | None = None) 
     if lookup is not None:
         found = f"(SELECT idx FROM {lookup} WHERE key = {text})"
     else:
-        entries = ", ".join(f"{_string(v)}: {i}" for i, v in enumerate(values))
+        entries = ", ".join(f"{literal(v)}: {i}" for i, v in enumerate(values))
         found = f"MAP {{{entries}}}[{text}]"
     return (
         f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(coalesce({found}, {unknown}) AS BIGINT) END"
     )
-
-
-def _string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class TransformStore:
