@@ -342,13 +342,18 @@ CASES = [
         write("sql/staging/drop table x;.sql", "select 1 as x\n"),
         expect="drop table x;",
     ),
-    # owned by other branches: marked until merged
     Case(
         "sql-duckdb-rejects",
         ("build",),
         write(MODEL, "-- materialized: table\nselect order_id,, amount from raw.orders\n"),
+        expect=f"{MODEL}:2",
     ),
-    Case("checkout-discards-build", ("checkout", "dev"), uncommitted_build),
+    Case(
+        "checkout-discards-build",
+        ("checkout", "dev"),
+        uncommitted_build,
+        expect="would discard",
+    ),
 ]
 
 

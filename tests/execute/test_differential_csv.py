@@ -35,6 +35,7 @@ def _rows(header: str, row: Callable[[int], str], n: int) -> bytes:
 
 CORPUS: dict[str, bytes] = {
     "issue_repro": b'id,zip,flag,s\n1,00001,T,""\n2,00002,F,a\n',
+    "issue_repro_no_flag": b'id,zip,s\n1,00001,""\n2,00002,a\n',
     "leading_zeros": _rows("id,code", lambda i: f"{i},{i % 50:05d}", 300),
     "yes_no": _rows("id,ok", lambda i: f"{i},{'yes' if i % 3 else 'no'}", 50),
     "true_false_words": _rows("id,ok", lambda i: f"{i},{'true' if i % 2 else 'FALSE'}", 50),
@@ -103,12 +104,15 @@ def _duckdb(path: Path) -> pl.DataFrame | str:
 Built = dict[str, "pl.DataFrame | str"]  # "kind.name" -> what the model reads, or its error
 
 
-def _build(project: Project) -> Built:
-    """Build, then read every model back (one read-only connection to the warehouse)."""
+def _build(project: Project, engines: dict[str, str] | None = None) -> Built:
+    """Build, then read every model back (one read-only connection to the warehouse);
+    ``engines`` gets the engine that computed each model."""
+    nodes = project.build().nodes
     errors = {
-        n.name: n.error or (None if n.status in ("success", "skipped") else n.status)
-        for n in project.build().nodes
+        n.name: n.error or (None if n.status in ("success", "skipped") else n.status) for n in nodes
     }
+    if engines is not None:
+        engines.update({n.name: n.engine for n in nodes})
     out: Built = {}
     with duckdb.connect(
         str(project.config.warehouse_path),
@@ -147,8 +151,20 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tu
     out = {}
     for reader, executor in CONFIGS:
         root = tmp_path_factory.mktemp(f"csv-{reader}-{executor}")
-        out[reader, executor] = (root, _build(_project(root, CORPUS, reader, executor)))
+        ENGINES[reader, executor] = {}
+        project = _project(root, CORPUS, reader, executor)
+        out[reader, executor] = (root, _build(project, ENGINES[reader, executor]))
     return out
+
+
+ENGINES: dict[tuple[str, str], dict[str, str]] = {}  # filled by ``builds``
+# corpus files the Polars path computes (reader polars, executor auto) when this was written:
+# a path that silently stopped being taken would leave every comparison DuckDB against DuckDB
+TAKEN = {
+    "bom", "bools_and_numbers", "crlf", "dates_iso", "floats_with_inf", "header_only",
+    "inf_nan", "issue_repro_no_flag", "leading_zeros", "many_digits", "newlines_quotes",
+    "padded_numbers", "quoted_empty", "semicolon", "tab", "true_false_words",
+}  # fmt: skip
 
 
 CASES = [
@@ -167,6 +183,28 @@ def test_every_path_reads_what_duckdb_reads(
     config: tuple[str, str],
 ) -> None:
     _check(*builds[config], name, kind)
+
+
+def test_the_fast_path_is_taken_where_it_can_be(
+    builds: dict[tuple[str, str], tuple[Path, Built]],
+) -> None:
+    engines = ENGINES["polars", "auto"]
+    taken = {name for name in CORPUS if engines.get(f"{SCHEMA['table']}.{name}") == "polars"}
+    assert taken >= TAKEN, sorted(TAKEN - taken)
+
+
+def test_the_issue_repro_without_booleans_reads_duckdb_values_in_polars(
+    builds: dict[tuple[str, str], tuple[Path, Built]],
+) -> None:
+    """The issue's zeros and quoted empty string, through the Polars scan and executor."""
+    name = f"{SCHEMA['table']}.issue_repro_no_flag"
+    assert ENGINES["polars", "auto"][name] == "polars"
+    got = builds["polars", "auto"][1][name]
+    assert isinstance(got, pl.DataFrame)
+    assert got.to_dicts() == [
+        {"id": 1, "zip": "00001", "s": None},
+        {"id": 2, "zip": "00002", "s": "a"},
+    ]
 
 
 def test_the_issue_repro_reads_duckdb_values(
