@@ -270,18 +270,19 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
             request["features"], full_feature_names=request["full_feature_names"]
         )
         views = [s.view for s in selections]
-        version = self._data_version(name, request["ref"])
+        version, pending = self._data_version(request["ref"], views)
         entities = self._entity_frame(entity, request["ref"], views)
-        request = {
-            **request,
-            "ref": version,
-            "views": [_view_json(self.registry, v) for v in views],
-        }
-        frame = self._compute(_registry_of(request["views"]), entities, request, version)
+        recorded = [_view_json(self.registry, v) for v in views]
+        registry = _registry_of(recorded)
+        # with uncommitted data the set is computed from the warehouse, which the commit
+        # below will record; nothing is committed before every check has passed
+        frame = self._compute(registry, entities, request, None if pending else version)
         if given is not None and not _same(frame, given):
+            where = "the warehouse" if pending else f"version {version[:12]}"
             raise FeatureError(
-                f"the feature data changed since this training set was computed (version "
-                f"{version[:12]} gives other rows); run `sqlops build` and compute it again"
+                f"training set {name}: the feature data changed since this frame was computed "
+                f"({where} gives other rows); compute it again with get_historical_features "
+                "and save that; nothing was saved or committed"
             )
         built = self._catalog.latest_views()
         edges = {
@@ -295,18 +296,20 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
         stats = _frame_stats(
             feature_stats, frame, [o for s in selections for _, o in s.outputs], edges
         )
+        fingerprints = {v.name: built.get(v.name, {}).get("fingerprint", "") for v in views}
         folder = self._training_dir / name / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         try:
             if entities is not None:
                 entities.write_parquet(folder / "entities.parquet")
             frame.write_parquet(folder / "frame.parquet")
-            fingerprints = {v.name: built.get(v.name, {}).get("fingerprint", "") for v in views}
+            if pending:
+                version = self._commit_for(name, pending, registry, entities, request, frame)
             self._catalog.record_training_set(
                 name,
                 version,
                 fingerprints,
-                request,
+                {**request, "ref": version, "views": recorded},
                 stats,
                 folder.relative_to(self.project.config.state_path).as_posix(),
             )
@@ -318,22 +321,70 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
             "data_version": version,
             "fingerprints": fingerprints,
             "rows": frame.height,
+            "committed": bool(pending),
         }
 
     @property
     def _training_dir(self) -> Path:
         return self.project.config.state_path / TRAINING_DIR
 
-    def _data_version(self, name: str, ref: str | None) -> str:
-        """The commit the training set's data is read at: ``ref`` resolved, or the current
-        branch after committing the warehouse to it."""
-        store = self.project.versions
+    def _data_version(self, ref: str | None, views: Sequence[FeatureView]) -> tuple[str, list[str]]:
+        """The commit a training set's data is read at, and the uncommitted tables it reads
+        (which the save must commit first). Nothing is written here.
+
+        ``ref`` is resolved. Otherwise it is the commit the warehouse shows (not the branch
+        head, which another writer may have moved): when the warehouse changed only tables
+        the views do not read, that commit already holds the set's data, so no commit is
+        made for it.
+        """
+        project = self.project
+        store = project.versions
         if ref is not None:
-            return store.resolve(ref)
-        if self.project.branch not in store.branches():  # checked out at a tag or commit
-            return store.resolve(self.project.branch)
-        self.project.commit(f"training set {name}")
-        return store.resolve(self.project.branch)
+            return store.resolve(ref), []
+        base = store.get_commit(project._base_id(store))
+        spec = project.load()
+        _, changes = project._changes({*spec.sources, *spec.models})
+        gone = {c.name for c in changes if c.change == "removed"}
+        tree = (base.tree.keys() | {c.name for c in changes}) - gone
+        read = {v.source.lower() for v in views}
+        for view in views:
+            if view.source.lower() not in tree:
+                raise FeatureError(
+                    f"feature view {view.name} reads {view.source}, which no version can "
+                    "hold (versions keep tables and file sources, not view models); "
+                    "materialize it as a table to save training sets from it"
+                )
+        pending = sorted(c.name for c in changes if c.name in read)
+        if pending and project.branch not in store.branches():
+            raise FeatureError(
+                f"the training set reads uncommitted changes ({', '.join(pending)}) but the "
+                f"warehouse is at commit {project.branch[:12]}, not on a branch; run "
+                "`sqlops checkout <branch>` and build, or save from a clean warehouse"
+            )
+        return base.id, pending
+
+    def _commit_for(
+        self,
+        name: str,
+        pending: Sequence[str],
+        registry: FeatureRegistry,
+        entities: Any,
+        request: Mapping[str, Any],
+        frame: pl.DataFrame,
+    ) -> str:
+        """Commit the warehouse (the set reads its uncommitted ``pending`` tables) and check
+        that the new version gives ``frame``; returns the commit id."""
+        store = self.project.versions
+        made = self.project.commit(f"training set {name}", {"sqlops_training_set": name})
+        version = made.id if made else self.project._base_id(store)
+        if not _same(self._compute(registry, entities, request, version), frame):
+            # another writer moved the branch between the checks and the commit
+            raise FeatureError(
+                f"training set {name}: the branch changed while saving ({', '.join(pending)} "
+                f"read differently at the new commit {version[:12]}); the commit stays, "
+                "the training set was not saved; compute it again and save that"
+            )
+        return version
 
     def _entity_frame(self, entity: Any, ref: str | None, views: Sequence[FeatureView]) -> Any:
         """The entity rows as a Polars frame (a query or table is read now, so the saved
