@@ -51,4 +51,4 @@ class GcMixin(ProjectBase):
     def fsck(self) -> list[str]:
         """Check every ref, commit and object hash (registered models' and stored frames'
         too); returns the problems found (none: [])."""
-        return self.versions.fsck() + registry_problems(self.config.catalog_path, self.objects)
+        return self.versions.fsck() + registry_problems(self.config.catalog_path, self.versions)

@@ -10,21 +10,23 @@ catalog knows an artifact is a pickle, and ``gc`` keeps every registered object.
 from __future__ import annotations
 
 import json
+import math
 import pickle
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.catalog.registry import RegistryCatalog
-from sqlops.errors import RegistryError, did_you_mean
+from sqlops.errors import CorruptObject, RegistryError, did_you_mean
 from sqlops.storage.lock import build_lock
-from sqlops.storage.objects import ObjectStore, file_hash
+from sqlops.storage.objects import file_hash
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlops.api import Project
+    from sqlops.versioning.store import VersionStore
 
 # the governance issue's approvals move models between stages; until then every model is here
 DEFAULT_STAGE = "none"
@@ -70,9 +72,9 @@ class ModelRegistryMixin:
         owner: str | None = None,
     ) -> RegisteredModel:
         """Store ``model`` (pickled) as the next version of ``name``; ``training_set`` names
-        a saved training set, whose data version is recorded with it."""
+        a saved training set, whose data version (and, without ``features``, whose features)
+        is recorded with it. Nothing is recorded when any part fails."""
         _check_name(name)
-        data_version = self._training_version(training_set) if training_set else None
         try:
             payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -84,15 +86,20 @@ class ModelRegistryMixin:
             "name": name,
             "features": list([features] if isinstance(features, str) else features or []),
             "training_set": training_set,
-            "data_version": data_version,
+            "data_version": None,
             "metrics": _metrics(name, metrics or {}),
             "owner": owner or self.project._author(),
             "stage": DEFAULT_STAGE,
         }
-        version = keep_object(
-            self.project, lambda path: path.write_bytes(payload), self._registry.record_model, row
-        )
-        return self.get_model(name, version)
+        # every catalog read and write under one lock: a process reading the catalog while
+        # another writes it would be refused by DuckDB
+        with registry_lock(self.project):
+            if training_set:
+                row["data_version"], used = self._training_set(training_set)
+                row["features"] = row["features"] or used
+            row["artifact"] = store_object(self.project, lambda path: path.write_bytes(payload))
+            version = self._registry.record_model(row)
+            return self.get_model(name, version)
 
     def list_models(self) -> list[RegisteredModel]:
         """Every version of every model, by name then version."""
@@ -118,56 +125,67 @@ class ModelRegistryMixin:
 
     def load_model(self, name: str, version: int | None = None) -> Any:
         """The unpickled model (the latest version by default), after checking that its
-        artifact's bytes still hash to the id recorded when it was saved."""
+        artifact's bytes still hash to the id recorded when it was saved (on lakeFS, an
+        artifact this machine lacks is downloaded first)."""
         record = self.get_model(name, version)
-        path = self.project.objects.path(record.artifact)
-        where = f"model {name} version {record.version}"
-        if not path.is_file():
-            raise RegistryError(
-                f"{where}: artifact {record.artifact} is missing from {path.parent.parent}; "
-                "save the model again"
-            )
-        if file_hash(path) != record.artifact:
-            raise RegistryError(
-                f"{where}: artifact {path} is corrupt (its bytes no longer match hash "
-                f"{record.artifact}); save the model again"
-            )
+        path = artifact(self.project, record.artifact, f"model {name} version {record.version}")
         try:
-            return pickle.loads(path.read_bytes())  # our own artifact, hash-checked above
+            return pickle.loads(path.read_bytes())  # our own artifact, hash-checked
         except (ImportError, AttributeError) as exc:
             raise RegistryError(
-                f"{where}: cannot unpickle it here ({exc}); import or install the code that "
-                "defines the model's class, then load it again"
+                f"model {name} version {record.version}: cannot unpickle it here ({exc}); "
+                "import or install the code that defines the model's class, then load it again"
             ) from exc
 
-    def _training_version(self, name: str) -> str:
+    def _training_set(self, name: str) -> tuple[str, list[str]]:
+        """A saved training set's data version and the features it was computed with."""
         catalog = FeatureCatalog(self.project.config.catalog_path)
         record = catalog.training_set(name)
         if record is None:
             known = [r["name"] for r in catalog.training_sets()]
             hint = did_you_mean(name, known) or "save it first with store.save_training_set"
             raise RegistryError(f"save_model: no training set named {name!r}; {hint}")
-        return str(record["data_version"])
+        return str(record["data_version"]), list(record["request"]["features"])
 
 
-def keep_object(
-    project: Project,
-    write: Callable[[Path], object],
-    record: Callable[[dict[str, Any]], int],
-    row: dict[str, Any],
-) -> int:
-    """Write an object (``write(path)``), store it and ``record`` its id (as
-    ``row["artifact"]``) under the build lock, so a ``gc`` never sees it unrecorded."""
-    objects = project.objects
+@contextmanager
+def registry_lock(project: Project) -> Iterator[None]:
+    """The project's build lock: saves queue behind a build, a ``gc`` or another save."""
     with build_lock(project.config.state_path, wait=LOCK_WAIT):
-        temp = objects.temp_path()
-        write(temp)
-        return record({**row, "artifact": objects.put(temp)})
+        yield
 
 
-def registry_problems(catalog_path: Path, objects: ObjectStore) -> list[str]:
+def store_object(project: Project, write: Callable[[Path], object]) -> str:
+    """Write an object (``write(path)``) into the object folder and the version store (so
+    another clone can fetch it); returns its id. Call it under ``registry_lock`` and record
+    the id before releasing it, so a ``gc`` never sees the object unrecorded."""
+    objects = project.objects
+    temp = objects.temp_path()
+    write(temp)
+    object_id = objects.put(temp)
+    project.versions.put_artifact(object_id)
+    return object_id
+
+
+def artifact(project: Project, object_id: str, where: str) -> Path:
+    """The local file of a stored object (fetched from the version store when this machine
+    lacks it), checked against its hash: a missing or changed object is one RegistryError."""
+    try:
+        path = project.versions.artifact_path(object_id)
+    except CorruptObject as exc:
+        raise RegistryError(f"{where}: {exc.message}; save it again") from exc
+    if file_hash(path) != object_id:
+        raise RegistryError(
+            f"{where}: artifact {path} is corrupt (its bytes no longer match hash "
+            f"{object_id}); save it again"
+        )
+    return path
+
+
+def registry_problems(catalog_path: Path, versions: VersionStore) -> list[str]:
     """``fsck`` of the registry: each registered model and stored frame version whose
-    object is missing or no longer matches its hash."""
+    object is missing from the version store or no longer matches its hash (on lakeFS, an
+    object this machine lacks is downloaded to be checked)."""
     catalog = RegistryCatalog(catalog_path)
     problems = []
     for kind, rows, key in (
@@ -175,32 +193,47 @@ def registry_problems(catalog_path: Path, objects: ObjectStore) -> list[str]:
         ("stored frame", catalog.frames(), "object"),
     ):
         for row in rows:
-            path = objects.path(row[key])
-            state = "missing" if not path.is_file() else "corrupt"
-            if state == "missing" or file_hash(path) != row[key]:
-                problems.append(
-                    f"{kind} {row['name']} version {row['version']}: object {row[key]} is {state}"
-                )
+            where = f"{kind} {row['name']} version {row['version']}"
+            try:
+                path = versions.artifact_path(row[key])
+            except CorruptObject as exc:
+                problems.append(f"{where}: {exc.message}")
+                continue
+            if file_hash(path) != row[key]:
+                problems.append(f"{where}: object {row[key]} is corrupt")
     return problems
 
 
 def _metrics(name: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Metrics as JSON values (numpy scalars become Python numbers), checked before anything
-    is stored."""
+    is stored. NaN and infinities are refused: JSON has no such numbers, and ``--json``
+    output must stay JSON."""
     out = {str(k): v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
+    for key, value in out.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RegistryError(
+                f"model {name}: metric {key!r} is {value}, which JSON cannot hold; "
+                "record it as a string (e.g. 'nan') or leave it out"
+            )
     try:
-        json.dumps(out, allow_nan=True)
+        json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise RegistryError(
-            f"model {name}: metrics must be numbers, strings, lists or dicts ({exc})"
+            f"model {name}: metrics must be finite numbers, strings, lists or dicts ({exc})"
         ) from exc
     return out
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or name != name.strip():
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name != name.strip()
+        or not name.isprintable()
+    ):
         raise RegistryError(
-            f"model name {name!r} is not a name; use a non-empty string without surrounding spaces"
+            f"model name {name!r} is not a name; use a non-empty, one-line string without "
+            "surrounding spaces"
         )
 
 

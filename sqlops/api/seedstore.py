@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlops.api.registry import keep_object
+from sqlops.api.registry import artifact, registry_lock, store_object
 from sqlops.catalog.registry import RegistryCatalog
 from sqlops.errors import RegistryError, did_you_mean
 
@@ -36,19 +36,17 @@ class SeedStoreMixin:
         (default ``data``); returns the version number."""
         frame = _polars(df, name)
         catalog = RegistryCatalog(self.project.config.catalog_path)
-        return keep_object(
-            self.project,
-            frame.write_parquet,
-            lambda row: catalog.record_frame(name, row["artifact"], frame.columns),
-            {},
-        )
+        with registry_lock(self.project):
+            object_id = store_object(self.project, frame.write_parquet)
+            return catalog.record_frame(name, object_id, frame.columns)
 
     def load(self, name: str = DATA, version: int | None = None) -> pl.DataFrame:
         """The frame stored under ``name`` (the latest version by default)."""
         import polars as pl
 
         record = self._frame(name, version)
-        return pl.read_parquet(self.project.objects.path(record["object"]))
+        where = f"stored frame {name} version {record['version']}"
+        return pl.read_parquet(artifact(self.project, record["object"], where))
 
     def save_features(self, names: Sequence[str], df: Any, name: str = FEATURES) -> int:
         """Store the ``names`` columns of ``df`` as the feature table (featuretools'

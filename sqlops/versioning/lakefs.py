@@ -5,6 +5,9 @@ error. Layout in the repository::
 
     tables/<schema>/<name>/<object id>.parquet   the table's parts (ids are blake3 hashes)
     _sqlops/tables/<schema>.<name>.json          its TableVersion: parts, columns, rows, ...
+    _sqlops/artifacts/<object id>                a registered model's artifact, on the
+                                                 ``sqlops-artifacts`` branch (data branches
+                                                 never see it)
 
 One metadata file per table makes lakeFS's own three-way merge conflict per table. A sqlops
 commit is staged on a short-lived ``sqlops-tx-*`` branch cut from the head, committed there
@@ -55,6 +58,8 @@ from sqlops.versioning.store import (
 )
 
 TX_PREFIX = "sqlops-tx-"
+ARTIFACTS_BRANCH = "sqlops-artifacts"
+_ARTIFACTS = "_sqlops/artifacts/"
 _META = "_sqlops/tables/"
 _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
@@ -127,7 +132,11 @@ class LakeFSStore:
 
     def branches(self) -> dict[str, str]:
         with self._sdk("list branches"):
-            return {b.id: b.head.id for b in self.repo.branches() if not b.id.startswith(TX_PREFIX)}
+            return {
+                b.id: b.head.id
+                for b in self.repo.branches()
+                if not b.id.startswith(TX_PREFIX) and b.id != ARTIFACTS_BRANCH
+            }
 
     def tags(self) -> dict[str, str]:
         with self._sdk("list tags"):
@@ -213,11 +222,16 @@ class LakeFSStore:
     def _download(self, object_id: str, commit: str, table: str) -> str | None:
         """Fetch one part as stored in ``commit``; returns what is wrong with it, if anything."""
         where = f"table {table} in commit {commit[:12]}: object {object_id}"
+        return self._fetch(object_id, commit, _part(table, object_id), where)
+
+    def _fetch(self, object_id: str, ref: str, path: str, where: str) -> str | None:
+        """Download ``path`` at ``ref`` into the local cache if its bytes hash to
+        ``object_id``; returns what is wrong with it, if anything."""
         tmp = self.objects.temp_path()
         try:
-            with self._sdk(f"download table {table}"):
+            with self._sdk(f"download {where}"):
                 try:
-                    source = self.repo.ref(commit).object(_part(table, object_id))
+                    source = self.repo.ref(ref).object(path)
                     with source.reader(mode="rb") as reader, tmp.open("wb") as out:
                         while chunk := reader.read(_CHUNK):
                             out.write(chunk if isinstance(chunk, bytes) else chunk.encode())
@@ -229,6 +243,49 @@ class LakeFSStore:
             return None
         finally:
             tmp.unlink(missing_ok=True)
+
+    # -- artifacts (registered models, stored frames) --------------------------------------
+
+    def put_artifact(self, object_id: str) -> None:
+        """Keep a cached object in the repository too (committed on the artifacts branch),
+        so a machine without it can fetch it; a no-op when it is there already."""
+        target = f"{_ARTIFACTS}{object_id}"
+        with self._sdk(f"store artifact {object_id}"):
+            home = self.repo.branch(ARTIFACTS_BRANCH)
+            if _has(home.object(target)):
+                return
+            self._create_artifacts_branch()
+            tx = self.repo.branch(_tx_name()).create(source_reference=ARTIFACTS_BRANCH)
+            try:
+                writer = tx.object(target).writer(
+                    mode="wb", content_type="application/octet-stream"
+                )
+                with writer as out, self.objects.path(object_id).open("rb") as src:
+                    shutil.copyfileobj(src, out, _CHUNK)
+                tx.commit(message=f"artifact {object_id}", metadata={_AUTHOR: _user()})
+                try:
+                    tx.merge_into(home, message=f"artifact {object_id}")
+                except lx.ConflictException:
+                    if not _has(home.object(target)):  # not the same artifact stored meanwhile
+                        raise
+            finally:
+                tx.delete()
+
+    def artifact_path(self, object_id: str) -> Path:
+        """The cached file of an artifact, downloaded (and checked against its id) on a miss."""
+        path = self.objects.path(object_id)
+        if not path.is_file():
+            where = f"artifact {object_id}"
+            problem = self._fetch(object_id, ARTIFACTS_BRANCH, f"{_ARTIFACTS}{object_id}", where)
+            if problem:
+                raise CorruptObject(problem)
+        return path
+
+    def _create_artifacts_branch(self) -> None:
+        """The artifacts branch, cut once from the default branch (two processes may race)."""
+        default = self.repo.properties.default_branch
+        with contextlib.suppress(lx.ConflictException):
+            self.repo.branch(ARTIFACTS_BRANCH).create(source_reference=default, exist_ok=True)
 
     # -- commits -------------------------------------------------------------------------
 
@@ -348,11 +405,9 @@ class LakeFSStore:
                 for part in version.parts:
                     if not (self.objects.exists(part) or part in self._located):
                         raise CorruptObject(f"table {name}: object {part} was never stored")
-        # the start time in the name lets gc tell a transaction a killed process left
-        tx_name = f"{TX_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:16]}"
         meta = {**metadata, _AUTHOR: author or _user(), _TX: "1"}
         with self._sdk(f"commit to {branch}"):
-            tx = self.repo.branch(tx_name).create(source_reference=head)
+            tx = self.repo.branch(_tx_name()).create(source_reference=head)
             try:
                 self._stage(tx, old, new)
                 tx.commit(message=message, metadata={_AUTHOR: meta[_AUTHOR]})
@@ -513,6 +568,20 @@ def _reason(exc: Exception) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])
     return str(exc).splitlines()[0]
+
+
+def _tx_name() -> str:
+    """A transaction branch's name; the start time in it lets gc tell one a killed process
+    left."""
+    return f"{TX_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:16]}"
+
+
+def _has(stored: Any) -> bool:
+    """Whether an object exists (False when its branch does not exist yet)."""
+    try:
+        return bool(stored.exists())
+    except lx.NotFoundException:
+        return False
 
 
 def _tx_started(branch: str) -> float:

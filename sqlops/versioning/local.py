@@ -194,6 +194,12 @@ class LocalStore:
             raise CorruptObject(f"object {object_id} is missing from {self.objects}")
         return path
 
+    def put_artifact(self, object_id: str) -> None:
+        """Artifacts live in the object folder already: nothing to do."""
+
+    def artifact_path(self, object_id: str) -> Path:
+        return self.part_path(object_id)
+
     # -- commits -------------------------------------------------------------------------
 
     def get_commit(self, cid: str) -> Commit:

@@ -210,6 +210,15 @@ class VersionStore(Protocol):
         """A local path DuckDB can read the object from (a cache, for remote stores)."""
         ...
 
+    def put_artifact(self, object_id: str) -> None:
+        """Keep an object of the local folder (a model artifact) in the store, outside
+        every branch's tables, so any clone of the store can fetch it."""
+        ...
+
+    def artifact_path(self, object_id: str) -> Path:
+        """A local path of an artifact ``put_artifact`` kept (fetched on a cache miss)."""
+        ...
+
     def commit(
         self,
         branch: str,

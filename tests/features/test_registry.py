@@ -5,6 +5,7 @@ unknown names, ``gc`` keeping what the registry references; and the seed's
 
 from __future__ import annotations
 
+import math
 import pickle
 from dataclasses import dataclass
 
@@ -155,6 +156,9 @@ def test_training_set_and_its_data_version_are_recorded(project: sqlops.Project)
     commit = project.versions.resolve(project.branch)
     assert (saved.training_set, saved.data_version) == ("drivers", commit)
     assert saved.features == ["driver_hourly_stats:conv_rate"]
+    # without features=, the features are the ones the training set was computed with
+    implied = store.save_model(name="fraud", model=Scaler(2.0), training_set="drivers")
+    assert implied.features == ["driver_hourly_stats:conv_rate"]
 
 
 def test_seed_store_methods_round_trip(project: sqlops.Project) -> None:
@@ -180,12 +184,6 @@ def test_seed_store_methods_round_trip(project: sqlops.Project) -> None:
     assert_frame_equal(store.load_features(), df.select("a", "b"))  # nothing written
 
 
-def test_registry_files_live_in_the_object_store(project: sqlops.Project) -> None:
-    saved = project.features.save_model(name="churn", model=Scaler(1.0))
-    path = project.objects.path(saved.artifact)
-    assert path.is_relative_to(project.root / ".sqlops" / "versions" / "objects")
-
-
 def test_fsck_reports_a_corrupt_artifact_or_frame(project: sqlops.Project) -> None:
     store = project.features
     saved = store.save_model(name="churn", model=Scaler(1.0))
@@ -194,10 +192,10 @@ def test_fsck_reports_a_corrupt_artifact_or_frame(project: sqlops.Project) -> No
     project.objects.path(saved.artifact).write_bytes(b"garbage")
     frame = store._frame("rows", None)["object"]
     project.objects.path(frame).unlink()
-    assert project.fsck() == [
-        f"model churn version 1: object {saved.artifact} is corrupt",
-        f"stored frame rows version 1: object {frame} is missing",
-    ]
+    problems = project.fsck()
+    assert problems[0] == f"model churn version 1: object {saved.artifact} is corrupt"
+    assert problems[1].startswith(f"stored frame rows version 1: object {frame} is missing")
+    assert len(problems) == 2
 
 
 def test_model_whose_class_is_gone_is_one_line(project: sqlops.Project) -> None:
@@ -224,6 +222,12 @@ def test_metrics_are_stored_as_json_numbers(project: sqlops.Project) -> None:
     store = project.features
     saved = store.save_model(name="m", model=Scaler(1.0), metrics={"acc": np.float32(0.5)})
     assert saved.metrics == {"acc": 0.5} and type(saved.metrics["acc"]) is float
-    with pytest.raises(sqlops.RegistryError, match="metrics must be numbers"):
+    with pytest.raises(sqlops.RegistryError, match="metrics must be"):
         store.save_model(name="m", model=Scaler(1.0), metrics={"acc": object()})
+    # JSON has no NaN or infinity: `models list --json` must stay parseable JSON
+    for bad in (float("nan"), np.float64("inf"), -math.inf):
+        with pytest.raises(sqlops.RegistryError, match=r"'loss' is .*JSON cannot hold"):
+            store.save_model(name="m", model=Scaler(1.0), metrics={"loss": bad})
+    with pytest.raises(sqlops.RegistryError, match="not a name"):
+        store.save_model(name="churn\nv2", model=Scaler(1.0))
     assert [m.version for m in store.list_models()] == [1]
