@@ -107,6 +107,10 @@ class ModelRegistryMixin:
 
     def get_model(self, name: str, version: int | None = None) -> RegisteredModel:
         """One version's record (the latest by default)."""
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise RegistryError(
+                f"model {name}: version {version!r} is not a version number; pass an int"
+            )
         versions = self._registry.models(name)
         if not versions:
             known = sorted({r["name"] for r in self._registry.models()})

@@ -118,6 +118,8 @@ def test_unknown_model_or_version_suggests_names(project: sqlops.Project) -> Non
         store.load_model("churn_modle")
     with pytest.raises(sqlops.RegistryError, match=r"no version 2; its versions are 1\.\.1"):
         store.get_model("churn_model", version=2)
+    with pytest.raises(sqlops.RegistryError, match="'1' is not a version number"):
+        store.load_model("churn_model", version="1")  # type: ignore[arg-type]
     with pytest.raises(sqlops.RegistryError, match="no training set named 'train'"):
         store.save_model(name="churn_model", model=Scaler(2.0), training_set="train")
     with pytest.raises(sqlops.RegistryError, match="cannot be pickled"):
