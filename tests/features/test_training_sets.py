@@ -125,3 +125,26 @@ def test_a_save_reading_only_committed_tables_does_not_commit_other_changes(
     assert cli_log(project) == log
     assert saved["data_version"] == log[0]["id"]
     assert [c.name for c in proj.status().uncommitted] == ["marts.driver_trips"]
+
+
+def test_a_save_that_cannot_be_versioned_commits_nothing(make_project: ProjectFactory) -> None:
+    view_model = TRIPS_SQL.replace("-- materialized: table", "-- materialized: view")
+    config = CONFIG.replace('source = "raw.driver_stats"', 'source = "marts.driver_trips"', 1)
+    config = config.replace('features = ["conv_rate", "acc_rate", "avg_daily_trips"]', "")
+    config = config.replace('created_timestamp = "created"\n', "")
+    root = make_project(
+        {
+            "sqlops.toml": config
+            + '\n[feature_views.driver_hourly_stats.features.trips]\ntype = "BIGINT"\n',
+            "data/driver_stats.csv": DRIVER_STATS,
+            "sql/marts/driver_trips.sql": view_model,
+        }
+    )
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()  # built, never committed
+    log, heads = cli_log(root), refs(root)
+    frame = proj.features.get_historical_features(entity_frame(), ["driver_hourly_stats:trips"])
+    with pytest.raises(sqlops.FeatureError, match="not view models"):
+        proj.features.save_training_set("trips", frame)
+    assert cli_log(root) == log and refs(root) == heads
+    assert saved_sets(root) == []
