@@ -2,9 +2,11 @@
 ``get_model`` on a project's ``FeatureStore``.
 
 A model is pickled and kept as an object of the version store's object folder, under the
-blake3 hash of its bytes (so the same model saved twice is stored once); the catalog keeps
-each version's metadata. Objects are named ``<hash>.parquet`` whatever they hold; only the
-catalog knows an artifact is a pickle, and ``gc`` keeps every registered object.
+blake3 hash of its bytes (so the same model saved twice is stored once); on lakeFS it is
+also committed to the repository (``VersionStore.put_artifact``), so a machine without the
+local object downloads it. The catalog keeps each version's metadata. Objects are named
+``<hash>.parquet`` whatever they hold; only the catalog knows an artifact is a pickle, and
+``gc`` keeps every registered object.
 """
 
 from __future__ import annotations
