@@ -57,6 +57,11 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
 
     registry = project_registry(config, spec.names)
     fingerprints = {n.name: n.fingerprint for n in result.nodes if n.status in _OK}
+    parts = {  # a table model's parts share one schema (an incremental model's may not)
+        n.name: [str(project.objects.path(o)) for o in n.objects]
+        for n in result.nodes
+        if n.status == "success" and n.materialized == "table" and n.objects
+    }
     catalog = FeatureCatalog(config.catalog_path)
     previous = catalog.latest_views()
     where = {
@@ -66,13 +71,7 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     where.update({v.name: f"{path}: " for v, path in declared if isinstance(v, FeatureView)})
     engine = project._open_warehouse(macros=False)
     try:
-        built = build_views(
-            engine,
-            registry,
-            fingerprints,
-            previous,
-            where,
-        )
+        built = build_views(engine, registry, fingerprints, previous, where, parts=parts)
     finally:
         engine.close()
     catalog.record_views(result.run_id, [b.record() for b in built])

@@ -9,7 +9,7 @@ views name only warehouse relations, so the warehouse still opens in plain DuckD
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,10 +104,13 @@ def build_views(
     previous: Mapping[str, Mapping[str, Any]],
     where: Mapping[str, str],
     stats: bool = True,
+    parts: Mapping[str, Sequence[str]] | None = None,
 ) -> list[BuiltView]:
     """Create every view of ``registry`` whose relation was built (``fingerprints``: relation
     name -> build fingerprint), drop the views no longer declared, and compute statistics
-    (reused from ``previous`` for a view whose fingerprint did not change)."""
+    (reused from ``previous`` for a view whose fingerprint did not change; ``parts``:
+    relation name -> the Parquet files of one schema a table model wrote, see
+    ``feature_stats``)."""
     relations = con.relations()
     plans: list[tuple[FeatureView, dict[str, str], dict[str, Any], str]] = []
     for view in registry.views.values():
@@ -145,7 +148,9 @@ def build_views(
             numbers = dict(before["stats"])
         elif stats:
             types = {f.name: columns[f.name] for f in view.features}
-            numbers = feature_stats(con, qualified(f"{SCHEMA}.{view.name}"), types)
+            relation = qualified(f"{SCHEMA}.{view.name}")
+            files = (parts or {}).get(view.source, ())
+            numbers = feature_stats(con, relation, types, parts=files)
         else:
             numbers = {}
         seconds = time.perf_counter() - started

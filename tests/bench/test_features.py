@@ -66,7 +66,15 @@ CASES = [
     ("1M x 1M", 1_000_000, 1_000_000, 10, "30d"),
     ("1M x 100k deep", 1_000_000, 100_000, 1000, None),
 ]
-PLANS = ["sqlops", "sqlops-asof", "sqlops-range", "duckdb-asof", "duckdb-range", "polars-asof"]
+PLANS = [
+    "sqlops",
+    "sqlops-asof",
+    "sqlops-range",
+    "duckdb-asof",
+    "duckdb-range",
+    "duckdb-range-inner",
+    "polars-asof",
+]
 
 FEATURE_SQL = """COPY (SELECT (hash(i) % {keys})::BIGINT AS k,
     TIMESTAMP '2024-01-01' + to_seconds((hash(i, 1) % {year})::BIGINT) AS et,
@@ -95,6 +103,13 @@ def hand_duckdb(plan: str, ttl: str | None) -> str:
             ON e.k = d.k AND e.event_timestamp >= d.et ORDER BY e.rn"""
     window = "" if days is None else f"AND f.et >= e.event_timestamp - INTERVAL {days} DAY"
     cols = ", ".join(f"f.{f}" for f in FEATURES)
+    if plan == "duckdb-range-inner":  # match inside the window, then attach to every entity row
+        return f"""WITH e AS ({e}), m AS (SELECT e.rn, {cols} FROM e JOIN fv f
+            ON e.k = f.k AND f.et <= e.event_timestamp {window}
+            QUALIFY row_number() OVER (PARTITION BY e.rn ORDER BY f.et DESC,
+            f.ct DESC NULLS LAST) = 1)
+            SELECT e.k, e.event_timestamp, {", ".join(f"m.{f}" for f in FEATURES)}
+            FROM e LEFT JOIN m ON m.rn = e.rn ORDER BY e.rn"""
     return f"""WITH e AS ({e}) SELECT e.k, e.event_timestamp, {cols} FROM e LEFT JOIN fv f
         ON e.k = f.k AND f.et <= e.event_timestamp {window}
         QUALIFY row_number() OVER (PARTITION BY e.rn ORDER BY f.et DESC NULLS LAST,
@@ -207,6 +222,54 @@ def training_sets(scale: float, log: Callable[[str], None], root: Path) -> dict[
             )
         report[label] = results
     return report
+
+
+# (feature rows, entity rows, rows per key to try)
+SWEEP = [
+    (2_000_000, 200_000, [2, 4, 8, 16, 32, 64, 128]),
+    (1_000_000, 1_000_000, [1, 2, 4, 8, 16, 32]),
+]
+
+
+def plan_sweep(scale: float, log: Callable[[str], None]) -> None:
+    """The range and ASOF plans side by side as rows per key grow (no ttl), for two ratios of
+    entity to feature rows: where the auto plan's cut-off belongs."""
+    for f_rows, e_rows, depths in SWEEP:
+        _sweep(max(int(f_rows * scale), 1000), max(int(e_rows * scale), 100), depths, log)
+
+
+def _sweep(f_n: int, e_n: int, depths: list[int], log: Callable[[str], None]) -> None:
+    cols = ", ".join(
+        f"(hash(i, {3 + j}) % 1000000) / 1000.0 AS {f}" for j, f in enumerate(FEATURES)
+    )
+    log(f"\nplan cut-off sweep ({f_n:,} feature rows x {e_n:,} entity rows, no ttl; median of 3)")
+    log(f"  {'rows/key':>9}{'range s':>9}{'asof s':>9}{'asof/range':>11}  auto")
+    for depth in depths:
+        keys = max(f_n // depth, 1)
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        con.execute(
+            f"CREATE TABLE fv AS SELECT (hash(i) % {keys})::BIGINT AS k, "
+            f"TIMESTAMP '2024-01-01' + to_seconds((hash(i, 1) % {YEAR})::BIGINT) AS et, "
+            f"et + to_seconds((hash(i, 2) % 3600)::BIGINT) AS ct, {cols} FROM range({f_n}) t(i)"
+        )
+        con.execute(
+            f"CREATE TABLE ent AS SELECT (hash(i, 9) % {keys})::BIGINT AS k, "
+            f"TIMESTAMP '2024-01-01' + to_seconds((hash(i, 10) % {YEAR})::BIGINT) "
+            f"AS event_timestamp FROM range({e_n}) t(i)"
+        )
+        engine = Engine(con, ":memory:")
+        sel = registry(None).select(["fv:*"])
+        times: dict[str, list[float]] = {"range": [], "asof": []}
+        for _ in range(3):
+            for plan in ("range", "asof"):
+                t0 = time.perf_counter()
+                get_historical_features(engine, "ent", sel, plan=plan)  # type: ignore[arg-type]
+                times[plan].append(time.perf_counter() - t0)
+        auto = get_historical_features(engine, "ent", sel).plans[0].plan
+        con.close()
+        r, a = statistics.median(times["range"]), statistics.median(times["asof"])
+        log(f"  {depth:>9}{r:>9.3f}{a:>9.3f}{a / r:>10.2f}x  {auto}")
 
 
 def percentiles(samples: list[float]) -> str:
@@ -342,6 +405,10 @@ def test_training_sets(request: pytest.FixtureRequest, tmp_path: Path) -> None:
         assert len(sums) == 1, "every plan must give the same rows in the same order"
 
 
+def test_plan_cutoff_sweep(request: pytest.FixtureRequest) -> None:
+    plan_sweep(_scale(), terminal_log(request))
+
+
 def test_online_store(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     online(_scale(), terminal_log(request), tmp_path)
 
@@ -362,6 +429,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         training_sets(args.scale, print, Path(tmp))
+        plan_sweep(args.scale, print)
         online(args.scale, print, Path(tmp))
         statistics_share(args.scale, print, Path(tmp))
 
