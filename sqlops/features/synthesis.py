@@ -215,7 +215,9 @@ def synthesize_plan(
         raise SynthesisError(f"synthesize target {target} is not a source with an index; {hint}")
     if max_depth < 1:
         raise SynthesisError(f"max_depth = {max_depth} must be at least 1")
-    prims = [p.lower() for p in (PRIMITIVES if primitives is None else primitives)]
+    # each primitive once (a repeat would only make duplicate names)
+    asked = PRIMITIVES if primitives is None else primitives
+    prims = list(dict.fromkeys(str(p).lower() for p in asked))
     for p in prims:
         if p not in PRIMITIVES:
             hint = did_you_mean(p, PRIMITIVES) or f"known: {', '.join(PRIMITIVES)}"

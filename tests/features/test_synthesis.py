@@ -268,6 +268,7 @@ def test_only_the_asked_primitives(built: sqlops.Project) -> None:
         "MEAN(sessions.COUNT(transactions))",
         "MEAN(sessions.MEAN(transactions.amount))",
     ]
+    assert names(built, primitives=["mean", "COUNT", "mean", "count"]) == got
 
 
 def test_values_equal_a_hand_computation(built: sqlops.Project) -> None:
@@ -500,7 +501,8 @@ child = "raw.sessions.Customer Ref"
             "sqlops.toml": config,
             "data/customers.csv": "CustomerId,Name\n1,a\n2,b\n",
             "data/sessions.csv": 'Session Id,Customer Ref,Start,"Amount ""USD"""\n'
-            "10,1,2024-01-02 00:00:00,1.5\n11,1,2024-01-03 00:00:00,2.5\n12,2,2024-01-03 00:00:00,\n",
+            "10,1,2024-01-02 00:00:00,1.5\n11,1,2024-01-03 00:00:00,2.5\n"
+            "12,2,2024-01-03 00:00:00,\n",
         }
     )
     proj = sqlops.Project(root)
