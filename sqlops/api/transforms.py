@@ -67,8 +67,9 @@ class TransformVerbs:
             }
         out = tf.apply_row(doc, row, indexes)
         if out is None:
-            frame = self.transform(doc["name"], [dict(row)], doc["version"])
-            out = frame.row(0, named=True)
+            with self._relation([dict(row)]) as (engine, relation, _):
+                _check(doc, engine, relation, "the row")
+                out = _apply(doc, engine, relation).row(0, named=True)
         return out
 
     def _load_transform(self, name: str, version: int | None) -> dict[str, Any]:

@@ -588,9 +588,9 @@ def test_online_row_falls_back_to_sql_for_what_python_does_not_reproduce(store: 
     got = store.transform("rows", {**base, "z": decimal.Decimal("1.10")})
     want = store.transform("rows", pl.DataFrame([{**base, "z": 1.1}])).row(0, named=True)
     assert got["z"] == pytest.approx(want["z"], rel=1e-15)
-    with pytest.raises(sqlops.TransformError, match="the frame has no column zc"):
+    with pytest.raises(sqlops.TransformError, match="the row has no column zc"):
         store.transform("rows", {k: v for k, v in base.items() if k != "zc"})
-    with pytest.raises(sqlops.TransformError, match=r"the frame\.z is VARCHAR"):
+    with pytest.raises(sqlops.TransformError, match=r"the row\.z is VARCHAR"):
         store.transform("rows", {**base, "z": "1.0"})
 
 
