@@ -611,3 +611,16 @@ def test_vocabulary_of_frames_with_columns_named_v_and_n(store: Any) -> None:
     for column in train.columns:
         vocab = vocabulary(train[column].to_list())
         assert out[column].to_list() == [vocab.index(v) for v in train[column]]
+
+
+def test_cli_shows_a_column_name_with_brackets(store: Any, monkeypatch: Any) -> None:
+    """A column like ``price[/usd]`` is text, not Rich markup (it raised MarkupError)."""
+    from typer.testing import CliRunner
+
+    from sqlops.cli.app import app
+
+    store.fit_transform("br", pl.DataFrame({"price[/usd]": [1.0, 2.0]}), {"price[/usd]": "min_max"})
+    monkeypatch.chdir(store.project.root)
+    shown = CliRunner().invoke(app, ["features", "transforms", "br"])
+    assert shown.exit_code == 0, shown.output
+    assert "price[/usd]: min_max" in shown.output
