@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import TransformError
 from sqlops.execute.materialize import literal, quote
+from sqlops.features.stats import is_numeric
 from sqlops.storage.objects import atomic_write
 
 if TYPE_CHECKING:
@@ -49,10 +50,6 @@ _OPTIONS = {
     "vocabulary": {"top_k", "frequency_threshold", "default_value", "num_oov_buckets"},
     "bucketize": {"num_buckets"},
 }
-_NUMERIC = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
-    r"UHUGEINT|FLOAT|DOUBLE|DECIMAL(\(\d+,\s*\d+\))?|\"?NULL\"?)$"
-)
 _VOCAB_TYPES = re.compile(
     r"^(VARCHAR|TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|"
     r"UINTEGER|UBIGINT|BOOLEAN|\"?NULL\"?)$"
@@ -121,7 +118,10 @@ def check_columns(
         )
     for column, kind in needs.items():
         ctype = types[column]
-        ok = _VOCAB_TYPES.match(ctype) if kind == "vocabulary" else _NUMERIC.match(ctype)
+        if kind == "vocabulary":
+            ok = bool(_VOCAB_TYPES.match(ctype))
+        else:  # a column of only NULLs (type NULL) is numeric enough
+            ok = is_numeric(ctype) or ctype.strip('"') == "NULL"
         if not ok:
             what = "a string or integer" if kind == "vocabulary" else "a numeric"
             raise TransformError(
