@@ -762,7 +762,8 @@ def _relationships(
         sides = []
         for key in ("parent", "child"):
             value = spec.get(key, "")
-            table, _, column = value.lower().rpartition(".")
+            table, _, column = value.rpartition(".")
+            table = table.lower()  # a column keeps its case (the data's, like index)
             if table.count(".") != 1 or not column:
                 raise ConfigError(
                     f"{where}.{key} = {value!r} is not schema.table.column",

@@ -713,20 +713,7 @@ def features_transforms(
     store = _open().features
     if name is None:
         listed = store.list_transforms()
-        if json:
-            render.as_json({"transforms": listed})
-            return
-        for each, versions in listed.items():
-            render.out().print(f"{each}  versions {', '.join(map(str, versions))}")
+        render.as_json({"transforms": listed}) if json else render.transform_fits(listed)
         return
     doc = store.get_transform(name, version)
-    if json:
-        render.as_json(doc)
-        return
-    render.out().print(f"{name} v{doc['version']}  ({doc['digest'][:12]})")
-    for column, fitted in doc["columns"].items():
-        stats = {k: v for k, v in fitted.items() if k != "kind"}
-        if "values" in stats:
-            stats["values"] = f"{len(stats['values'])} values"
-        shown = ", ".join(f"{k}={v}" for k, v in stats.items())
-        render.out().print(f"  {column}: {fitted['kind']}  {shown}")
+    render.as_json(doc) if json else render.transform_fit(doc)

@@ -430,6 +430,24 @@ def registered_models(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def transform_fits(listed: dict[str, list[int]]) -> None:
+    """``sqlops features transforms``: each fitted transform with its versions."""
+    for name, versions in listed.items():
+        out().print(escape(f"{name}  versions {', '.join(map(str, versions))}"))
+
+
+def transform_fit(doc: dict[str, Any]) -> None:
+    """``sqlops features transforms NAME``: one line per column with its fitted numbers
+    (a vocabulary by its size); names are escaped, a ``[`` in one is not markup."""
+    out().print(escape(f"{doc['name']} v{doc['version']}  ({doc['digest'][:12]})"))
+    for column, fitted in doc["columns"].items():
+        stats = {k: v for k, v in fitted.items() if k != "kind"}
+        if "values" in stats:
+            stats["values"] = f"{len(stats['values'])} values"
+        shown = ", ".join(f"{k}={v}" for k, v in stats.items())
+        out().print(escape(f"  {column}: {fitted['kind']}  {shown}"))
+
+
 def synthesized_features(rows: list[dict[str, Any]]) -> None:
     """``sqlops features synthesize``: one line per generated feature with its SQL."""
     shown = [{**r, "path": " <- ".join(r["path"])} for r in rows]

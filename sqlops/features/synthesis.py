@@ -63,6 +63,13 @@ class Table:
         """The name features use (featuretools' dataframe name): the table without schema."""
         return self.name.split(".", 1)[-1]
 
+    def time(self, alias: str) -> str:
+        """The time index as a naive UTC timestamp, as cutoffs are: DuckDB would compare a
+        TIMESTAMPTZ with a naive time in the session's zone (the machine's)."""
+        column = f"{alias}.{quote(self.time_index or '')}"
+        aware = "TIME ZONE" in self.columns[self.time_index or ""].upper()
+        return f"timezone('UTC', {column})" if aware else column
+
     def kind(self, column: str) -> str:
         """``categorical``, ``numeric``, ``string`` or ``other`` (no primitive applies)."""
         if column in self.categorical:
@@ -208,7 +215,9 @@ def synthesize_plan(
         raise SynthesisError(f"synthesize target {target} is not a source with an index; {hint}")
     if max_depth < 1:
         raise SynthesisError(f"max_depth = {max_depth} must be at least 1")
-    prims = [p.lower() for p in (PRIMITIVES if primitives is None else primitives)]
+    # each primitive once (a repeat would only make duplicate names)
+    asked = PRIMITIVES if primitives is None else primitives
+    prims = list(dict.fromkeys(str(p).lower() for p in asked))
     for p in prims:
         if p not in PRIMITIVES:
             hint = did_you_mean(p, PRIMITIVES) or f"known: {', '.join(PRIMITIVES)}"
@@ -235,7 +244,7 @@ def synthesize_plan(
         seen.add(feature.name)
     on = f"tgt.{quote(main.index)} = cut.{KEY}"
     if main.time_index:
-        on += f" AND tgt.{quote(main.time_index)} <= cut.{T}"
+        on += f" AND {main.time('tgt')} <= cut.{T}"
     items = [f"tgt.{quote(c)}" for c in passthrough]
     froms = [f"cut LEFT JOIN {qualified(main.name)} AS tgt ON {on}"]
     for n, (agg, feats) in enumerate(joins):
@@ -326,7 +335,7 @@ class _Builder:
         """The child's rows of each cutoff row's parents, as of the cutoff (and window)."""
         cond = [f"c.{quote(link.child_column)} = p.{parent_key}"]
         if child.time_index:
-            ti = f"c.{quote(child.time_index)}"
+            ti = child.time("c")
             cond.append(f"{ti} <= p.{T}")
             if span is not None:
                 micros = int(span.total_seconds() * 1_000_000)

@@ -5,7 +5,8 @@ training frame, a later table and an online row get exactly the same normalizati
 Kinds (``spec`` maps a column to a kind name or ``{kind: {options}}``):
 
 - ``z_score``: ``(x - mean) / std`` with the population std (ddof 0, as TFT and
-  scikit-learn); an empty or single-valued column passes through unscaled (TFT).
+  scikit-learn); a single-valued column is only centered, ``x - mean``, and an empty
+  one passes through (TFT's and scikit-learn's zero-variance rule).
 - ``min_max``: ``(x - min) / (max - min)``, not clipped outside the fitted range; an
   empty or single-valued column is scaled by the sigmoid ``1 / (1 + exp(-x))``
   (TFT's ``scale_to_0_1``).
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import TransformError
 from sqlops.execute.materialize import literal, quote
+from sqlops.features.stats import is_numeric
 from sqlops.storage.objects import atomic_write
 
 if TYPE_CHECKING:
@@ -48,15 +50,12 @@ _OPTIONS = {
     "vocabulary": {"top_k", "frequency_threshold", "default_value", "num_oov_buckets"},
     "bucketize": {"num_buckets"},
 }
-_NUMERIC = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
-    r"UHUGEINT|FLOAT|DOUBLE|DECIMAL(\(\d+,\s*\d+\))?|\"?NULL\"?)$"
-)
 _VOCAB_TYPES = re.compile(
     r"^(VARCHAR|TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|"
     r"UINTEGER|UBIGINT|BOOLEAN|\"?NULL\"?)$"
 )
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_ORD = "__sqlops_ord"  # the input's row number, to give rows back in their order
 
 
 def parse_spec(spec: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -119,7 +118,10 @@ def check_columns(
         )
     for column, kind in needs.items():
         ctype = types[column]
-        ok = _VOCAB_TYPES.match(ctype) if kind == "vocabulary" else _NUMERIC.match(ctype)
+        if kind == "vocabulary":
+            ok = bool(_VOCAB_TYPES.match(ctype))
+        else:  # a column of only NULLs (type NULL) is numeric enough
+            ok = is_numeric(ctype) or ctype.strip('"') == "NULL"
         if not ok:
             what = "a string or integer" if kind == "vocabulary" else "a numeric"
             raise TransformError(
@@ -151,11 +153,14 @@ def fit(
                     f"{kind} needs finite values (filter or impute them first)"
                 )
             stats["scaled"] = distinct > 1
+            if kind == "z_score":
+                stats["centered"] = True  # see _centered
             columns[column] = {"kind": kind, **stats}
         elif kind == "vocabulary":
             rows = engine.execute(
-                f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM {relation} "
-                f"WHERE {col} IS NOT NULL GROUP BY v ORDER BY n DESC, v DESC"
+                # by position: an alias could be taken for an input column of that name
+                f"SELECT CAST({col} AS VARCHAR), count(*) FROM {relation} "
+                f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 DESC"
             ).fetchall()
             floor = options.get("frequency_threshold", 1)
             values = [str(v) for v, n in rows if n >= floor][: options.get("top_k")]
@@ -197,21 +202,41 @@ def select_sql(
     doc: Mapping[str, Any], relation: str, lookups: Mapping[str, str] | None = None
 ) -> str:
     """The ``SELECT`` applying a fitted transform to ``relation``: every column in its
-    place, the transformed ones replaced (``* REPLACE`` needs no list of the others).
-    A vocabulary is a ``MAP`` literal (self-contained text), or with ``lookups`` a scalar
-    subquery on a ``(key, idx)`` table holding the same entries, which DuckDB binds in
-    well under a millisecond instead of ~100 ms for a 10k-entry literal (the online path)."""
+    place and rows in its order, the transformed ones replaced (``* REPLACE`` needs no list
+    of the others). A vocabulary is a ``LEFT JOIN`` on its ``(key, idx)`` rows: a relation
+    named in ``lookups`` (a registered frame), else a ``VALUES`` list (self-contained text).
+    The join took 0.13-0.19 s on 1M rows with 10k entries where a ``MAP`` literal took
+    1.4-3.7 s; joins do not keep row order, so rows are numbered and sorted back."""
     lookups = lookups or {}
-    parts = ", ".join(
-        f"{_expression(fitted, quote(c), lookups.get(c))} AS {quote(c)}"
-        for c, fitted in doc["columns"].items()
+    joins: list[str] = []
+    parts = []
+    for column, fitted in doc["columns"].items():
+        col = f"s.{quote(column)}"
+        found = None
+        if fitted["kind"] == "vocabulary" and fitted["values"]:
+            alias = f"__sqlops_v{len(joins)}"
+            table = lookups.get(column) or _values_sql(fitted)
+            joins.append(f"LEFT JOIN {table} AS {alias} ON {alias}.key = CAST({col} AS VARCHAR)")
+            found = f"{alias}.idx"
+        parts.append(f"{_expression(fitted, col, found)} AS {quote(column)}")
+    replace = ", ".join(parts)
+    if not joins:
+        return f"SELECT s.* REPLACE ({replace}) FROM {relation} AS s"
+    return (
+        f"SELECT s.* EXCLUDE ({_ORD}) REPLACE ({replace}) FROM "
+        f"(SELECT *, row_number() OVER () AS {_ORD} FROM {relation}) AS s "
+        f"{' '.join(joins)} ORDER BY s.{_ORD}"
     )
-    return f"SELECT * REPLACE ({parts}) FROM {relation}"
 
 
-def vocabulary_rows(fitted: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """The ``(key, idx)`` rows of a vocabulary's lookup table."""
-    return [(v, i) for i, v in enumerate(fitted["values"])]
+def lookup_rows(fitted: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """A vocabulary's ``(key, idx)`` rows as columns, to register as a lookup relation."""
+    return {"key": list(fitted["values"]), "idx": list(range(len(fitted["values"])))}
+
+
+def _values_sql(fitted: Mapping[str, Any]) -> str:
+    rows = ", ".join(f"({literal(v)}, CAST({i} AS BIGINT))" for i, v in enumerate(fitted["values"]))
+    return f"(SELECT * FROM (VALUES {rows}) AS t(key, idx))"
 
 
 def _double(value: float) -> str:
@@ -219,13 +244,14 @@ def _double(value: float) -> str:
     return f"CAST('{float(value)!r}' AS DOUBLE)"
 
 
-def _expression(fitted: Mapping[str, Any], col: str, lookup: str | None = None) -> str:
+def _expression(fitted: Mapping[str, Any], col: str, found: str | None) -> str:
+    """The SQL of one fitted column; ``found`` is a vocabulary's joined index (or None)."""
     kind = fitted["kind"]
     x = f"CAST({col} AS DOUBLE)"
     if kind == "z_score":
-        if not fitted["scaled"]:
-            return x
-        return f"(({x} - {_double(fitted['mean'])}) / {_double(fitted['std'])})"
+        if fitted["scaled"]:
+            return f"(({x} - {_double(fitted['mean'])}) / {_double(fitted['std'])})"
+        return f"({x} - {_double(fitted['mean'])})" if _centered(fitted) else x
     if kind == "min_max":
         if not fitted["scaled"]:
             return f"(1.0 / (1.0 + exp(-{x})))"
@@ -236,26 +262,99 @@ def _expression(fitted: Mapping[str, Any], col: str, lookup: str | None = None) 
             return f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(0 AS BIGINT) END"
         terms = " + ".join(f"CAST({x} >= {_double(b)} AS BIGINT)" for b in fitted["boundaries"])
         return f"({terms})"
-    values = fitted["values"]
-    text = f"CAST({col} AS VARCHAR)"
-    size = len(values)
     if fitted["num_oov_buckets"]:
+        text = f"CAST({col} AS VARCHAR)"
         unknown = (
-            f"({size} + CAST(('0x' || substr(md5({text}), 1, 15)) AS BIGINT) "
+            f"({len(fitted['values'])} + CAST(('0x' || substr(md5({text}), 1, 15)) AS BIGINT) "
             f"% {fitted['num_oov_buckets']})"
         )
     else:
         unknown = str(int(fitted["default_value"]))
-    if not values:
-        return f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST({unknown} AS BIGINT) END"
-    if lookup is not None:
-        found = f"(SELECT idx FROM {lookup} WHERE key = {text})"
+    index = f"coalesce({found}, {unknown})" if found else unknown
+    return f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST({index} AS BIGINT) END"
+
+
+def _centered(fitted: Mapping[str, Any]) -> bool:
+    """A constant column's z-score is ``x - mean`` (TFT's and scikit-learn's zero-variance
+    rule); fits saved before this rule (no ``centered`` key) keep passing ``x`` through."""
+    return bool(fitted.get("centered")) and fitted["mean"] is not None
+
+
+# -- one online row in Python, from the same fitted numbers (tested equal to the SQL) --------
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def apply_row(
+    doc: Mapping[str, Any], row: Mapping[str, Any], indexes: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any] | None:
+    """``row`` transformed as ``select_sql`` would transform it, computed in Python (about
+    a microsecond instead of milliseconds through DuckDB); ``indexes`` maps a vocabulary
+    column to ``{value: index}``. None when a value is not one this path reproduces
+    exactly (a missing column, a Decimal, a huge integer, a wrong type): the caller then
+    takes the SQL path, which answers or raises the one-line error."""
+    out = dict(row)
+    for column, fitted in doc["columns"].items():
+        if column not in row:
+            return None
+        value = row[column]
+        if value is None:
+            continue
+        got: float | int | None
+        if fitted["kind"] == "vocabulary":
+            got = _vocabulary_value(fitted, indexes.get(column, {}), value)
+        else:
+            got = _numeric_value(fitted, value)
+        if got is None:
+            return None
+        out[column] = got
+    return out
+
+
+def _numeric_value(fitted: Mapping[str, Any], value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        return None
+    x = float(value)
+    kind = fitted["kind"]
+    if kind == "z_score":
+        if fitted["scaled"]:
+            return (x - float(fitted["mean"])) / float(fitted["std"])
+        return x - float(fitted["mean"]) if _centered(fitted) else x
+    if kind == "min_max":
+        if fitted["scaled"]:
+            return (x - float(fitted["min"])) / float(fitted["max"] - fitted["min"])
+        try:
+            return 1.0 / (1.0 + math.exp(-x))
+        except OverflowError:  # DuckDB's exp overflows to infinity
+            return 0.0
+    # a NaN compares greater than every number in DuckDB, so it lands in the last bucket
+    return sum(1 for b in fitted["boundaries"] if math.isnan(x) or x >= b)
+
+
+def _vocabulary_value(
+    fitted: Mapping[str, Any], index: Mapping[str, int], value: Any
+) -> int | None:
+    if isinstance(value, bool):
+        text = "true" if value else "false"  # DuckDB's text of a BOOLEAN
+    elif isinstance(value, int) and _INT64[0] <= value <= _INT64[1]:
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
     else:
-        entries = ", ".join(f"{literal(v)}: {i}" for i, v in enumerate(values))
-        found = f"MAP {{{entries}}}[{text}]"
-    return (
-        f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(coalesce({found}, {unknown}) AS BIGINT) END"
-    )
+        return None
+    found = index.get(text)
+    if found is not None:
+        return found
+    buckets: int = fitted["num_oov_buckets"]
+    if not buckets:
+        return int(fitted["default_value"])
+    try:
+        digest = hashlib.md5(text.encode()).hexdigest()
+    except UnicodeEncodeError:  # a lone surrogate: leave it to DuckDB
+        return None
+    return len(fitted["values"]) + int(digest[:15], 16) % int(buckets)
 
 
 class TransformStore:

@@ -268,6 +268,7 @@ def test_only_the_asked_primitives(built: sqlops.Project) -> None:
         "MEAN(sessions.COUNT(transactions))",
         "MEAN(sessions.MEAN(transactions.amount))",
     ]
+    assert names(built, primitives=["mean", "COUNT", "mean", "count"]) == got
 
 
 def test_values_equal_a_hand_computation(built: sqlops.Project) -> None:
@@ -439,3 +440,78 @@ def test_cli_bad_target_is_one_line(built: sqlops.Project) -> None:
     assert ran.returncode != 0
     assert "did you mean raw.customers" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_aware_time_indexes_are_compared_in_utc_whatever_the_session_zone(
+    make_project: ProjectFactory, monkeypatch: Any
+) -> None:
+    """Naive cutoffs are UTC; DuckDB compares a naive timestamp with a TIMESTAMPTZ in the
+    session's zone, which is the machine's unless set (here New York, 5 hours behind)."""
+    import sqlops.execute.engine as engine_module
+
+    connect = engine_module._connect
+
+    def in_new_york(target: str, read_only: bool, config: dict[str, Any]) -> Any:
+        con = connect(target, read_only, config)
+        con.execute("SET TimeZone = 'America/New_York'")
+        return con
+
+    monkeypatch.setattr(engine_module, "_connect", in_new_york)
+    root = make_project(
+        {
+            "sqlops.toml": CONFIG.split('[sources."raw.transactions"]')[0]
+            + '[[relationships]]\nparent = "raw.customers.customer_id"\n'
+            + 'child = "raw.sessions.customer_id"\n',
+            "data/customers.csv": "customer_id,signup\n1,2024-01-01 22:00:00+00\n",
+            "data/sessions.csv": "session_id,customer_id,start,device\n"
+            "10,1,2024-01-02 00:00:00+00,mobile\n11,1,2024-01-02 03:00:00+00,desktop\n",
+        }
+    )
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()
+    cut = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 1],
+            "time": [T(2024, 1, 1, 21), T(2024, 1, 1, 23), T(2024, 1, 2), T(2024, 1, 2, 2)],
+        }
+    )
+    frame = proj.features.synthesize("raw.customers", cut, max_depth=1)
+    assert frame["COUNT(sessions)"].to_list() == [0, 0, 1, 1]
+    assert frame["LAST(sessions.device)"].to_list() == [None, None, "mobile", "mobile"]
+    assert frame["signup"].null_count() == 1  # signed up at 22:00 UTC, after the first cutoff
+
+
+def test_identifiers_keep_their_case_and_spaces(make_project: ProjectFactory) -> None:
+    config = """
+[sources."raw.customers"]
+path = "data/customers.csv"
+index = "CustomerId"
+
+[sources."raw.sessions"]
+path = "data/sessions.csv"
+index = "Session Id"
+time_index = "Start"
+
+[[relationships]]
+parent = "raw.customers.CustomerId"
+child = "raw.sessions.Customer Ref"
+"""
+    root = make_project(
+        {
+            "sqlops.toml": config,
+            "data/customers.csv": "CustomerId,Name\n1,a\n2,b\n",
+            "data/sessions.csv": 'Session Id,Customer Ref,Start,"Amount ""USD"""\n'
+            "10,1,2024-01-02 00:00:00,1.5\n11,1,2024-01-03 00:00:00,2.5\n"
+            "12,2,2024-01-03 00:00:00,\n",
+        }
+    )
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()
+    cut = pl.DataFrame(
+        {"CustomerId": [2, 1, 1], "time": [T(2024, 1, 3), T(2024, 1, 3), T(2024, 1, 2)]}
+    )
+    frame = proj.features.synthesize("raw.customers", cut, max_depth=1)
+    assert frame["COUNT(sessions)"].to_list() == [1, 2, 1]
+    assert frame['SUM(sessions.Amount "USD")'].to_list() == [0, 4.0, 1.5]
+    assert frame['LAST(sessions.Amount "USD")'].to_list() == [None, 2.5, 1.5]
+    assert frame["Name"].to_list() == ["b", "a", "a"]

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sqlops
+from sqlops.features.transforms import apply_row
 
 from conftest import ProjectFactory
 
@@ -70,8 +71,10 @@ def houses() -> pl.DataFrame:
 
 def z_score(train: list[float | None], apply: list[float | None]) -> list[float | None]:
     seen = np.array([v for v in train if v is not None], dtype=float)
-    if len(set(seen.tolist())) <= 1:  # empty or constant: unscaled (TFT)
+    if len(seen) == 0:  # empty: passes through
         return [None if v is None else float(v) for v in apply]
+    if len(set(seen.tolist())) == 1:  # constant: centered, not scaled (TFT, scikit-learn)
+        return [None if v is None else v - seen[0] for v in apply]
     mean, std = seen.mean(), seen.std(ddof=0)
     return [None if v is None else (v - mean) / std for v in apply]
 
@@ -140,12 +143,18 @@ def test_pandas_frames_are_accepted(store: Any) -> None:
 
 def test_matches_scikit_learn_scalers(store: Any) -> None:
     preprocessing = pytest.importorskip("sklearn.preprocessing")
-    df = houses().drop_nulls(["age", "price"])
-    out = store.fit_transform("sk", df, {"age": "z_score", "price": "min_max"})
-    std = preprocessing.StandardScaler().fit_transform(df[["age"]].to_numpy())
+    df = houses().drop_nulls(["age", "price"]).with_columns(const=pl.lit(4.5))
+    spec = {"age": "z_score", "price": "min_max", "const": "z_score"}
+    out = store.fit_transform("sk", df, spec)
+    scaler = preprocessing.StandardScaler().fit(df[["age", "const"]].to_numpy())
+    std = scaler.transform(df[["age", "const"]].to_numpy())
     mm = preprocessing.MinMaxScaler().fit_transform(df[["price"]].to_numpy())
     close(out["age"].to_list(), std[:, 0].tolist())
     close(out["price"].to_list(), mm[:, 0].tolist())
+    close(out["const"].to_list(), std[:, 1].tolist())  # zero variance: x - mean
+    later = pl.DataFrame({"age": [1.0], "price": [1.0], "const": [7.0]})
+    got = store.transform("sk", later)["const"].to_list()
+    close(got, scaler.transform(later[["age", "const"]].to_numpy())[:, 1].tolist())
 
 
 def test_constant_and_empty_columns_pass_through_like_tft(store: Any) -> None:
@@ -168,7 +177,7 @@ def test_constant_and_empty_columns_pass_through_like_tft(store: Any) -> None:
         "empty_b": {"bucketize": {"num_buckets": 3}},
     }
     out = store.fit_transform("edge", df, spec)
-    assert out["const"].to_list() == [3.0, 3.0, None, 3.0]
+    assert out["const"].to_list() == [0.0, 0.0, None, 0.0]  # x - mean, as TFT and sklearn
     assert out["empty"].to_list() == [None] * 4
     close(out["const_mm"].to_list(), [1 / (1 + math.exp(-2))] * 4)
     later = pl.DataFrame(
@@ -414,3 +423,204 @@ def test_quoted_names_values_integer_keys_and_decimals(store: Any) -> None:
     close(out["amount"].to_list(), z_score(amounts, amounts))
     row = {'odd "col"': "a\\b", "code": 12, "amount": 2.25}
     assert store.transform("q", row) == out.row(1, named=True)
+
+
+# -- the vocabulary join and the Python online row, against independent formulas ----------
+
+
+def map_formula(fitted: dict[str, Any], column: str) -> str:
+    """The vocabulary as the first version computed it (a DuckDB MAP literal), written
+    here independently of the module, as the reference the join must equal."""
+    text = f'CAST("{column}" AS VARCHAR)'
+    entries = ", ".join(
+        "'" + v.replace("'", "''") + f"': {i}" for i, v in enumerate(fitted["values"])
+    )
+    size, buckets_ = len(fitted["values"]), fitted["num_oov_buckets"]
+    unknown = (
+        f"({size} + CAST(('0x' || substr(md5({text}), 1, 15)) AS BIGINT) % {buckets_})"
+        if buckets_
+        else str(fitted["default_value"])
+    )
+    return (
+        f'CASE WHEN "{column}" IS NULL THEN NULL '
+        f"ELSE CAST(coalesce(MAP {{{entries}}}[{text}], {unknown}) AS BIGINT) END"
+    )
+
+
+def test_vocabulary_join_equals_the_map_formula_and_a_dict(store: Any) -> None:
+    """Large enough (300k rows) for DuckDB's parallel join to reorder rows if let."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(3000)] + ["o'brien", 'say "hi"', "", "ÉTÉ", "a\\b"]
+    train = pl.DataFrame(
+        {
+            "w": [*rng.choice(words, 20_000).tolist(), None],
+            "n": rng.integers(-50, 50, 20_001).tolist(),
+            "o": rng.choice(words[:500], 20_001).tolist(),
+        }
+    )
+    spec = {"w": "vocabulary", "n": {"vocabulary": {"top_k": 60}}, "o": {}}
+    spec["o"] = {"vocabulary": {"num_oov_buckets": 5, "frequency_threshold": 30}}
+    store.fit_transform("vj", train, spec)
+    doc = store.get_transform("vj")
+    n = 300_000
+    probe_words = [*words, "unseen", "zz'z", "W1"]
+    later = pl.DataFrame(
+        {
+            "id": range(n),
+            "w": [None if i % 17 == 0 else probe_words[i % len(probe_words)] for i in range(n)],
+            "n": [None if i % 13 == 0 else (i * 7919) % 140 - 70 for i in range(n)],
+            "o": [probe_words[(i * 31) % len(probe_words)] for i in range(n)],
+        }
+    )
+    got = store.transform("vj", later)
+    con = duckdb.connect()
+    con.register("later", later.to_arrow())
+    formulas = ", ".join(f'{map_formula(doc["columns"][c], c)} AS "{c}"' for c in "wno")
+    want = con.sql(f"SELECT id, {formulas} FROM later ORDER BY id").fetchall()
+    assert got.rows() == want  # same values, same order
+    for column in "wno":  # and a plain dict lookup
+        fitted = doc["columns"][column]
+        index = {v: i for i, v in enumerate(fitted["values"])}
+        for value, out in zip(later[column][:2000], got[column][:2000], strict=True):
+            if value is None:
+                assert out is None
+            elif str(value) in index:
+                assert out == index[str(value)]
+            elif fitted["num_oov_buckets"]:
+                assert out == md5_bucket(str(value), len(index), fitted["num_oov_buckets"])
+            else:
+                assert out == -1
+    sql = store.transform_sql("vj", "later")  # self-contained text: the same answers
+    assert con.sql(sql).fetchall()[:5000] == got.rows()[:5000]
+
+
+ROW_SPEC: dict[str, Any] = {
+    "z": "z_score",
+    "zc": "z_score",
+    "ze": "z_score",
+    "m": "min_max",
+    "mc": "min_max",
+    "b": {"bucketize": {"num_buckets": 5}},
+    "be": {"bucketize": {"num_buckets": 3}},
+    "v": {"vocabulary": {"num_oov_buckets": 4}},
+    "vd": {"vocabulary": {"default_value": -9}},
+    "vi": "vocabulary",
+    "vb": "vocabulary",
+}
+
+
+def row_fit(store: Any) -> None:
+    rng = np.random.default_rng(3)
+    train = pl.DataFrame(
+        {
+            "z": (rng.normal(5, 3, 200) * 8).round() / 8,
+            "zc": [2.5] * 200,
+            "ze": pl.Series([None] * 200, dtype=pl.Float64),
+            "m": rng.uniform(-4, 9, 200),
+            "mc": [1] * 200,
+            "b": rng.integers(0, 40, 200).astype(float),
+            "be": pl.Series([None] * 200, dtype=pl.Float64),
+            "v": rng.choice(["a", "b", "c", "d"], 200),
+            "vd": rng.choice(["x", "y"], 200),
+            "vi": rng.integers(0, 6, 200),
+            "vb": rng.choice([True, False], 200),
+        }
+    )
+    store.fit_transform("rows", train, ROW_SPEC)
+
+
+@pytest.fixture(scope="module")
+def row_store(tmp_path_factory: Any) -> Any:
+    store = sqlops.Project(tmp_path_factory.mktemp("rows")).features
+    row_fit(store)
+    return store
+
+
+numbers = st.one_of(
+    st.none(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 750.0, -750.0, 2.5, 10.0, 20.0, 39.0]),
+)
+texts = st.one_of(st.none(), st.sampled_from(["a", "b", "zz", "", "o'x"]), st.text(max_size=5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            **{c: numbers for c in ("z", "zc", "ze", "m", "mc", "b", "be")},
+            "v": texts,
+            "vd": texts,
+            "vi": st.one_of(st.none(), st.integers(-3, 8)),
+            "vb": st.one_of(st.none(), st.booleans()),
+            "other": st.integers(0, 9),
+        }
+    )
+)
+def test_online_row_in_python_equals_the_sql_path(row_store: Any, row: Any) -> None:
+    store = row_store
+    doc = store.get_transform("rows")
+    indexes = {
+        c: {v: i for i, v in enumerate(f.get("values", []))} for c, f in doc["columns"].items()
+    }
+    assert apply_row(doc, row, indexes) is not None  # the Python path, not the fallback
+    got = store.transform("rows", row)
+    frame = pl.DataFrame([row])
+    want = store.transform("rows", frame).row(0, named=True)
+    assert got.keys() == want.keys()
+    for column, value in want.items():
+        if isinstance(value, float) and math.isnan(value):
+            assert math.isnan(got[column]), column
+        else:
+            assert got[column] == value and type(got[column]) is type(value), column
+
+
+def test_online_row_falls_back_to_sql_for_what_python_does_not_reproduce(store: Any) -> None:
+    import decimal
+
+    row_fit(store)
+    base = {"z": 1.0, "zc": 1.0, "ze": 1.0, "m": 1.0, "mc": 1.0, "b": 1.0, "be": 1.0}
+    base |= {"v": "a", "vd": "x", "vi": 3, "vb": True}
+    odd = {**base, "z": decimal.Decimal("1.10"), "vi": 2**70}
+    with pytest.raises(sqlops.TransformError, match="vocabulary needs a string or integer"):
+        store.transform("rows", odd)  # a HUGEINT key is refused, as for a frame
+    got = store.transform("rows", {**base, "z": decimal.Decimal("1.10")})
+    want = store.transform("rows", pl.DataFrame([{**base, "z": 1.1}])).row(0, named=True)
+    assert got["z"] == pytest.approx(want["z"], rel=1e-15)
+    with pytest.raises(sqlops.TransformError, match="the row has no column zc"):
+        store.transform("rows", {k: v for k, v in base.items() if k != "zc"})
+    with pytest.raises(sqlops.TransformError, match=r"the row\.z is VARCHAR"):
+        store.transform("rows", {**base, "z": "1.0"})
+
+
+def test_fits_saved_before_centering_keep_passing_constants_through(store: Any) -> None:
+    store.fit_transform("old", pl.DataFrame({"x": [3.0, 3.0]}), {"x": "z_score"})
+    path = store.project.config.state_path / "transforms" / "old" / "1.json"
+    doc = json.loads(path.read_text())
+    del doc["columns"]["x"]["centered"]  # the document as the first version wrote it
+    path.write_text(json.dumps(doc))
+    assert store.transform("old", pl.DataFrame({"x": [5.0]}))["x"].to_list() == [5.0]
+    assert store.transform("old", {"x": 5.0}) == {"x": 5.0}
+
+
+def test_vocabulary_of_frames_with_columns_named_v_and_n(store: Any) -> None:
+    """The analyzer's own aliases once captured input columns of those names."""
+    train = pl.DataFrame({"v": ["a", "b", "b"], "n": ["x", "x", "y"], "k": ["p", "q", "q"]})
+    out = store.fit_transform("vn", train, {c: "vocabulary" for c in train.columns})
+    for column in train.columns:
+        vocab = vocabulary(train[column].to_list())
+        assert out[column].to_list() == [vocab.index(v) for v in train[column]]
+
+
+def test_cli_shows_a_column_name_with_brackets(store: Any, monkeypatch: Any) -> None:
+    """A column like ``price[/usd]`` is text, not Rich markup (it raised MarkupError)."""
+    from typer.testing import CliRunner
+
+    from sqlops.cli.app import app
+
+    store.fit_transform("br", pl.DataFrame({"price[/usd]": [1.0, 2.0]}), {"price[/usd]": "min_max"})
+    monkeypatch.chdir(store.project.root)
+    shown = CliRunner().invoke(app, ["features", "transforms", "br"])
+    assert shown.exit_code == 0, shown.output
+    assert "price[/usd]: min_max" in shown.output
