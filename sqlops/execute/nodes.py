@@ -198,7 +198,8 @@ def _incremental(
     # the true types of the previous parts (their view's) and of the new rows: the view
     # over both casts each column back to the newer type (written.columns leaves out
     # types that need no restoring, but here a column's old type may differ)
-    old = tuple(engine.columns(model.name).items()) if previous else ()
+    known = ctx.known.get(engine, model.name) if previous else None
+    old = known.columns if known is not None else ()
     if old and not columns:
         columns = tuple(engine.describe(select, where))
     typed = _Typed(old, tuple(columns))
