@@ -5,11 +5,13 @@ Polars results kept for later models of the same build (``Frames``): the records
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine
 from sqlops.execute.parts import Guess
@@ -67,6 +69,41 @@ class KnownColumns:
         return None if columns is None else Guess(columns, m.row_type(columns, self.keywords))
 
 
+class Sniffs:
+    """DuckDB's sniffer answer (``sniff_csv``'s row, every field) for each CSV file of this
+    build, asked once per file version (its stats): the source's view and the Polars CSV
+    scan both pin what it finds. None when the file cannot be sniffed (DuckDB's reader
+    then reports the problem)."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, int, int], dict[str, Any] | None] = {}
+        self.locks: dict[tuple[str, int, int], threading.Lock] = {}
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(source: Source) -> tuple[str, int, int] | None:
+        """The file version asked about: the sniff (its options) and the file's stats."""
+        try:
+            stat = os.stat(source.location)
+        except OSError:
+            return None
+        return m.sniff_select(source, fields="*"), stat.st_size, stat.st_mtime_ns
+
+    def get(self, engine: Engine, source: Source) -> dict[str, Any] | None:
+        key = self.key(source)
+        if key is None:
+            return None
+        with self.lock:  # one lock per file: other files are sniffed meanwhile
+            lock = self.locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self.found:
+                try:
+                    self.found[key] = engine.fetch_record(key[0])
+                except ExecutionError:
+                    self.found[key] = None
+            return self.found[key]
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What every node build needs besides its own engine cursor."""
@@ -81,6 +118,7 @@ class BuildContext:
     executor: str = "auto"
     frames: Frames = field(default_factory=Frames)
     known: KnownColumns = field(default_factory=KnownColumns)
+    sniffs: Sniffs = field(default_factory=Sniffs)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlops.errors import ExecutionError
-from sqlops.execute import materialize as m
+from sqlops.execute.context import Sniffs
 from sqlops.execute.engine import Engine
 from sqlops.project.model import Source
 
@@ -36,21 +35,19 @@ _NONE = "(empty)"  # how the sniffer says "no such character"
 _QUOTES = {'"': '"', _NONE: None}  # the sniffed quote -> Polars' quote_char
 
 
-def polars_scan(engine: Engine, source: Source) -> pl.LazyFrame | None:
-    """A lazy Polars scan giving DuckDB's rows and types for the source, or None."""
+def polars_scan(engine: Engine, source: Source, sniffs: Sniffs) -> pl.LazyFrame | None:
+    """A lazy Polars scan giving DuckDB's rows and types for the source, or None;
+    ``sniffs`` holds this build's sniffer answers (the source's view asked them too)."""
     options = dict(source.options)
     if source.format != "csv" or source.hive or set(options) - _OPTIONS:
         return None
     if any(c in source.location for c in "*?[") or not options.get("header", True):
         return None
-    try:
-        stat = os.stat(source.location)
-    except OSError:
+    key = Sniffs.key(source)
+    if key is None:
         return None  # DuckDB's reader reports the problem
-    sniff = m.sniff_select(source, fields="*")
-    key = (sniff, stat.st_size, stat.st_mtime_ns)
-    if key not in _PINNED:  # one sniff and one byte search per file version and process
-        _PINNED[key] = _pin(engine, sniff, source.location)
+    if key not in _PINNED:  # one pin and one byte search per file version and process
+        _PINNED[key] = _pin(sniffs.get(engine, source), source.location)
     pinned = _PINNED[key]
     if pinned is None:
         return None
@@ -73,10 +70,8 @@ _Pinned = tuple[dict[str, str], str, str | None]  # schema, separator, quote cha
 _PINNED: dict[tuple[str, int, int], _Pinned | None] = {}
 
 
-def _pin(engine: Engine, sniff: str, path: str) -> _Pinned | None:
-    try:
-        sniffed = engine.fetch_record(sniff)
-    except ExecutionError:
+def _pin(sniffed: Mapping[str, Any] | None, path: str) -> _Pinned | None:
+    if sniffed is None:
         return None  # DuckDB's reader reports the problem
     schema = pinned_schema(sniffed)
     if schema is None or _has_blank_line(path):

@@ -29,6 +29,7 @@ from sqlops.execute.materialize import (
     STATE_LATEST,
     STATE_TABLE,
     VIEWS,
+    cast_star,
     qualified,
     quote,
     relocated,
@@ -411,10 +412,9 @@ class Engine:
         try:
             self.con.register(target, polars_source(frame))
             if wide:
-                casts = ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in wide.items())
                 self.con.execute(
                     f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS "
-                    f"SELECT * REPLACE ({casts}) FROM {quote(target)}"
+                    f"SELECT {cast_star(wide)} FROM {quote(target)}"
                 )
                 self._int128_views.add(name)
         except (duckdb.Error, TypeError, ValueError) as exc:

@@ -121,14 +121,8 @@ def source_select(source: Source, location: str | None = None) -> str:
     >>> source_select(Source("raw.o", "csv", "/d/o.csv", columns={"day": "DATE"}))
     "SELECT * FROM read_csv('/d/o.csv', types = {'day': 'DATE'})"
     """
-    casts = ""
-    if source.columns and source.format != "csv":
-        casts = (
-            " REPLACE ("
-            + ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in source.columns.items())
-            + ")"
-        )
-    return f"SELECT *{casts} FROM {_reader_call(source, _READERS[source.format], location)}"
+    star = cast_star(source.columns if source.format != "csv" else {})
+    return f"SELECT {star} FROM {_reader_call(source, _READERS[source.format], location)}"
 
 
 def sniff_select(source: Source, fields: str = "Prompt") -> str:
@@ -220,9 +214,14 @@ def _replace(expressions: Mapping[str, str | None]) -> str:
     return f" REPLACE ({', '.join(items)})" if items else ""
 
 
-def stored_casts(stored: Mapping[str, str]) -> dict[str, str | None]:
-    """``{column: stored type}`` as the casts a part's COPY writes."""
-    return {c: f"CAST({quote(c)} AS {t})" for c, t in stored.items()}
+def cast_star(types: Mapping[str, str]) -> str:
+    """``*`` with each column of ``{column: type}`` cast to that type (the types a part's
+    COPY stores, a source's declared types, a registered frame's 128-bit integers).
+
+    >>> cast_star({"n": "HUGEINT"}), cast_star({})
+    ('* REPLACE (CAST("n" AS HUGEINT) AS "n")', '*')
+    """
+    return "*" + _replace({c: f"CAST({quote(c)} AS {t})" for c, t in types.items()})
 
 
 def attach_stage() -> str:
@@ -267,7 +266,7 @@ def copy_rows(
     (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """
     where = "" if stop is None else f" WHERE rowid >= {start} AND rowid < {stop}"
-    star = "*" + _replace(stored_casts(stored or {}))
+    star = cast_star(stored or {})
     return (
         f"COPY (SELECT {star} FROM {_staged(staged)}{where}) TO {literal(path)}\n({_part(table)})"
     )
@@ -297,7 +296,7 @@ def copy_probe(
     SELECT 1 AS a
     ) AS __sqlops_row WHERE true LIMIT 5) TO 'p' (FORMAT parquet, KV_METADATA {'sqlops_table': 'm.t'})
     """  # noqa: E501
-    star = "*" + _replace(stored_casts(stored or {}))
+    star = cast_star(stored or {})
     where = "" if check is None else f" AS __sqlops_row WHERE {check}"
     return (
         f"COPY (SELECT {star} FROM (\n{select}\n){where} LIMIT {limit}) TO {literal(path)} "

@@ -38,7 +38,7 @@ def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildCo
     csv = (source.location, delim) if source.format == "csv" else None
     where = Where(model=source.name, csv=csv)
     if source.format in _FILE_FORMATS:
-        _publish(engine, node, _source_view(engine, source), Output(None), ctx, where)
+        _publish(engine, node, _source_view(engine, source, ctx), Output(None), ctx, where)
         return Output(None)
     staged = f"__sqlops_src_{ctx.run_id}_{source.name.replace('.', '_')}"
     if source.format == "duckdb":
@@ -53,7 +53,7 @@ def build_source(engine: Engine, source: Source, node: PlannedNode, ctx: BuildCo
     return _with_frame(engine, node, staged, frame, ctx, where)
 
 
-def _source_view(engine: Engine, source: Source) -> str:
+def _source_view(engine: Engine, source: Source, ctx: BuildContext) -> str:
     """The SELECT of a file source's view. For one CSV file, the sniffer's findings are
     written into it (columns, types, dialect): DuckDB otherwise sniffs the file again each
     time a statement over the view is bound, ~60 ms for a large file, in every view and
@@ -62,9 +62,8 @@ def _source_view(engine: Engine, source: Source) -> str:
     select = m.source_select(source)
     if source.format != "csv" or source.hive or any(c in source.location for c in "*?["):
         return select
-    try:
-        sniffed = engine.fetch_record(m.sniff_select(source, fields="*"))
-    except ExecutionError:
+    sniffed = ctx.sniffs.get(engine, source)
+    if sniffed is None:
         return select  # creating the view reports the problem, as it always has
     # A pinned date or time format reads some values differently from the detecting reader
     # (``inf`` is DuckDB's infinite DATE only while detecting): keep the live reader then.
@@ -198,7 +197,8 @@ def _incremental(
     # the true types of the previous parts (their view's) and of the new rows: the view
     # over both casts each column back to the newer type (written.columns leaves out
     # types that need no restoring, but here a column's old type may differ)
-    old = tuple(engine.columns(model.name).items()) if previous else ()
+    known = ctx.known.get(engine, model.name) if previous else None
+    old = known.columns if known is not None else ()
     if old and not columns:
         columns = tuple(engine.describe(select, where))
     typed = _Typed(old, tuple(columns))

@@ -190,7 +190,7 @@ def _inputs(engine: Engine, model: Model, ctx: BuildContext) -> dict[str, tuple[
     for target in sorted(upstream_tables(model, ctx.models)):
         source = ctx.sources.get(target)
         if source is not None and source.format == "csv" and ctx.csv_reader == "polars":
-            frame: Any = polars_scan(engine, source)
+            frame: Any = polars_scan(engine, source, ctx.sniffs)
         else:
             frame = ctx.frames.get(target)
         if frame is not None:

@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock
-
 from sqlops.config import user_name
 from sqlops.errors import CorruptObject, MergeConflict, RefNotFound, VersioningError
 from sqlops.storage.objects import ObjectStore, atomic_write, file_hash, fsync_dir
@@ -297,6 +295,8 @@ class LocalStore:
 
     @contextmanager
     def _branch_lock(self, branch: str) -> Iterator[None]:
+        from filelock import FileLock  # 25 ms of imports: only commands that commit pay
+
         lock = self.root / "locks" / f"{branch.replace('/', '%')}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(lock):

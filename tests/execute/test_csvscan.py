@@ -78,6 +78,7 @@ def test_types_polars_guesses_wrong_fall_back_to_duckdb(make_project: ProjectFac
 @pytest.mark.parametrize("options", ['{ quote = "\'" }', '{ dateformat = "%d/%m/%Y" }'])
 def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) -> None:
     from sqlops.config import load_config
+    from sqlops.execute.context import Sniffs
     from sqlops.execute.csvscan import polars_scan
     from sqlops.execute.engine import Engine
     from sqlops.project.sources import resolve_sources
@@ -90,7 +91,7 @@ def test_unusual_options_use_duckdb(make_project: ProjectFactory, options: str) 
         }
     )
     source = resolve_sources(load_config(root), {})["raw.orders"]
-    assert polars_scan(Engine.open(), source) is None
+    assert polars_scan(Engine.open(), source, Sniffs()) is None
 
 
 def test_views_between_table_and_csv_are_inlined(make_project: ProjectFactory) -> None:
@@ -238,3 +239,30 @@ def test_window_models_over_csv_read_what_duckdb_reads(
     if case == "seed":  # no ORDER BY: compare as sets
         got, expected = got.sort(pl.all()), expected.sort(pl.all())
     assert_frame_equal(got, expected, check_column_order=True)
+
+
+def test_each_csv_is_sniffed_once_per_build(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The source's view and the Polars scan both pin what DuckDB's sniffer finds: one
+    # sniff per file version serves both (a large file's sniff costs ~60 ms).
+    from sqlops.execute.engine import Engine
+
+    sniffs: list[str] = []
+    fetch = Engine.fetch_record
+
+    def counting(self: Engine, sql: str) -> dict[str, object]:
+        sniffs.extend([sql] if "sniff_csv(" in sql else [])
+        return fetch(self, sql)
+
+    monkeypatch.setattr(Engine, "fetch_record", counting)
+    rows = "order_id,customer_id,amount,ordered_at\n1,1,2.0,2026-01-01\n2,2,3.5,2026-01-02\n"
+    root = make_project({"data/orders.csv": rows, "sql/s/summary.sql": MODEL})
+    (root / "sqlops.toml").write_text(POLARS + '[sources."raw.orders"]\npath = "data/orders.csv"\n')
+    project = Project(root)
+    assert project.build().ok
+    assert len(sniffs) == 1, sniffs
+    (root / "data/orders.csv").write_text(rows + "3,1,4.0,2026-01-03\n")
+    assert project.build().ok
+    assert len(sniffs) == 2, sniffs  # the changed file, once
+    assert project.table("s.summary").sort("customer_id")["n"].to_list() == [2, 1]

@@ -3,7 +3,8 @@ column types of plain DuckDB ``read_csv`` of the file.
 
 The paths: a view, a table and an incremental model (``select *``), each built with the
 Polars executor on and off and with every CSV reader setting. The files: an adversarial
-corpus (where Polars' own CSV inference differs from DuckDB's) and random CSVs (hypothesis).
+corpus (where Polars' own CSV inference differs from DuckDB's) and random CSVs whose columns
+DuckDB reads as numbers, dates, times, booleans or text (hypothesis).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -219,55 +221,114 @@ def test_the_issue_repro_reads_duckdb_values(
     ]
 
 
-# integers beyond BIGINT are in the corpus (huge_ints)
-TOKENS = st.sampled_from(
-    [
-        "",
-        '""',
-        "0",
-        "007",
-        "1",
-        " 1",
-        "-2",
-        "1.5",
-        " 2.5",
-        "1e3",
-        "inf",
-        "-inf",
-        "nan",
-        "NaN",
-        "T",
-        "F",
-        "true",
-        "false",
-        "yes",
-        "2026-01-02",
-        "2026-13-01",
-        "12:30:00",
-        "a",
-        "a b",
-        '"x,y"',
-        '"q""q"',
-        "0.1234567890123456789",
-    ]
+# Random CSVs: each column draws its values from one pool of a type DuckDB's sniffer can
+# detect (so most files have numeric, date or boolean columns, not only VARCHAR), with
+# empty and quoted-empty fields (NULLs) mixed in; ``tokens`` mixes adversarial values.
+TOKENS = [
+    "", '""', "0", "007", "1", " 1", "-2", "1.5", " 2.5", "1e3", "inf", "-inf", "nan", "NaN",
+    "T", "F", "true", "false", "yes", "2026-01-02", "2026-13-01", "12:30:00", "a", "a b",
+    '"x,y"', '"q""q"', "0.1234567890123456789",
+]  # fmt: skip
+BOOLS = [("true", "false"), ("TRUE", "False"), ("T", "F"), ("t", "f"), ("yes", "no")]
+DATES = ["%Y-%m-%d", "%d/%m/%Y", "%m-%d-%Y", "%Y/%m/%d"]
+MODERN = {"min_value": datetime(1900, 1, 1), "max_value": datetime(2100, 12, 31)}
+ZONES = st.sampled_from(
+    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
+FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    columns=st.integers(1, 4).flatmap(
-        lambda n: st.lists(st.lists(TOKENS, min_size=n, max_size=n), min_size=1, max_size=12)
+def _float_text(x: float, form: str) -> str:
+    return {"repr": repr(x), "exp": f"{x:e}", "fixed": f"{x:.3f}", "g": f"{x:g}"}[form]
+
+
+def _text(delimiter: str) -> st.SearchStrategy[str]:
+    """Strings, quoted when they hold the delimiter, a quote or a newline (or are empty)."""
+    chars = st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+        st.sampled_from([",", ";", "\t", "\n", '"', " ", "|"]),
     )
-)
-def test_random_csvs_read_what_duckdb_reads(
-    tmp_path_factory: pytest.TempPathFactory, columns: list[list[str]]
-) -> None:
-    width = len(columns[0])
-    text = ",".join(f"c{i}" for i in range(width)) + "\n"
-    text += "".join(",".join(row) + "\n" for row in columns)
-    root = tmp_path_factory.mktemp("random")
-    built = _build(_project(root, {"r": text.encode()}, "polars", "auto"))
-    for kind in KINDS:
-        _check(root, built, "r", kind)
+
+    def csv(value: str) -> str:
+        plain = value and not any(c in value for c in (delimiter, '"', "\n", "\r"))
+        return value if plain else '"' + value.replace('"', '""') + '"'
+
+    return st.text(chars, min_size=1, max_size=8).map(csv)
+
+
+def _pool(kind: str, delimiter: str) -> st.SearchStrategy[str]:
+    """The values of one column of ``kind``."""
+    if kind == "small_int":
+        return st.integers(-999, 999).map(str)
+    if kind == "bigint":
+        return st.integers(-(2**63), 2**63 - 1).map(str)
+    if kind == "huge_int":
+        return st.integers(-(2**70), 2**70).map(str)
+    if kind == "zero_padded":
+        return st.integers(0, 9999).map(lambda i: f"{i:05d}")
+    if kind == "decimal":
+        return st.integers(1, 20).flatmap(
+            lambda places: st.decimals(-(10**8), 10**8, places=places).map(str)
+        )
+    if kind == "double":
+        forms = st.sampled_from(["repr", "exp", "fixed", "g"])
+        return forms.flatmap(lambda form: FLOATS.map(lambda x: _float_text(x, form)))
+    if kind == "date":
+        fmt = st.sampled_from(DATES)
+        return fmt.flatmap(
+            lambda f: st.dates(date(1900, 1, 1), date(2100, 12, 31)).map(lambda d: d.strftime(f))
+        )
+    if kind == "timestamp":
+        return st.datetimes(**MODERN).map(lambda t: t.isoformat(sep=" "))
+    if kind == "timestamp_tz":
+        return st.datetimes(**MODERN, timezones=ZONES).map(lambda t: t.isoformat())
+    if kind == "time":
+        return st.times().map(lambda t: t.isoformat())
+    if kind == "bool":
+        return st.sampled_from(BOOLS).flatmap(st.sampled_from)
+    if kind == "text":
+        return _text(delimiter)
+    return st.sampled_from(TOKENS)
+
+
+POOLS = [
+    "small_int", "bigint", "huge_int", "zero_padded", "decimal", "double", "date",
+    "timestamp", "timestamp_tz", "time", "bool", "text", "tokens",
+]  # fmt: skip
+
+
+@st.composite
+def typed_csvs(draw: st.DrawFn) -> str:
+    """A CSV file with a header ``c0,c1,...`` and 1-20 rows of typed columns."""
+    delimiter = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
+    kinds = draw(st.lists(st.sampled_from(POOLS), min_size=1, max_size=5))
+    nulls = st.sampled_from(["", '""'])
+    pools = [_pool(kind, delimiter) for kind in kinds]
+    rows = []
+    for _ in range(draw(st.integers(1, 20))):
+        row = [draw(nulls) if draw(st.integers(0, 9)) == 0 else draw(pool) for pool in pools]
+        rows.append(delimiter.join(row))
+    header = delimiter.join(f"c{i}" for i in range(len(kinds)))
+    return "\n".join([header, *rows]) + "\n"
+
+
+def test_random_csvs_read_what_duckdb_reads(tmp_path_factory: pytest.TempPathFactory) -> None:
+    typed: list[bool] = []  # per example: whether DuckDB read a column as other than VARCHAR
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(text=typed_csvs())
+    def check(text: str) -> None:
+        root = tmp_path_factory.mktemp("random")
+        engines: dict[str, str] = {}
+        built = _build(_project(root, {"r": text.encode()}, "polars", "auto"), engines)
+        event(f"the table model computed by {engines.get('t.r')}")
+        plain = _duckdb(root / "data" / "r.csv")
+        kinds = set(plain.dtypes) if isinstance(plain, pl.DataFrame) else set()
+        for dtype in sorted(map(str, kinds)):
+            event(f"DuckDB reads a column as {dtype}")
+        typed.append(bool(kinds - {pl.String}))
+        for kind in KINDS:
+            _check(root, built, "r", kind)
+
+    check()
+    assert sum(typed) >= len(typed) // 2, f"only {sum(typed)} of {len(typed)} files typed"

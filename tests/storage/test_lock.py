@@ -83,3 +83,22 @@ def test_a_killed_holder_leaves_the_project_unlocked(orders_project: Path) -> No
     holder.kill()
     holder.communicate(timeout=10)
     assert project.build().ok
+
+
+def test_commands_that_take_no_lock_do_not_import_filelock(orders_project: Path) -> None:
+    """filelock costs ~25 ms of imports: ``plan`` and ``query`` (no lock) do not pay it."""
+    script = """
+import sys
+import sqlops
+project = sqlops.Project(sys.argv[1])
+project.plan()
+project.sql("select 1")
+print("filelock" in sys.modules)
+"""
+    assert Project(orders_project).build().ok
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(orders_project)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.split() == ["False"], out.stderr
