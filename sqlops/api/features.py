@@ -25,6 +25,7 @@ from sqlops.errors import FeatureError, OnlineStoreError
 from sqlops.execute.results import BuildResult
 from sqlops.features.declared import project_registry, python_declarations
 from sqlops.features.definitions import Entity, Feature, FeatureRegistry, FeatureView
+from sqlops.features.pit import from_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -396,13 +397,7 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
             return entity
         if isinstance(entity, str):
             with self._engine(ref, views) as engine:
-                words = entity.lstrip("( \n\t").split(None, 1)
-                query = (
-                    entity
-                    if words and words[0].lower() in {"select", "with", "from", "values", "table"}
-                    else f"SELECT * FROM {entity}"
-                )
-                return engine.polars(query)
+                return engine.polars(f"SELECT * FROM {from_text(entity)[0]}")
         return pl.from_pandas(entity) if hasattr(entity, "iloc") else pl.DataFrame(entity)
 
     def load_training_set(self, name: str) -> pl.DataFrame:

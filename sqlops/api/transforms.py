@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import TransformError
 from sqlops.features import transforms as tf
+from sqlops.features.pit import from_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 TRANSFORMS_DIR = "transforms"
 _INPUT = "__sqlops_transform_input"
-_QUERY_WORDS = {"select", "with", "from", "values", "table"}
 
 
 class TransformVerbs:
@@ -108,11 +108,10 @@ class TransformVerbs:
         from sqlops.execute.engine import Engine
 
         if isinstance(df, str):
-            words = df.lstrip("( \n\t").split(None, 1)
-            is_query = bool(words) and words[0].lower() in _QUERY_WORDS
+            relation, is_query = from_text(df)
             engine = self.project._open_warehouse(read_only=True)
             try:
-                yield engine, (f"({df})" if is_query else df), ("the query" if is_query else df)
+                yield engine, relation, ("the query" if is_query else df)
             finally:
                 engine.close()
             return

@@ -24,6 +24,7 @@ tests/bench/test_features.py):
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlops.errors import EntityFrameError, FeatureError, SqlopsError
 from sqlops.execute.engine import Engine
-from sqlops.execute.materialize import quote
+from sqlops.execute.materialize import qualified, quote
 from sqlops.features.definitions import ViewSelection
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ RANGE_MAX_WORK = 2.0
 # the threshold from that count rather than trust any estimate.
 ASOF_LOOP_ROWS = 64
 DEFAULT_WINDOW = timedelta(days=30)
+_QUERY_WORDS = frozenset({"select", "with", "from", "values", "table"})
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 @dataclass(frozen=True)
@@ -153,12 +156,16 @@ def _scratch(con: Engine) -> Iterator[_Scratch]:
 
 def _relation(scratch: _Scratch, entity: Any) -> str:
     """A FROM-able text for a relation name, a query or a frame."""
-    if isinstance(entity, str):
-        words = entity.lstrip("( \n\t").split(None, 1)
-        if words and words[0].lower() in {"select", "with", "from", "values", "table"}:
-            return f"({entity})"
-        return entity
-    return scratch.frame(entity)
+    return from_text(entity)[0] if isinstance(entity, str) else scratch.frame(entity)
+
+
+def from_text(text: str) -> tuple[str, bool]:
+    """What a FROM clause needs for ``text``, a query or a relation name (a dotted name is
+    quoted, so ``raw.order`` works), and whether it is a query."""
+    words = text.lstrip("( \n\t").split(None, 1)
+    if words and words[0].lower() in _QUERY_WORDS:
+        return f"({text})", True
+    return (qualified(text.strip()) if _DOTTED.fullmatch(text.strip()) else text), False
 
 
 def columns(con: Engine, relation: str) -> dict[str, str]:

@@ -483,3 +483,29 @@ def test_a_training_set_saved_at_a_checked_out_tag_records_that_version(
     saved = store.save_training_set("at_v1", frame)
     assert saved["data_version"] == built.versions.resolve("v1")
     assert file_bytes(store.rebuild_training_set("at_v1")) == file_bytes(frame)
+
+
+def test_a_table_name_reads_like_the_same_rows_as_a_query(make_project: ProjectFactory) -> None:
+    """Training sets, saved sets and fitted transforms take a table name (one named by a
+    keyword, ``marts.order``) wherever they take a query, and read the same rows."""
+    root = make_project(
+        {
+            "sqlops.toml": CONFIG,
+            "data/driver_stats.csv": DRIVER_STATS,
+            "sql/marts/driver_trips.sql": TRIPS_SQL,
+            "sql/marts/order.sql": "-- materialized: table\nselect 1001 as driver_id, "
+            "timestamp '2024-01-02 12:00:00' as event_timestamp\n",
+        }
+    )
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()
+    store = proj.features
+    refs = ["driver_hourly_stats:conv_rate"]
+    query = "SELECT 1001 AS driver_id, TIMESTAMP '2024-01-02 12:00:00' AS event_timestamp"
+    want = store.get_historical_features(query, refs)
+    assert store.get_historical_features("marts.order", refs).equals(want)
+    store.save_training_set("by_name", "marts.order", refs)
+    assert store.load_training_set("by_name").equals(want)
+    fitted = store.fit_transform("t", "marts.order", {"driver_id": "z_score"})
+    assert fitted.columns == ["driver_id", "event_timestamp"]
+    assert store.transform("t", "marts.order").equals(fitted)
