@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops._version import __version__
-from sqlops.errors import DiskFull
+from sqlops.errors import DiskFull, LockedError
 from sqlops.execute.results import BuildResult
 from sqlops.oserrors import os_errors
 
 if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
 
+WAIT_SECONDS = 10.0
 _SCHEMA = importlib.resources.files("sqlops.catalog").joinpath("schema.sql").read_text()
 
 
@@ -30,9 +32,21 @@ class Catalog:
         return self.path.with_name("pending_runs.jsonl")
 
     def _open(self, read_only: bool = False) -> Engine:
+        """The catalog, waiting up to ``WAIT_SECONDS`` while another process holds it (each
+        holds it for one short statement batch, as SQLite's busy timeout waits)."""
         from sqlops.execute.engine import Engine
 
-        engine = Engine.open(self.path, read_only=read_only, macros=False)
+        deadline = time.monotonic() + WAIT_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                engine = Engine.open(self.path, read_only=read_only, macros=False)
+                break
+            except LockedError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
         if not read_only:
             engine.script(_SCHEMA)
             self._flush(engine)
