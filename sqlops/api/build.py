@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlops.api.commit import CommitMixin
-from sqlops.api.features import build_features
+from sqlops.api.features import build_features, sample_requests
 from sqlops.config import Config
 from sqlops.errors import VersioningError
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
@@ -235,6 +235,7 @@ class BuildMixin(CommitMixin):
                 config.csv_reader,
                 config.executor,
                 Frames(plan.read_later),
+                samples=sample_requests(self, spec),
             )
             result = run_plan(engine, plan, ctx, threads=config.threads, on_event=on_event)
             drop_undefined(engine, {*spec.models, *spec.sources})

@@ -22,10 +22,12 @@ from sqlops.api.seedstore import SeedStoreMixin
 from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
+from sqlops.execute.parts import SampleRequest, sample_file
 from sqlops.execute.results import BuildResult
 from sqlops.features.declared import project_registry, python_declarations
 from sqlops.features.definitions import Entity, Feature, FeatureRegistry, FeatureView
 from sqlops.features.pit import from_text
+from sqlops.features.stats import SAMPLE_ROWS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,9 +43,30 @@ ONLINE_FILE = "online.sqlite"
 # present while the warehouse has feature views, so a build whose config has none left
 # knows to drop them
 BUILT_MARKER = "cache/feature-views"
+SAMPLES_DIR = "cache/samples"
 TRAINING_DIR = "training_sets"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _OK = ("success", "skipped")
+
+
+def sample_requests(project: ProjectBase, spec: ProjectSpec) -> dict[str, SampleRequest]:
+    """The table models feature views read, each with the feature columns whose statistics
+    the build computes: the build keeps a sample of them while the table is staged. Empty
+    when a view is misdeclared (``build_features`` then reports it, after the models)."""
+    config = project.config
+    if not config.feature_views and not python_declarations(config):
+        return {}
+    try:
+        registry = project_registry(config, spec.names)
+    except FeatureError:
+        return {}
+    columns: dict[str, dict[str, None]] = {}
+    for view in registry.views.values():
+        model = spec.models.get(view.source)
+        if model is not None and model.materialized == "table":
+            columns.setdefault(view.source, {}).update(dict.fromkeys(f.name for f in view.features))
+    folder = config.state_path / SAMPLES_DIR
+    return {name: SampleRequest(folder, tuple(cols), SAMPLE_ROWS) for name, cols in columns.items()}
 
 
 def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult) -> list[BuiltView]:
@@ -58,11 +81,14 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
 
     registry = project_registry(config, spec.names)
     fingerprints = {n.name: n.fingerprint for n in result.nodes if n.status in _OK}
-    parts = {  # a table model's parts share one schema (an incremental model's may not)
-        n.name: [str(project.objects.path(o)) for o in n.objects]
-        for n in result.nodes
-        if n.status == "success" and n.materialized == "table" and n.objects
-    }
+    # a table model's parts share one schema (an incremental model's may not); its sample
+    # was kept while it was staged, if it was
+    tables = [
+        n for n in result.nodes if n.status == "success" and n.materialized == "table" and n.objects
+    ]
+    parts = {n.name: [str(project.objects.path(o)) for o in n.objects] for n in tables}
+    folder = config.state_path / SAMPLES_DIR
+    samples = {n.name: sample_file(folder, n.name, n.objects) for n in tables}
     catalog = FeatureCatalog(config.catalog_path)
     previous = catalog.latest_views()
     where = {
@@ -72,7 +98,9 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     where.update({v.name: f"{path}: " for v, path in declared if isinstance(v, FeatureView)})
     engine = project._open_warehouse(macros=False)
     try:
-        built = build_views(engine, registry, fingerprints, previous, where, parts=parts)
+        built = build_views(
+            engine, registry, fingerprints, previous, where, parts=parts, samples=samples
+        )
     finally:
         engine.close()
     catalog.record_views(result.run_id, [b.record() for b in built])

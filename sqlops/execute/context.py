@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.engine import Engine
-from sqlops.execute.parts import Guess
+from sqlops.execute.parts import Guess, SampleRequest
 from sqlops.project.model import Model, Source
 from sqlops.storage.objects import ObjectStore
 
@@ -119,6 +119,7 @@ class BuildContext:
     frames: Frames = field(default_factory=Frames)
     known: KnownColumns = field(default_factory=KnownColumns)
     sniffs: Sniffs = field(default_factory=Sniffs)
+    samples: Mapping[str, SampleRequest] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

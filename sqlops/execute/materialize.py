@@ -272,6 +272,27 @@ def copy_rows(
     )
 
 
+def copy_sample(
+    staged: str, columns: Sequence[str], stored: Mapping[str, str], every: int, path: str
+) -> str:
+    """Write about one row in ``every`` of a staged table's ``columns`` to a Parquet file: the
+    rows whose rowid hashes to 0 modulo ``every``, a uniform sample that is the same for the
+    same rows. ``stored``: as for :func:`copy_rows`.
+
+    >>> print(copy_sample("s", ["a", "n"], {"n": "DECIMAL(38,0)"}, 50, "p"))
+    COPY (SELECT "a", CAST("n" AS DECIMAL(38,0)) AS "n" FROM __sqlops_stage.main."s"
+    WHERE hash(rowid) % 50 = 0) TO 'p' (FORMAT parquet)
+    """
+    items = ", ".join(
+        f"CAST({quote(c)} AS {stored[c]}) AS {quote(c)}" if c in stored else quote(c)
+        for c in columns
+    )
+    return (
+        f"COPY (SELECT {items} FROM {_staged(staged)}\nWHERE hash(rowid) % {every} = 0) "
+        f"TO {literal(path)} (FORMAT parquet)"
+    )
+
+
 def copy_relation(name: str, path: str, table: str) -> str:
     """Write a registered frame to one Parquet file, a part of ``table`` (see ``copy_rows``)."""
     return f"COPY {quote(name)} TO {literal(path)} ({_part(table)})"

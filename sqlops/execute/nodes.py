@@ -132,7 +132,14 @@ def _write_table(
     expected = ctx.state.get(node.name, {}).get("rows", rows_hint)
     guess = ctx.known.get(engine, node.name)
     written = write_typed_parts(
-        engine, select, ctx.objects, node.name, where, expected, guess=guess
+        engine,
+        select,
+        ctx.objects,
+        node.name,
+        where,
+        expected,
+        guess=guess,
+        sample=ctx.samples.get(node.name),
     )
     out = Output(written.rows, written.parts)
     view = _parts_select(written.parts, ctx, one_schema=True, columns=written.columns)

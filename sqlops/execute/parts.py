@@ -23,17 +23,20 @@ the version store's record of each table).
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlops.errors import ExecutionError
 from sqlops.execute import materialize as m
 from sqlops.execute.coltypes import stored_type
+from sqlops.plan.fingerprint import digest
 from sqlops.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
@@ -72,6 +75,25 @@ class Written:
 
 
 @dataclass(frozen=True)
+class SampleRequest:
+    """Keep about ``rows`` uniformly sampled rows of a table's ``columns`` while it is staged
+    (feature statistics read them: sampling the staged table skips what sampling its Parquet
+    parts must decode, measured 8x cheaper), in a file named by the table and its parts."""
+
+    folder: Path
+    columns: tuple[str, ...]
+    rows: int
+
+    def path(self, table: str, parts: Sequence[str]) -> Path:
+        return sample_file(self.folder, table, parts)
+
+
+def sample_file(folder: Path, table: str, parts: Sequence[str]) -> Path:
+    """Where the sample of ``table`` as written to ``parts`` is kept (if one was)."""
+    return folder / f"{table}.{digest(list(parts))[:16]}.parquet"
+
+
+@dataclass(frozen=True)
 class Guess:
     """The ``(name, type)``s a query is expected to return, and the type ``typeof`` gives a
     row of them (``materialize.row_type``)."""
@@ -101,6 +123,7 @@ def write_typed_parts(
     where: Where | None = None,
     expected_rows: int | None = None,
     guess: Guess | None = None,
+    sample: SampleRequest | None = None,
 ) -> Written:
     """Run ``select`` and store its rows as deterministic parts of ``table``. An empty
     result still gives one (empty) part, so the table keeps its columns. A column of a type
@@ -117,7 +140,8 @@ def write_typed_parts(
     That one statement needs the query's types before it runs (to store them exactly):
     ``guess`` (the table's types at its last build) saves binding the query a second time
     (~1 ms a model), as the statement itself refuses to run if the guess is wrong; then,
-    and without a guess, the types come from binding the query.
+    and without a guess, the types come from binding the query. ``sample``: keep a sample of
+    a staged table's rows (a table small enough not to be staged needs none).
     """
     small = expected_rows is None or expected_rows <= MIN_PART_ROWS
     if small:
@@ -135,12 +159,12 @@ def write_typed_parts(
                 return Written((found[0],), found[1], guess.columns if guess else ())
     columns = tuple(engine.describe(select, where)) if small else None
     try:
-        return _write_parts(engine, select, store, table, where, small, columns, False)
+        return _write_parts(engine, select, store, table, where, small, columns, False, sample)
     except ExecutionError as exc:
         if "DECIMAL(38,0)" not in exc.message:
             raise
     # a HUGEINT of 39 digits does not fit DECIMAL(38,0): store those columns as text
-    return _write_parts(engine, select, store, table, where, small, columns, True)
+    return _write_parts(engine, select, store, table, where, small, columns, True, sample)
 
 
 def _stored(columns: Sequence[tuple[str, str]], wide: bool) -> dict[str, str]:
@@ -181,6 +205,7 @@ def _write_parts(
     small: bool,
     columns: tuple[tuple[str, str], ...] | None,
     wide: bool,
+    sample: SampleRequest | None = None,
 ) -> Written:
     """Probe (when the table is expected ``small``, with its ``columns``) or stage."""
     if small and columns is not None:
@@ -200,9 +225,43 @@ def _write_parts(
         ]
         stored = _stored(staged_types, wide)
         parts = _copy_parts(engine, staged, ranges, store, table, stored)
+        if sample is not None:
+            _keep_sample(engine, staged, rows, dict(staged_types), stored, (table, parts), sample)
         return Written(parts, rows, staged_types)
     finally:
         engine.execute(m.drop_staged(staged))
+
+
+def _keep_sample(
+    engine: Engine,
+    staged: str,
+    rows: int,
+    types: Mapping[str, str],
+    stored: Mapping[str, str],
+    written: tuple[str, tuple[str, ...]],
+    sample: SampleRequest,
+) -> None:
+    """Write the sample ``sample`` asks for (none for a table of at most its rows, or whose
+    rowid a column shadows, or that lacks a column); it replaces the table's older ones."""
+    names = {c.lower() for c in types}
+    if (
+        rows <= sample.rows
+        or "rowid" in names
+        or any(c.lower() not in names for c in sample.columns)
+    ):
+        return
+    table, parts = written
+    target = sample.path(table, parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for old in target.parent.glob(f"{table}.*.parquet"):
+        old.unlink(missing_ok=True)
+    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        keep = {c: t for c, t in stored.items() if c in sample.columns}
+        engine.execute(m.copy_sample(staged, sample.columns, keep, rows // sample.rows, str(tmp)))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _copy_parts(

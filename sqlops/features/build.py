@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlops.errors import FeatureDefinitionError, did_you_mean
@@ -105,12 +106,13 @@ def build_views(
     where: Mapping[str, str],
     stats: bool = True,
     parts: Mapping[str, Sequence[str]] | None = None,
+    samples: Mapping[str, Path] | None = None,
 ) -> list[BuiltView]:
     """Create every view of ``registry`` whose relation was built (``fingerprints``: relation
     name -> build fingerprint), drop the views no longer declared, and compute statistics
     (reused from ``previous`` for a view whose fingerprint did not change; ``parts``:
-    relation name -> the Parquet files of one schema a table model wrote, see
-    ``feature_stats``)."""
+    relation name -> the Parquet files of one schema a table model wrote; ``samples``:
+    relation name -> where the build kept a sample of it, if it did; see ``feature_stats``)."""
     relations = con.relations()
     plans: list[tuple[FeatureView, dict[str, str], dict[str, Any], str]] = []
     for view in registry.views.values():
@@ -150,7 +152,9 @@ def build_views(
             types = {f.name: columns[f.name] for f in view.features}
             relation = qualified(f"{SCHEMA}.{view.name}")
             files = (parts or {}).get(view.source, ())
-            numbers = feature_stats(con, relation, types, parts=files)
+            kept = (samples or {}).get(view.source)
+            sample = str(kept) if kept is not None and kept.is_file() else None
+            numbers = feature_stats(con, relation, types, parts=files, kept=sample)
         else:
             numbers = {}
         seconds = time.perf_counter() - started
