@@ -383,7 +383,7 @@ def _check_view(sel: ViewSelection, cols: dict[str, str]) -> None:
 def _view_rows(
     sel: ViewSelection, cols: dict[str, str], common: str, lo: str | None, hi: str | None
 ) -> str:
-    """The view's rows renamed to __k*, __et, __ct, __ord, __f*; only those that can match."""
+    """The view's rows renamed to __k*, __et, __ct, __f*; only those that can match."""
     view = sel.view
     et = utc(quote(view.timestamp), cols[view.timestamp], common)
     ct = (
@@ -392,7 +392,7 @@ def _view_rows(
         else f"CAST(NULL AS {common})"
     )
     items = [f"{quote(k)} AS __k{i}" for i, k in enumerate(sel.join_keys)]
-    items += [f"{et} AS __et", f"{ct} AS __ct", "row_number() OVER () AS __ord"]
+    items += [f"{et} AS __et", f"{ct} AS __ct"]
     items += [f"{quote(name)} AS __f{j}" for j, (name, _) in enumerate(sel.outputs)]
     where = ["__et IS NOT NULL"]
     if hi is not None:
@@ -454,7 +454,7 @@ def _asof(sel: ViewSelection, source: str, times: str, filter_created: bool) -> 
     keys = ", ".join(f"__k{i}" for i in range(len(sel.join_keys)))
     latest = (
         f"SELECT * FROM {source} QUALIFY row_number() OVER "
-        f"(PARTITION BY {keys}, __et ORDER BY __ct DESC NULLS LAST, __ord DESC) = 1"
+        f"(PARTITION BY {keys}, __et ORDER BY {newest_first(sel, '')}) = 1"
     )
     ttl = _ttl_us(sel)
     fresh = "true" if ttl is None else f"d.__et >= t.{T} - to_microseconds({ttl})"
@@ -468,8 +468,8 @@ def _asof(sel: ViewSelection, source: str, times: str, filter_created: bool) -> 
 
 
 def _range(sel: ViewSelection, source: str, times: str, filter_created: bool) -> str:
-    """Join on keys within the time window; per entity row keep the newest row in
-    tie_break's order (a window over the matches took ~25% less CPU than ``arg_max``)."""
+    """Join on keys within the time window; per entity row keep the first row in
+    ``newest_first`` order (a window over the matches took ~25% less CPU than ``arg_max``)."""
     cond = [_key_match(sel, "t", "d"), f"d.__et <= t.{T}"]
     ttl = _ttl_us(sel)
     if ttl is not None:
@@ -479,17 +479,18 @@ def _range(sel: ViewSelection, source: str, times: str, filter_created: bool) ->
     return (
         f"SELECT t.{ROW}, {_features(sel, 'd.')} FROM {times} AS t JOIN {source} AS d "
         f"ON {' AND '.join(cond)} QUALIFY row_number() OVER "
-        f"(PARTITION BY t.{ROW} ORDER BY d.__et DESC, d.__ct DESC NULLS LAST, d.__ord DESC) = 1"
+        f"(PARTITION BY t.{ROW} ORDER BY {newest_first(sel, 'd.')}) = 1"
     )
 
 
-def tie_break(alias: str) -> str:
-    """The order that picks one row: event time, then created time (NULL oldest), then the
-    later source row — what a training set and the online store both use."""
-    return (
-        f"{{'e': {alias}.__et, 'n': {alias}.__ct IS NOT NULL, "
-        f"'c': coalesce({alias}.__ct, '-infinity'), 'o': {alias}.__ord}}"
-    )
+def newest_first(sel: ViewSelection, prefix: str) -> str:
+    """The order that picks one row, as ORDER BY items: the latest event time, then the
+    latest created time (NULL oldest), then the greatest feature values, compared in order
+    (NULL lowest) — what a training set and the online store both use. The last rule makes
+    the choice among rows equal in both times depend on their values alone, never on the
+    source's row order (which a rebuilt model need not keep)."""
+    values = [f"{prefix}__f{j} DESC NULLS LAST" for j in range(len(sel.outputs))]
+    return ", ".join([f"{prefix}__et DESC", f"{prefix}__ct DESC NULLS LAST", *values])
 
 
 def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, dict[str, str]]:
@@ -506,13 +507,10 @@ def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, d
     lo = None if ttl is None else f"{hi} - to_microseconds({ttl})"
     source = _view_rows(sel, cols, common, lo, hi)
     keys = [f"__k{i}" for i in range(len(sel.join_keys))]
-    packed = ", ".join(f"'f{j}': d.__f{j}" for j in range(len(sel.outputs)))
-    unpack = ", ".join(f"s.f{j} AS __f{j}" for j in range(len(sel.outputs)))
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     sql = (
-        f"SELECT {', '.join(keys)}, s.e AS __et, s.c AS __ct, {unpack} FROM ("
-        f"SELECT {', '.join(keys)}, arg_max({{'e': d.__et, 'c': d.__ct, {packed}}}, "
-        f"{tie_break('d')}) AS s FROM {source} AS d WHERE {not_null} GROUP BY ALL)"
+        f"SELECT * FROM {source} WHERE {not_null} QUALIFY row_number() OVER "
+        f"(PARTITION BY {', '.join(keys)} ORDER BY {newest_first(sel, '')}) = 1"
     )
     return sql, cols
 

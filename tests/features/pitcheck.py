@@ -2,7 +2,8 @@
 
 Written from DESIGN.md's "Feature view" text, not from sqlops' SQL: for each entity row the
 feature row with equal (non-NULL) keys and t - ttl <= event <= t, the latest event time
-winning, then the latest created time (NULL oldest), then the later source row.
+winning, then the latest created time (NULL oldest), then the greatest feature values compared
+in order (NULL lowest).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def brute_force(
         t = row[entity_ts]
         best: tuple[Any, ...] | None = None
         chosen: dict[str, Any] | None = None
-        for index, cand in enumerate(view_rows):
+        for cand in view_rows:
             if any(row[k] is None or cand[k] != row[k] for k in keys):
                 continue
             event = cand[ts]
@@ -40,7 +41,11 @@ def brute_force(
             made = cand[created] if created else None
             if filter_created and (made is None or made > t):
                 continue
-            rank = (event, made is not None, made or datetime.min, index)
+            values = tuple(
+                (cand[f] is not None, cand[f]) if cand[f] is not None else (False,)
+                for f in features
+            )
+            rank = (event, made is not None, made or datetime.min, values)
             if best is None or rank > best:
                 best, chosen = rank, cand
         out.append({**row, **{f: (chosen[f] if chosen else None) for f in features}})

@@ -208,6 +208,31 @@ def test_created_timestamp_breaks_ties_among_three_versions(plan: str) -> None:
 
 
 @pytest.mark.parametrize("plan", ["asof", "range"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_rows_equal_in_both_times_are_chosen_by_value_not_position(
+    plan: str, reverse: bool
+) -> None:
+    """Rows with equal keys, event and created time: the greatest value wins (NULL lowest),
+    in whichever order the source holds them (a rebuilt model need not keep its order)."""
+    rows = [
+        {"driver_id": 1, "ts": minutes(0), "created": minutes(1), "conv": 20},
+        {"driver_id": 1, "ts": minutes(0), "created": minutes(1), "conv": None},
+        {"driver_id": 1, "ts": minutes(0), "created": minutes(1), "conv": 35},
+        {"driver_id": 1, "ts": minutes(0), "created": minutes(1), "conv": -4},
+        {"driver_id": 2, "ts": minutes(0), "created": None, "conv": None},
+        {"driver_id": 2, "ts": minutes(0), "created": None, "conv": 7},
+    ]
+    got = train(
+        rows[::-1] if reverse else rows,
+        [{"driver_id": d, "event_timestamp": minutes(5)} for d in (1, 2)],
+        registry(stats_view()),
+        ["stats:conv"],
+        plan=plan,
+    )
+    assert [r["conv"] for r in got] == [35, 7]
+
+
+@pytest.mark.parametrize("plan", ["asof", "range"])
 def test_ttl_window_includes_both_ends(plan: str) -> None:
     rows = [
         {"driver_id": 1, "ts": minutes(10), "created": None, "conv": 1},
