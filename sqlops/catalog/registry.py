@@ -2,6 +2,11 @@
 features, training set and its data version, metrics, owner, stage) and the frames the
 seed-style store methods keep (``add``, ``save_features``).
 
+On the local store ``registered_models`` is the registry. On lakeFS the registry is the
+records in the repository, and ``shared_models`` mirrors them here (each row with the
+checksum of the record it came from, so a read downloads only new or changed records);
+``registered_models`` then keeps the versions saved before the switch, untouched.
+
 Artifacts and frames live in the version store's object folder; only their ids are here,
 so ``gc`` asks this module which objects it must keep.
 """
@@ -25,8 +30,17 @@ CREATE TABLE IF NOT EXISTS stored_frames (
     name VARCHAR NOT NULL, version INTEGER NOT NULL, object VARCHAR NOT NULL,
     columns JSON NOT NULL, saved_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (name, version)
 );
+CREATE TABLE IF NOT EXISTS shared_models (
+    name VARCHAR NOT NULL, version INTEGER NOT NULL, artifact VARCHAR NOT NULL,
+    features JSON NOT NULL, training_set VARCHAR, data_version VARCHAR, metrics JSON NOT NULL,
+    owner VARCHAR NOT NULL, stage VARCHAR NOT NULL, saved_at VARCHAR NOT NULL,
+    checksum VARCHAR NOT NULL, gone BOOLEAN NOT NULL, PRIMARY KEY (name, version)
+);
 """
-_TABLES = ("registered_models", "stored_frames")
+_MODEL_FIELDS = (
+    "name", "version", "artifact", "features", "training_set", "data_version", "metrics",
+    "owner", "stage", "saved_at",
+)  # fmt: skip
 
 
 class RegistryCatalog(Catalog):
@@ -68,29 +82,76 @@ class RegistryCatalog(Catalog):
         finally:
             engine.close()
 
-    def models(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Every model version (or one name's), by name then version."""
-        where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
-        rows = self._registry_query(
-            f"SELECT * FROM registered_models {where} ORDER BY name, version", params
+    def models(self, name: str | None = None, shared: bool = False) -> list[dict[str, Any]]:
+        """Every model version (or one name's), by name then version: the local registry's,
+        or with ``shared`` the mirror of the version store's (records gone from it left out)."""
+        table, gone = ("shared_models", "NOT gone") if shared else ("registered_models", "true")
+        where, params = ("AND name = ?", [name]) if name is not None else ("", [])
+        rows = self._query(
+            f"SELECT {', '.join(_MODEL_FIELDS)} FROM {table} WHERE {gone} {where} "
+            "ORDER BY name, version",
+            params,
+            needs=(table,),
         )
         return [_decoded(r, ("features", "metrics")) for r in rows]
+
+    def mirrored(self, name: str | None = None) -> dict[tuple[str, int], tuple[str, bool]]:
+        """The mirror's (name, version) -> (record checksum, gone) (of one name's, or all)."""
+        where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
+        rows = self._query(
+            f"SELECT name, version, checksum, gone FROM shared_models {where}",
+            params,
+            needs=("shared_models",),
+        )
+        return {(r["name"], r["version"]): (r["checksum"], r["gone"]) for r in rows}
+
+    def mirror(self, fresh: list[tuple[dict[str, Any], str]], gone: list[tuple[str, int]]) -> None:
+        """Store new or changed shared records (each with its checksum) and mark those no
+        longer in the version store, in one transaction."""
+        engine = self._open()
+        try:
+            engine.script(_SCHEMA)
+            with engine.transaction():
+                for row, checksum in fresh:
+                    engine.execute(
+                        "INSERT OR REPLACE INTO shared_models VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)",
+                        [
+                            *(row[f] for f in _MODEL_FIELDS[:3]),
+                            json.dumps(row["features"]),
+                            row["training_set"],
+                            row["data_version"],
+                            json.dumps(row["metrics"], sort_keys=True),
+                            *(row[f] for f in _MODEL_FIELDS[7:]),
+                            checksum,
+                        ],
+                    )
+                for name, version in gone:
+                    engine.execute(
+                        "UPDATE shared_models SET gone = true WHERE name = ? AND version = ?",
+                        [name, version],
+                    )
+        finally:
+            engine.close()
 
     def frames(self, name: str | None = None) -> list[dict[str, Any]]:
         """Every stored frame version (or one name's), by name then version."""
         where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
-        rows = self._registry_query(
-            f"SELECT * FROM stored_frames {where} ORDER BY name, version", params
+        rows = self._query(
+            f"SELECT * FROM stored_frames {where} ORDER BY name, version",
+            params,
+            needs=("stored_frames",),
         )
         return [_decoded(r, ("columns",)) for r in rows]
 
     def objects(self) -> set[str]:
         """Every object id a record references: what ``gc`` must keep."""
-        rows = self._registry_query(
-            "SELECT artifact AS id FROM registered_models UNION SELECT object FROM stored_frames",
-            [],
-        )
-        return {r["id"] for r in rows}
-
-    def _registry_query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        return self._query(sql, params, needs=_TABLES)
+        ids: set[str] = set()
+        for table, column in (
+            ("registered_models", "artifact"),
+            ("stored_frames", "object"),
+            ("shared_models", "artifact"),
+        ):
+            rows = self._query(f"SELECT {column} AS id FROM {table}", [], needs=(table,))
+            ids |= {r["id"] for r in rows}
+        return ids

@@ -8,6 +8,8 @@ error. Layout in the repository::
     _sqlops/artifacts/<object id>                a registered model's artifact, on the
                                                  ``sqlops-artifacts`` branch (data branches
                                                  never see it)
+    _sqlops/models/<name>/<version>.json         a registered model version's record, on the
+                                                 same branch (the shared model registry)
 
 One metadata file per table makes lakeFS's own three-way merge conflict per table. A sqlops
 commit is staged on a short-lived ``sqlops-tx-*`` branch cut from the head, committed there
@@ -38,6 +40,7 @@ import lakefs
 from lakefs import exceptions as lx
 from lakefs.client import Client
 from lakefs.models import ObjectInfo
+from lakefs_sdk import exceptions as sx
 
 from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
@@ -64,6 +67,7 @@ _META = "_sqlops/tables/"
 _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
 _CHUNK = 8 << 20
+_PRECONDITION_FAILED = 412  # a conditional upload found the path taken
 _CREATION_WAIT = 10.0  # seconds a refused creation waits for another process's repository
 
 
@@ -251,25 +255,10 @@ class LakeFSStore:
         so a machine without it can fetch it; a no-op when it is there already."""
         target = f"{_ARTIFACTS}{object_id}"
         with self._sdk(f"store artifact {object_id}"):
-            home = self.repo.branch(ARTIFACTS_BRANCH)
-            if _has(home.object(target)):
+            if _has(self.repo.branch(ARTIFACTS_BRANCH).object(target)):
                 return
-            self._create_artifacts_branch()
-            tx = self.repo.branch(_tx_name()).create(source_reference=ARTIFACTS_BRANCH)
-            try:
-                writer = tx.object(target).writer(
-                    mode="wb", content_type="application/octet-stream"
-                )
-                with writer as out, self.objects.path(object_id).open("rb") as src:
-                    shutil.copyfileobj(src, out, _CHUNK)
-                tx.commit(message=f"artifact {object_id}", metadata={_AUTHOR: _user()})
-                try:
-                    tx.merge_into(home, message=f"artifact {object_id}")
-                except lx.ConflictException:
-                    if not _has(home.object(target)):  # not the same artifact stored meanwhile
-                        raise
-            finally:
-                tx.delete()
+        data = self.objects.path(object_id).read_bytes()
+        self.create_record(target, data, f"artifact {object_id}")  # False: stored meanwhile
 
     def artifact_path(self, object_id: str) -> Path:
         """The cached file of an artifact, downloaded (and checked against its id) on a miss."""
@@ -280,6 +269,68 @@ class LakeFSStore:
             if problem:
                 raise CorruptObject(problem)
         return path
+
+    # -- shared records (the model registry) ---------------------------------------------
+    #
+    # Records and artifacts are uploaded straight to the artifacts branch with lakeFS's
+    # conditional upload (If-None-Match: *, so of two clones creating one path exactly one
+    # succeeds), then committed. Nothing is merged into that branch: lakeFS refuses a merge
+    # into a branch with uncommitted changes, which another writer's upload may be. An
+    # upload is atomic, so a commit (anyone's) takes only whole objects, and a writer killed
+    # before its commit leaves a complete object that the next commit takes.
+
+    def shared_records(self) -> LakeFSStore:
+        return self
+
+    def record_paths(self, prefix: str) -> dict[str, str]:
+        with self._sdk(f"list {prefix} on branch {ARTIFACTS_BRANCH}"):
+            try:
+                return {
+                    i.path: i.checksum
+                    for i in self.repo.ref(ARTIFACTS_BRANCH).objects(prefix=prefix)
+                    if isinstance(i, ObjectInfo)
+                }
+            except lx.NotFoundException:
+                return {}  # nothing saved yet: no artifacts branch
+
+    def read_record(self, path: str) -> bytes | None:
+        with self._sdk(f"read {self.record_location(path)}"):
+            try:
+                with self.repo.ref(ARTIFACTS_BRANCH).object(path).reader(mode="rb") as reader:
+                    data = reader.read()
+            except lx.NotFoundException:
+                return None
+        return data if isinstance(data, bytes) else data.encode()
+
+    def create_record(self, path: str, data: bytes, message: str) -> bool:
+        api = self.client.sdk_client.objects_api
+        with self._sdk(f"write {self.record_location(path)}"):
+            try:
+                try:
+                    api.upload_object(
+                        self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
+                    )
+                except sx.NotFoundException:  # the first write to the repository
+                    self._create_artifacts_branch()
+                    api.upload_object(
+                        self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
+                    )
+            except sx.ApiException as exc:
+                if exc.status == _PRECONDITION_FAILED:
+                    return False
+                raise
+            try:
+                self.repo.branch(ARTIFACTS_BRANCH).commit(
+                    message=message, metadata={_AUTHOR: _user()}
+                )
+            except lx.BadRequestException as exc:
+                # another writer's commit took this upload with its own
+                if "no changes" not in _reason(exc):
+                    raise
+        return True
+
+    def record_location(self, path: str) -> str:
+        return f"{path} on branch {ARTIFACTS_BRANCH} of lakeFS repository {self.name}"
 
     def _create_artifacts_branch(self) -> None:
         """The artifacts branch, cut once from the default branch (two processes may race)."""
@@ -537,6 +588,10 @@ class LakeFSStore:
             ) from exc
         except lx.LakeFSException as exc:
             raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from exc
+        except sx.ApiException as exc:  # a call through the generated SDK (conditional upload)
+            raise VersioningError(
+                f"lakeFS could not {action}: HTTP {exc.status} {exc.reason}"
+            ) from exc
         except Exception as exc:
             # a dead endpoint surfaces as urllib3's own errors (MaxRetryError, timeouts); a local
             # file error (the object cache) is not a connection problem

@@ -198,6 +198,10 @@ class LocalStore:
     def artifact_path(self, object_id: str) -> Path:
         return self.part_path(object_id)
 
+    def shared_records(self) -> None:
+        """The store is this project's own folder: the catalog is the registry."""
+        return None
+
     # -- commits -------------------------------------------------------------------------
 
     def get_commit(self, cid: str) -> Commit:

@@ -183,6 +183,28 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+class SharedRecords(Protocol):
+    """Small records every clone of one version store sees (the model registry's), each
+    written once: ``create_record`` refuses a path that exists, atomically, so two clones
+    never both create one."""
+
+    def record_paths(self, prefix: str) -> dict[str, str]:
+        """The records under ``prefix``: path -> checksum of its bytes."""
+        ...
+
+    def read_record(self, path: str) -> bytes | None:
+        """A record's bytes (None when it is not there)."""
+        ...
+
+    def create_record(self, path: str, data: bytes, message: str) -> bool:
+        """Write a new record and commit it; False (nothing written) when ``path`` exists."""
+        ...
+
+    def record_location(self, path: str) -> str:
+        """Where a record lives, for messages."""
+        ...
+
+
 class VersionStore(Protocol):
     """What every backend provides (the local store and lakeFS)."""
 
@@ -217,6 +239,11 @@ class VersionStore(Protocol):
 
     def artifact_path(self, object_id: str) -> Path:
         """A local path of an artifact ``put_artifact`` kept (fetched on a cache miss)."""
+        ...
+
+    def shared_records(self) -> SharedRecords | None:
+        """The store's shared records (lakeFS), or None when the store is this project
+        folder's own (local) and the catalog is the registry."""
         ...
 
     def commit(
