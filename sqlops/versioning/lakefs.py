@@ -68,6 +68,9 @@ _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
 _CHUNK = 8 << 20
 _PRECONDITION_FAILED = 412  # a conditional upload found the path taken
+_RACED = (_PRECONDITION_FAILED, 423, 500)  # refusals a concurrent commit can cause
+_RETRIES = 20
+_BACKOFF = 0.02  # seconds, times the attempt number
 _CREATION_WAIT = 10.0  # seconds a refused creation waits for another process's repository
 
 
@@ -303,31 +306,52 @@ class LakeFSStore:
         return data if isinstance(data, bytes) else data.encode()
 
     def create_record(self, path: str, data: bytes, message: str) -> bool:
-        api = self.client.sdk_client.objects_api
         with self._sdk(f"write {self.record_location(path)}"):
+            if not self._upload_new(path, data):
+                return False
+            self._commit_artifacts(message)
+        return True
+
+    def _upload_new(self, path: str, data: bytes) -> bool:
+        """Upload ``path`` unless it exists (False then). lakeFS stages with compare-and-set,
+        so a write racing a commit may be refused although the path is free (412, or 500 on
+        older servers): that is retried, as is the first write, which finds no branch."""
+        api = self.client.sdk_client.objects_api
+        for attempt in range(_RETRIES):
             try:
-                try:
-                    api.upload_object(
-                        self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
-                    )
-                except sx.NotFoundException:  # the first write to the repository
-                    self._create_artifacts_branch()
-                    api.upload_object(
-                        self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
-                    )
-            except sx.ApiException as exc:
-                if exc.status == _PRECONDITION_FAILED:
-                    return False
-                raise
-            try:
-                self.repo.branch(ARTIFACTS_BRANCH).commit(
-                    message=message, metadata={_AUTHOR: _user()}
+                api.upload_object(
+                    self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
                 )
+                return True
+            except sx.NotFoundException:  # the first write to the repository
+                self._create_artifacts_branch()
+            except sx.ApiException as exc:
+                if exc.status == _PRECONDITION_FAILED and _has(
+                    self.repo.ref(ARTIFACTS_BRANCH).object(path)
+                ):
+                    return False
+                if exc.status not in _RACED or attempt == _RETRIES - 1:
+                    raise
+            time.sleep(_BACKOFF * (attempt + 1))
+        return False  # not reached: the last attempt returns or raises
+
+    def _commit_artifacts(self, message: str) -> None:
+        """Commit what the artifacts branch has staged. lakeFS moves a branch with
+        compare-and-set, so of two commits at once one may be refused (HTTP 500 "predicate
+        failed"): retried. "No changes" means another writer's commit took ours along."""
+        branch = self.repo.branch(ARTIFACTS_BRANCH)
+        for attempt in range(_RETRIES):
+            try:
+                branch.commit(message=message, metadata={_AUTHOR: _user()})
+                return
             except lx.BadRequestException as exc:
-                # another writer's commit took this upload with its own
                 if "no changes" not in _reason(exc):
                     raise
-        return True
+                return
+            except lx.ServerException:
+                if attempt == _RETRIES - 1:
+                    raise
+            time.sleep(_BACKOFF * (attempt + 1))
 
     def record_location(self, path: str) -> str:
         return f"{path} on branch {ARTIFACTS_BRANCH} of lakeFS repository {self.name}"
