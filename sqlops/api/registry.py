@@ -20,6 +20,7 @@ import json
 import math
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ LOCK_WAIT = 600.0
 # the shared registry's records in a version store: <MODELS><quoted name>/<version>.json
 MODELS = "_sqlops/models/"
 RECORD_FORMAT = 1
+_DOWNLOADS = 8  # records downloaded at once by a read that finds many new ones
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str,
     "version": int,
@@ -270,20 +272,22 @@ def publish_model(shared: SharedRecords, row: dict[str, Any]) -> int:
 def refresh(shared: SharedRecords, catalog: RegistryCatalog, name: str | None = None) -> None:
     """Bring the catalog's mirror of the shared records (one name's, or all) up to date:
     one listing, then a download of each record that is new or changed since this clone
-    last read it; records deleted from the store are marked gone."""
+    last read it (several at once: a new clone reads them all); records deleted from the
+    store are marked gone."""
     prefix = MODELS if name is None else record_path(name)
     listed = shared.record_paths(prefix)
     known = catalog.mirrored(name)
-    fresh, keys = [], set()
-    for path, checksum in sorted(listed.items()):
-        key = _record_key(shared, path)
-        keys.add(key)
-        if known.get(key) == (checksum, False):
-            continue
-        data = shared.read_record(path)
-        if data is not None:  # None: deleted since the listing
-            fresh.append((_decoded_record(shared, path, key, data), checksum))
-    gone = [key for key, (_, was_gone) in known.items() if key not in keys and not was_gone]
+    keys = {path: _record_key(shared, path) for path in sorted(listed)}
+    wanted = [p for p, key in keys.items() if known.get(key) != (listed[p], False)]
+    with ThreadPoolExecutor(max_workers=_DOWNLOADS) as pool:
+        downloaded = list(pool.map(shared.read_record, wanted))
+    fresh = [
+        (_decoded_record(shared, path, keys[path], data), listed[path])
+        for path, data in zip(wanted, downloaded, strict=True)
+        if data is not None  # None: deleted since the listing
+    ]
+    present = set(keys.values())
+    gone = [key for key, (_, was_gone) in known.items() if key not in present and not was_gone]
     if fresh or gone:
         catalog.mirror(fresh, gone)
 
@@ -342,9 +346,12 @@ def registry_problems(catalog_path: Path, versions: VersionStore) -> list[str]:
     registry's)."""
     catalog = RegistryCatalog(catalog_path)
     shared = versions.shared_records()
-    if shared is not None:
-        refresh(shared, catalog)
     problems = []
+    if shared is not None:
+        try:
+            refresh(shared, catalog)
+        except RegistryError as exc:  # a corrupt record: reported, the rest still checked
+            problems.append(exc.message)
     for kind, rows, key in (
         ("model", catalog.models(shared=shared is not None), "artifact"),
         ("stored frame", catalog.frames(), "object"),

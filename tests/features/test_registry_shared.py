@@ -210,7 +210,9 @@ def test_a_corrupt_or_missing_record_is_one_line(
                 sqlops.Project(root).features.load_model("churn")
             message = str(info.value)
             assert "\n" not in message and path in message and lakefs_env in message
-    # the other models stay readable; the CLI says it in one line, no traceback
+    # fsck reports it among the problems; the other models stay readable; the CLI says it
+    # in one line, no traceback
+    assert [p for p in sqlops.Project(b).fsck() if path in p and "is corrupt" in p]
     assert sqlops.Project(b).features.load_model("other") == MODEL
     cli = subprocess.run(
         [sys.executable, "-m", "sqlops", "--project", str(b), "models", "list"],
