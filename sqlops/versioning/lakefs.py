@@ -67,6 +67,7 @@ _META = "_sqlops/tables/"
 _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
 _CHUNK = 8 << 20
+_BAD_REQUEST = 400
 _PRECONDITION_FAILED = 412  # a conditional upload found the path taken
 _RACED = (_PRECONDITION_FAILED, 423, 500)  # refusals a concurrent commit can cause
 _RETRIES = 20
@@ -338,18 +339,18 @@ class LakeFSStore:
     def _commit_artifacts(self, message: str) -> None:
         """Commit what the artifacts branch has staged. lakeFS moves a branch with
         compare-and-set, so of two commits at once one may be refused (HTTP 500 "predicate
-        failed"): retried. "No changes" means another writer's commit took ours along."""
+        failed", or 423 after lakeFS's own retries): retried. "No changes" means another
+        writer's commit took ours along."""
         branch = self.repo.branch(ARTIFACTS_BRANCH)
         for attempt in range(_RETRIES):
             try:
                 branch.commit(message=message, metadata={_AUTHOR: _user()})
                 return
-            except lx.BadRequestException as exc:
-                if "no changes" not in _reason(exc):
-                    raise
-                return
-            except lx.ServerException:
-                if attempt == _RETRIES - 1:
+            except lx.LakeFSException as exc:
+                status = getattr(exc, "status_code", None)
+                if status == _BAD_REQUEST and "no changes" in _reason(exc):
+                    return
+                if status not in _RACED[1:] or attempt == _RETRIES - 1:
                     raise
             time.sleep(_BACKOFF * (attempt + 1))
 
