@@ -9,7 +9,8 @@ error. Layout in the repository::
                                                  ``sqlops-artifacts`` branch (data branches
                                                  never see it)
     _sqlops/models/<name>/<version>.json         a registered model version's record, on the
-                                                 same branch (the shared model registry)
+                                                 same branch (the shared model registry;
+                                                 each written once, by a merge)
 
 One metadata file per table makes lakeFS's own three-way merge conflict per table. A sqlops
 commit is staged on a short-lived ``sqlops-tx-*`` branch cut from the head, committed there
@@ -30,17 +31,16 @@ import json
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lakefs
 from lakefs import exceptions as lx
 from lakefs.client import Client
 from lakefs.models import ObjectInfo
-from lakefs_sdk import exceptions as sx
 
 from sqlops.config import LakeFSConfig, user_name
 from sqlops.errors import ConfigError, CorruptObject, MergeConflict, RefNotFound, VersioningError
@@ -67,11 +67,10 @@ _META = "_sqlops/tables/"
 _AUTHOR = "sqlops_author"
 _TX = "sqlops_tx"
 _CHUNK = 8 << 20
-_BAD_REQUEST = 400
-_PRECONDITION_FAILED = 412  # a conditional upload found the path taken
-_RACED = (_PRECONDITION_FAILED, 423, 500)  # refusals a concurrent commit can cause
+_RACED = (423, 500)  # refusals a concurrent merge into one branch can cause
 _RETRIES = 20
 _BACKOFF = 0.02  # seconds, times the attempt number
+_T = TypeVar("_T")
 _CREATION_WAIT = 10.0  # seconds a refused creation waits for another process's repository
 
 
@@ -258,11 +257,15 @@ class LakeFSStore:
         """Keep a cached object in the repository too (committed on the artifacts branch),
         so a machine without it can fetch it; a no-op when it is there already."""
         target = f"{_ARTIFACTS}{object_id}"
+
+        def write(tx: Any) -> None:
+            writer = tx.object(target).writer(mode="wb", content_type="application/octet-stream")
+            with writer as out, self.objects.path(object_id).open("rb") as src:
+                shutil.copyfileobj(src, out, _CHUNK)
+
         with self._sdk(f"store artifact {object_id}"):
-            if _has(self.repo.branch(ARTIFACTS_BRANCH).object(target)):
-                return
-        data = self.objects.path(object_id).read_bytes()
-        self.create_record(target, data, f"artifact {object_id}")  # False: stored meanwhile
+            if not _has(self.repo.branch(ARTIFACTS_BRANCH).object(target)):
+                self._add(target, write, f"artifact {object_id}")  # False: stored meanwhile
 
     def artifact_path(self, object_id: str) -> Path:
         """The cached file of an artifact, downloaded (and checked against its id) on a miss."""
@@ -276,12 +279,13 @@ class LakeFSStore:
 
     # -- shared records (the model registry) ---------------------------------------------
     #
-    # Records and artifacts are uploaded straight to the artifacts branch with lakeFS's
-    # conditional upload (If-None-Match: *, so of two clones creating one path exactly one
-    # succeeds), then committed. Nothing is merged into that branch: lakeFS refuses a merge
-    # into a branch with uncommitted changes, which another writer's upload may be. An
-    # upload is atomic, so a commit (anyone's) takes only whole objects, and a writer killed
-    # before its commit leaves a complete object that the next commit takes.
+    # Every write to the artifacts branch is a commit on a short-lived branch merged into
+    # it, so lakeFS's three-way merge decides which of two clones adding one path wins: the
+    # second merge conflicts ("taken"). lakeFS's conditional upload (If-None-Match: *)
+    # straight to the branch was measured unsafe here: it checks only the staging area it
+    # writes to, and a commit by another clone in between seals that area, so two clones
+    # both "created" one record. Nothing is ever staged on the artifacts branch itself
+    # (lakeFS refuses merges into a branch with uncommitted changes).
 
     def shared_records(self) -> LakeFSStore:
         return self
@@ -308,51 +312,44 @@ class LakeFSStore:
 
     def create_record(self, path: str, data: bytes, message: str) -> bool:
         with self._sdk(f"write {self.record_location(path)}"):
-            if not self._upload_new(path, data):
+            return self._add(path, lambda tx: tx.object(path).upload(data=data), message)
+
+    def _add(self, path: str, write: Callable[[Any], object], message: str) -> bool:
+        """Add ``path`` to the artifacts branch (``write(branch)`` writes it): committed on
+        a transaction branch cut from it and merged back. False when ``path`` is there
+        already: at the cut (checked on the cut, so nothing added before it is overwritten)
+        or added by another writer since (the merge conflicts)."""
+        try:
+            tx = self.repo.branch(_tx_name()).create(source_reference=ARTIFACTS_BRANCH)
+        except lx.NotFoundException:  # the first write to the repository
+            self._create_artifacts_branch()
+            tx = self.repo.branch(_tx_name()).create(source_reference=ARTIFACTS_BRANCH)
+        try:
+            if _has(tx.object(path)):
                 return False
-            self._commit_artifacts(message)
-        return True
+            write(tx)
+            tx.commit(message=message, metadata={_AUTHOR: _user()})
+            home = self.repo.branch(ARTIFACTS_BRANCH)
+            try:
+                self._retried(lambda: tx.merge_into(home, message=message))
+            except lx.ConflictException:
+                return False
+            return True
+        finally:
+            tx.delete()
 
-    def _upload_new(self, path: str, data: bytes) -> bool:
-        """Upload ``path`` unless it exists (False then). lakeFS stages with compare-and-set,
-        so a write racing a commit may be refused although the path is free (412, or 500 on
-        older servers): that is retried, as is the first write, which finds no branch."""
-        api = self.client.sdk_client.objects_api
+    def _retried(self, call: Callable[[], _T]) -> _T:
+        """``call()``, again after a refusal a concurrent write to the same branch causes:
+        lakeFS moves a branch with compare-and-set, so of two merges at once one may be
+        refused (HTTP 500 "predicate failed", or 423 once lakeFS's own retries ran out)."""
         for attempt in range(_RETRIES):
             try:
-                api.upload_object(
-                    self.name, ARTIFACTS_BRANCH, path, if_none_match="*", content=data
-                )
-                return True
-            except sx.NotFoundException:  # the first write to the repository
-                self._create_artifacts_branch()
-            except sx.ApiException as exc:
-                if exc.status == _PRECONDITION_FAILED and _has(
-                    self.repo.ref(ARTIFACTS_BRANCH).object(path)
-                ):
-                    return False
-                if exc.status not in _RACED or attempt == _RETRIES - 1:
-                    raise
-            time.sleep(_BACKOFF * (attempt + 1))
-        return False  # not reached: the last attempt returns or raises
-
-    def _commit_artifacts(self, message: str) -> None:
-        """Commit what the artifacts branch has staged. lakeFS moves a branch with
-        compare-and-set, so of two commits at once one may be refused (HTTP 500 "predicate
-        failed", or 423 after lakeFS's own retries): retried. "No changes" means another
-        writer's commit took ours along."""
-        branch = self.repo.branch(ARTIFACTS_BRANCH)
-        for attempt in range(_RETRIES):
-            try:
-                branch.commit(message=message, metadata={_AUTHOR: _user()})
-                return
+                return call()
             except lx.LakeFSException as exc:
-                status = getattr(exc, "status_code", None)
-                if status == _BAD_REQUEST and "no changes" in _reason(exc):
-                    return
-                if status not in _RACED[1:] or attempt == _RETRIES - 1:
+                if getattr(exc, "status_code", None) not in _RACED or attempt == _RETRIES - 1:
                     raise
             time.sleep(_BACKOFF * (attempt + 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def record_location(self, path: str) -> str:
         return f"{path} on branch {ARTIFACTS_BRANCH} of lakeFS repository {self.name}"
@@ -613,10 +610,6 @@ class LakeFSStore:
             ) from exc
         except lx.LakeFSException as exc:
             raise VersioningError(f"lakeFS could not {action}: {_reason(exc)}") from exc
-        except sx.ApiException as exc:  # a call through the generated SDK (conditional upload)
-            raise VersioningError(
-                f"lakeFS could not {action}: HTTP {exc.status} {exc.reason}"
-            ) from exc
         except Exception as exc:
             # a dead endpoint surfaces as urllib3's own errors (MaxRetryError, timeouts); a local
             # file error (the object cache) is not a connection problem

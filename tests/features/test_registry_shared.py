@@ -116,7 +116,7 @@ store.list_models()  # connected and imported: now wait for the other clone
 while not (gate / "go").exists():
     time.sleep(0.005)
 for i in range(each):
-    store.save_model(name="m", model={"by": who, "i": i})
+    print(store.save_model(name="m", model={"by": who, "i": i}).version, flush=True)
 """
 
 
@@ -136,6 +136,7 @@ def test_two_clones_saving_one_name_at_once_get_distinct_versions(
                 str(each),
                 str(gate),
             ],
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -145,9 +146,13 @@ def test_two_clones_saving_one_name_at_once_get_distinct_versions(
     while not ((gate / "a").exists() and (gate / "b").exists()) and time.monotonic() < deadline:
         time.sleep(0.01)
     (gate / "go").touch()  # both save at once from here
+    returned = []
     for run in runs:
-        _, err = run.communicate(timeout=120)
+        out, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
+        returned.append({int(v) for v in out.split()})
+    # each save was told a different version
+    assert len(returned[0] | returned[1]) == 2 * each
     # lakeFS holds one record per version, 1..8, committed, each naming its own model
     branch = repo(lakefs_server, lakefs_env).branch(BRANCH)
     records = stored_records(branch)
