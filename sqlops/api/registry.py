@@ -9,9 +9,9 @@ the registry knows an artifact is a pickle, and ``gc`` keeps every registered ob
 
 Each version's record (metadata) lives with the version store, so every clone of it shares
 one registry: on the local store, the catalog; on lakeFS, one JSON object per version,
-``_sqlops/models/<name>/<version>.json`` on the artifacts branch, created with a
-conditional write (a version number is taken by exactly one save) and mirrored into the
-catalog by every read (only new or changed records are downloaded).
+``_sqlops/models/<name>/<version>.json`` on the artifacts branch, each created once (the
+store refuses a path that exists, so a version number is taken by exactly one save) and
+mirrored into the catalog by every read (only new or changed records are downloaded).
 """
 
 from __future__ import annotations
