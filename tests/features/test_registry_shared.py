@@ -16,8 +16,10 @@ import blake3
 import lakefs
 import pytest
 from lakefs.client import Client
+from typer.testing import CliRunner
 
 import sqlops
+from sqlops.cli.app import app
 from sqlops.versioning.lakefs import LakeFSStore
 
 from conftest import ProjectFactory
@@ -84,6 +86,14 @@ def test_a_model_saved_in_one_clone_is_listed_and_loaded_in_another(
     assert list(branch.uncommitted()) == []
     # the data branches never see the registry
     assert set(sqlops.Project(b).branches()) == {"main"}
+    # the CLI of a third clone reads the same registry
+    c = make_project({"sqlops.toml": ""}, tmp_path / "c")
+    shown = CliRunner().invoke(app, ["--project", str(c), "models", "list", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert [(m["name"], m["version"], m["owner"]) for m in json.loads(shown.stdout)["models"]] == [
+        ("churn", 1, "ana"),
+        ("churn", 2, second.owner),
+    ]
 
 
 def test_any_name_is_one_record_folder(
@@ -108,6 +118,7 @@ SAVER = """
 import sys, time
 from pathlib import Path
 import sqlops
+from sqlops.cli.app import app
 from sqlops.versioning.lakefs import LakeFSStore
 root, who, each, gate = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 store = sqlops.Project(root).features
