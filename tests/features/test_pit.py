@@ -21,7 +21,7 @@ from sqlops.features import (
     FeatureRegistry,
     FeatureView,
 )
-from sqlops.features.pit import get_historical_features
+from sqlops.features.pit import get_historical_features, latest_sql
 
 T0 = datetime(2024, 1, 1)
 DRIVER = Entity("driver", ("driver_id",))
@@ -551,3 +551,41 @@ def test_missing_source_relation_is_one_line() -> None:
     with pytest.raises(FeatureError) as exc:
         get_historical_features(con, entity, registry(stats_view()).select(["stats:conv"]))
     assert _one_line(exc).startswith("cannot read fv: ")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        ("DOUBLE", ["'-0.0'", "'0.0'"]),
+        ("FLOAT", ["'0.0'", "'-0.0'"]),
+        ("DOUBLE", ["'-nan'", "'nan'"]),
+        ("DOUBLE[]", ["['-0.0']", "['0.0']"]),
+        ("STRUCT(a DOUBLE)", ["{'a': '-0.0'}", "{'a': '0.0'}"]),
+        ("INTERVAL", ["INTERVAL '1 month'", "INTERVAL '30 days'"]),
+    ],
+)
+def test_tied_rows_with_equal_but_different_values_give_one_answer(
+    dtype: str, values: list[str]
+) -> None:
+    """Rows equal in keys and both times whose values DuckDB compares equal yet are not the
+    same (-0.0 and 0.0, INTERVAL '1 month' and '30 days'): every source order, both plans
+    and the online store's query give one value (the text is compared, in plain DuckDB)."""
+    seen = set()
+    for order in (values, values[::-1]):
+        con = Engine(duckdb.connect(), ":memory:")
+        rows = " UNION ALL ".join(
+            f"SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, CAST({v} AS {dtype}) AS v, "
+            f"{n} AS o"
+            for n, v in enumerate(order)
+        )
+        con.execute(f"CREATE TABLE fv AS SELECT driver_id, ts, v FROM ({rows}) ORDER BY o")
+        sel = registry(FeatureView("s", "fv", ("driver",), "ts", ("v",))).select(["s:v"])
+        at = T0 + timedelta(hours=1)
+        entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [at]})
+        for plan in ("asof", "range"):
+            got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+            seen.add(str(got["v"].to_list()))
+        sql, _ = latest_sql(con, sel[0], at)
+        ((online,),) = con.execute(f"SELECT [__f0]::VARCHAR FROM ({sql})").fetchall()
+        seen.add(online)
+    assert len({s.replace("'", "") for s in seen}) == 1, seen
