@@ -278,15 +278,18 @@ def _range_entities(
                 f"{', '.join(sel.join_keys)}, {selections[0].name} has {', '.join(keys)}; "
                 "pass an entity frame instead"
             )
+    dtypes = [
+        _check_time("event timestamp", sel.name, sel.view.timestamp, columns(con, sel.relation))
+        for sel in selections
+    ]
+    common = common_type(dtypes)  # nanoseconds kept: a rounded time can miss its own row
     parts = []
-    for sel in selections:
-        cols = columns(con, sel.relation)
-        dtype = _check_time("event timestamp", sel.name, sel.view.timestamp, cols)
-        et = utc(quote(sel.view.timestamp), dtype, "TIMESTAMP")
+    for sel, dtype in zip(selections, dtypes, strict=True):
+        et = utc(quote(sel.view.timestamp), dtype, common)
         key_sql = ", ".join(quote(k) for k in keys)
         parts.append(
             f"SELECT {key_sql}, {et} AS event_timestamp FROM {sel.relation} "
-            f"WHERE {et} BETWEEN {_ts(lower)} AND {_ts(upper)}"
+            f"WHERE {et} BETWEEN CAST({_ts(lower)} AS {common}) AND CAST({_ts(upper)} AS {common})"
         )
     order = ", ".join(["event_timestamp", *(quote(k) for k in keys)])
     table = scratch.table()

@@ -589,3 +589,32 @@ def test_tied_rows_with_equal_but_different_values_give_one_answer(
         ((online,),) = con.execute(f"SELECT [__f0]::VARCHAR FROM ({sql})").fetchall()
         seen.add(online)
     assert len({s.replace("'", "") for s in seen}) == 1, seen
+
+
+@pytest.mark.parametrize("plan", ["asof", "range"])
+def test_date_range_mode_keeps_nanosecond_event_times(plan: str) -> None:
+    """Each (keys, event time) of a view with nanosecond times is its own entity row, with
+    that row's value (rounded to microseconds, two rows merged and missed their own value)."""
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT * FROM (VALUES "
+        "(1, TIMESTAMP_NS '2024-01-01 00:00:00.000000400', 5), "
+        "(1, TIMESTAMP_NS '2024-01-01 00:00:00.000000100', 3), "
+        "(1, TIMESTAMP_NS '2023-12-31 00:00:00', 4)) v(driver_id, ts, conv)"
+    )
+    sel = registry(stats_view(created=None)).select(["stats:conv"])
+    got = get_historical_features(
+        con,
+        None,
+        sel,
+        start_date=datetime(2023, 12, 30),
+        end_date=datetime(2024, 1, 2),
+        plan=plan,  # type: ignore[arg-type]
+    ).frame
+    con.register("got", got)
+    rows = con.execute("SELECT CAST(event_timestamp AS VARCHAR), conv FROM got").fetchall()
+    assert rows == [
+        ("2023-12-31 00:00:00", 4),
+        ("2024-01-01 00:00:00.0000001", 3),
+        ("2024-01-01 00:00:00.0000004", 5),
+    ]
