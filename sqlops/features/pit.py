@@ -58,8 +58,8 @@ RANGE_MAX_WORK = 1.0
 ASOF_LOOP_ROWS = 64
 DEFAULT_WINDOW = timedelta(days=30)
 # types with distinct values DuckDB compares equal (-0.0 and 0.0, NaN and -NaN, INTERVAL
-# '1 month' and '30 days', a collation's equal strings): a tie among them is broken by text
-_LOOSE = re.compile(r"\b(FLOAT|DOUBLE|REAL|INTERVAL|TIME WITH TIME ZONE|COLLATE)\b", re.I)
+# '1 month' and '30 days'): a tie among them is broken by their text
+_LOOSE = re.compile(r"\b(FLOAT|DOUBLE|REAL|INTERVAL|TIME WITH TIME ZONE)\b", re.I)
 _QUERY_WORDS = frozenset({"select", "with", "from", "values", "table"})
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -499,13 +499,18 @@ def _range(sel: ViewSelection, source: str, times: str, filter_created: bool, or
 def newest_first(sel: ViewSelection, prefix: str, types: Sequence[str]) -> str:
     """The order that picks one row, as ORDER BY items: the latest event time, then the
     latest created time (NULL oldest), then the greatest feature values, compared in order
-    (NULL lowest), then (for ``types`` whose equal values can differ, as -0.0 and 0.0) the
-    greatest values' text — what a training set and the online store both use. The last
-    rules make the choice among rows equal in both times depend on their values alone,
-    never on the source's row order (which a rebuilt model need not keep)."""
-    values = [f"{prefix}__f{j} DESC NULLS LAST" for j in range(len(sel.outputs))]
+    (NULL lowest; text by its bytes), then (for ``types`` whose equal values can differ, as
+    -0.0 and 0.0) the greatest values' text — what a training set and the online store both
+    use. The last rules make the choice among rows equal in both times depend on their
+    values alone, never on the source's row order (which a rebuilt model need not keep)."""
+    # text by its bytes: a column's collation (NOCASE: 'a' = 'A'), which DESCRIBE does not
+    # show, or the session's default_collation would make distinct strings tie
+    values = [
+        f"{prefix}__f{j}{' COLLATE C' if dtype == 'VARCHAR' else ''} DESC NULLS LAST"
+        for j, dtype in enumerate(types)
+    ]
     values += [
-        f"CAST({prefix}__f{j} AS VARCHAR) DESC NULLS LAST"
+        f"CAST({prefix}__f{j} AS VARCHAR) COLLATE C DESC NULLS LAST"
         for j, dtype in enumerate(types)
         if _LOOSE.search(dtype)
     ]

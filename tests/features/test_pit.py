@@ -618,3 +618,36 @@ def test_date_range_mode_keeps_nanosecond_event_times(plan: str) -> None:
         ("2024-01-01 00:00:00.0000001", 3),
         ("2024-01-01 00:00:00.0000004", 5),
     ]
+
+
+@pytest.mark.parametrize(
+    ("column", "session", "values"),
+    [
+        ("VARCHAR COLLATE NOCASE", "", ["a", "B", "b"]),
+        ("VARCHAR COLLATE NOACCENT", "", ["a", "e", "é"]),
+        ("VARCHAR", "nocase", ["a", "B", "b"]),
+    ],
+)
+def test_tied_strings_equal_under_a_collation_give_one_answer(
+    column: str, session: str, values: list[str]
+) -> None:
+    """Strings a collation holds equal ('b' and 'B') are still different values: a column's
+    collation (DESCRIBE shows plain VARCHAR) or the session's default one does not make
+    the answer depend on the source order; the greatest by bytes wins."""
+    seen = set()
+    for order in (values, values[::-1]):
+        con = Engine(duckdb.connect(), ":memory:")
+        if session:
+            con.execute(f"SET default_collation = '{session}'")
+        con.execute(f"CREATE TABLE fv (driver_id INT, ts TIMESTAMP, v {column})")
+        for v in order:
+            con.execute(f"INSERT INTO fv VALUES (1, TIMESTAMP '2024-01-01', '{v}')")
+        sel = registry(FeatureView("s", "fv", ("driver",), "ts", ("v",))).select(["s:v"])
+        at = T0 + timedelta(hours=1)
+        entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [at]})
+        for plan in ("asof", "range"):
+            got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+            seen.add(got["v"][0])
+        sql, _ = latest_sql(con, sel[0], at)
+        seen.add(con.execute(f"SELECT __f0 FROM ({sql})").fetchall()[0][0])
+    assert seen == {max(values, key=str.encode)}
