@@ -81,9 +81,10 @@ def _encode(column: str, dtype: str) -> tuple[str, str, str | None]:
         return f"CAST({column} AS VARCHAR)", "TEXT", "int"
     if dtype == "TIMESTAMP_NS":  # truncated to microseconds, as Python's datetime from Polars
         return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%f')", "TEXT", "timestamp"
-    if dtype.startswith("TIMESTAMP") and dtype != "TIMESTAMP WITH TIME ZONE":
+    aware = dtype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS")
+    if dtype.startswith("TIMESTAMP") and not aware:
         return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f')", "TEXT", "timestamp"
-    if dtype == "TIMESTAMP WITH TIME ZONE":
+    if aware:
         return (
             f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%f')",
             "TEXT",

@@ -46,7 +46,7 @@ Plan = Literal["auto", "asof", "range"]
 ROW = "__sqlops_row"
 T = "__sqlops_t"
 _NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_AWARE = "TIMESTAMP WITH TIME ZONE"
+_AWARE = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}  # a Polars frame's aware ns: the latter
 # A range join's work grows with the matches it produces (entity rows x feature rows per key
 # in the ttl window); the ASOF plan's with the rows it sorts (feature + entity rows). The
 # benchmark's sweep puts the crossover near matches = 0.9-1.5x the sorted rows (at ~3 rows
@@ -190,7 +190,7 @@ def _check_time(kind: str, where: str, column: str, cols: dict[str, str]) -> str
             + ("; pass timestamp_column= to name it" if kind == "timestamp" else "")
         )
     dtype = cols[column]
-    if dtype not in _NAIVE and dtype != _AWARE:
+    if dtype not in _NAIVE and dtype not in _AWARE:
         raise EntityFrameError(
             f"{where}.{column} is {dtype}, not a timestamp; convert it to a datetime "
             "(naive values are read as UTC)"
@@ -200,12 +200,13 @@ def _check_time(kind: str, where: str, column: str, cols: dict[str, str]) -> str
 
 def common_type(types: Sequence[str]) -> str:
     """The type every timestamp is compared in: nanoseconds if any input has them."""
-    return "TIMESTAMP_NS" if "TIMESTAMP_NS" in types else "TIMESTAMP"
+    nanos = {"TIMESTAMP_NS", "TIMESTAMPTZ_NS"}
+    return "TIMESTAMP_NS" if any(t in nanos for t in types) else "TIMESTAMP"
 
 
 def utc(column_sql: str, dtype: str, common: str) -> str:
     """SQL for a timestamp column as a naive UTC timestamp of the common type."""
-    if dtype == _AWARE:
+    if dtype in _AWARE:
         column_sql = f"timezone('UTC', {column_sql})"
     return f"CAST({column_sql} AS {common})"
 

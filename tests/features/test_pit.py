@@ -651,3 +651,27 @@ def test_tied_strings_equal_under_a_collation_give_one_answer(
         sql, _ = latest_sql(con, sel[0], at)
         seen.add(con.execute(f"SELECT __f0 FROM ({sql})").fetchall()[0][0])
     assert seen == {max(values, key=str.encode)}
+
+
+@pytest.mark.parametrize("plan", ["asof", "range"])
+def test_aware_nanosecond_times_of_polars_frames(plan: str) -> None:
+    """Polars keeps pandas' aware nanosecond times (DuckDB: TIMESTAMPTZ_NS), in the entity
+    frame and in a view: read as UTC instants with their nanoseconds, whatever the
+    session's time zone (they were refused as 'not a timestamp')."""
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute("SET TimeZone = 'Asia/Kolkata'")
+    aware = pl.Datetime("ns", "UTC")
+    view = pl.DataFrame(
+        {"driver_id": [1, 1], "ts": [minutes(0), minutes(10)], "conv": [1, 2]}
+    ).with_columns(pl.col("ts").cast(aware).dt.offset_by("5ns"))
+    con.register("fv", view)
+    entity = pl.DataFrame(
+        {"driver_id": [1, 1, 1], "event_timestamp": [minutes(10), minutes(10), minutes(11)]}
+    ).with_columns(
+        pl.col("event_timestamp").cast(aware).dt.offset_by(pl.Series(["4ns", "5ns", "0ns"]))
+    )
+    sel = registry(stats_view(ttl="1h", created=None)).select(["stats:conv"])
+    got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+    assert got["conv"].to_list() == [1, 2, 2]
+    # the same instants (shown in the session's zone)
+    assert got["event_timestamp"].dt.convert_time_zone("UTC").equals(entity["event_timestamp"])
