@@ -675,3 +675,55 @@ def test_aware_nanosecond_times_of_polars_frames(plan: str) -> None:
     assert got["conv"].to_list() == [1, 2, 2]
     # the same instants (shown in the session's zone)
     assert got["event_timestamp"].dt.convert_time_zone("UTC").equals(entity["event_timestamp"])
+
+
+tied_row = st.fixed_dictionaries(
+    {
+        "driver_id": st.just(1),
+        "ts": st.just(minutes(0)),
+        "b": st.one_of(st.none(), st.booleans()),
+        "s": st.one_of(st.none(), st.text(alphabet="aAzZéÉ\u00ff\U0001f600", max_size=3)),
+        "d": st.one_of(st.none(), st.decimals(-5, 5, places=2)),
+        "l": st.one_of(st.none(), st.lists(st.integers(-2, 2), max_size=3)),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(tied_row, min_size=1, max_size=6), seed=st.randoms(use_true_random=False))
+def test_full_ties_of_many_types_equal_brute_force_in_any_order(
+    rows: list[dict[str, Any]], seed: Any
+) -> None:
+    """Rows equal in keys and time, features of types DuckDB orders in its own way (BOOLEAN,
+    text by code point, DECIMAL, lists): the greatest values win, NULL lowest, as a Python
+    loop finds them, in any source order, in both plans and the online store's query."""
+    features = ["b", "s", "d", "l"]
+    want = brute_force(
+        [{"driver_id": 1, "event_timestamp": minutes(1)}],
+        rows,
+        ["driver_id"],
+        features,
+        ttl=None,
+        created=None,
+    )[0]
+    schema = {
+        "driver_id": pl.Int64,
+        "ts": pl.Datetime("us"),
+        "b": pl.Boolean,
+        "s": pl.String,
+        "d": pl.Decimal(10, 2),
+        "l": pl.List(pl.Int64),
+    }
+    shuffled = list(rows)
+    seed.shuffle(shuffled)
+    con = Engine(duckdb.connect(), ":memory:")
+    con.register("src", pl.DataFrame(shuffled, schema=schema, orient="row"))
+    con.execute("CREATE TABLE fv AS SELECT * FROM src")  # a table keeps the shuffled order
+    sel = registry(FeatureView("t", "fv", ("driver",), "ts", tuple(features))).select(["t:*"])
+    entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [minutes(1)]})
+    for plan in ("asof", "range"):
+        got = get_historical_features(con, entity, sel, plan=plan).frame.to_dicts()[0]  # type: ignore[arg-type]
+        assert {f: got[f] for f in features} == {f: want[f] for f in features}, plan
+    sql, _ = latest_sql(con, sel[0], minutes(1))
+    online = con.execute(f"SELECT __f0, __f1, __f2, __f3 FROM ({sql})").fetchall()[0]
+    assert list(online) == [want[f] for f in features]
