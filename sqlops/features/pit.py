@@ -46,7 +46,7 @@ Plan = Literal["auto", "asof", "range"]
 ROW = "__sqlops_row"
 T = "__sqlops_t"
 _NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_AWARE = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}  # a Polars frame's aware ns: the latter
+_AWARE = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}  # the latter: Polars' aware ns
 # A range join's work grows with the matches it produces (entity rows x feature rows per key
 # in the ttl window); the ASOF plan's with the rows it sorts (feature + entity rows). The
 # benchmark's sweep puts the crossover near matches = 0.9-1.5x the sorted rows (at ~3 rows
