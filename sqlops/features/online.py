@@ -39,9 +39,24 @@ _NATIVE_INT = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLIN
 _NATIVE = {"DOUBLE": "REAL", "FLOAT": "REAL", "VARCHAR": "TEXT", "BLOB": "BLOB"}
 
 
+def _encode_feature(column: str, dtype: str) -> tuple[str, str, str | None]:
+    """As ``_encode``, for a feature: what a training set gives must come back, so a float
+    is kept as its text (SQLite stores NaN as NULL and -0.0 as 0), a TIME as a time and
+    JSON as its text (a training set's values; keys stay as ``_encode`` stores them)."""
+    if dtype in ("DOUBLE", "FLOAT"):
+        return f"CAST(CAST({column} AS DOUBLE) AS VARCHAR)", "TEXT", "float"
+    if dtype == "TIME":
+        return f"CAST({column} AS VARCHAR)", "TEXT", "time"
+    if dtype == "JSON":
+        return f"CAST({column} AS VARCHAR)", "TEXT", None
+    return _encode(column, dtype)
+
+
 def _decoders() -> dict[str, Callable[[Any], Any]]:
     return {
         "bool": bool,
+        "float": float,
+        "time": dt.time.fromisoformat,
         "int": int,
         "timestamp": dt.datetime.fromisoformat,
         "timestamptz": lambda v: dt.datetime.fromisoformat(v).replace(tzinfo=dt.UTC),
@@ -64,9 +79,12 @@ def _encode(column: str, dtype: str) -> tuple[str, str, str | None]:
         return column, "INTEGER", "bool"
     if dtype in {"UBIGINT", "HUGEINT", "UHUGEINT"}:
         return f"CAST({column} AS VARCHAR)", "TEXT", "int"
-    if dtype.startswith("TIMESTAMP") and dtype != "TIMESTAMP WITH TIME ZONE":
+    if dtype == "TIMESTAMP_NS":  # truncated to microseconds, as Python's datetime from Polars
+        return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%f')", "TEXT", "timestamp"
+    aware = dtype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS")
+    if dtype.startswith("TIMESTAMP") and not aware:
         return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f')", "TEXT", "timestamp"
-    if dtype == "TIMESTAMP WITH TIME ZONE":
+    if aware:
         return (
             f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%f')",
             "TEXT",
@@ -149,9 +167,10 @@ class OnlineStore:
             expr, kind, dec = _encode(f"__k{i}", cols[key])
             encoded.append((key, expr, kind, dec))
         for j, (name, _) in enumerate(sel.outputs):
-            expr, kind, dec = _encode(f"__f{j}", cols[name])
+            expr, kind, dec = _encode_feature(f"__f{j}", cols[name])
             encoded.append((name, expr, kind, dec))
-        signature = json.dumps([[n, cols[n]] for n, *_ in encoded])
+        # the encoding too: a snapshot stored another way is rewritten, never compared
+        signature = json.dumps([[n, cols[n], kind, dec] for n, _, kind, dec in encoded])
         snapshot = self.snapshots / f"{sel.name}-{run}.parquet"
         select = ", ".join(f"{expr} AS c{i}" for i, (_, expr, _, _) in enumerate(encoded))
         con.execute(

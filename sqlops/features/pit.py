@@ -2,9 +2,10 @@
 
 For each entity row (keys, t) and each view: the feature row with the same keys and
 ``t - ttl <= event time <= t`` (no ttl: no lower bound), the latest event time winning, ties
-broken by the latest created timestamp (a NULL created timestamp is the oldest), then by the
-later row of the source; no match gives NULLs. With ``filter_by_created_timestamp`` a row
-of a view that has a created timestamp also needs ``created <= t`` (NULL never passes).
+broken by the latest created timestamp (a NULL created timestamp is the oldest), then by
+the greatest feature values (``newest_first``); no match gives NULLs. With
+``filter_by_created_timestamp`` a row of a view that has a created timestamp also needs
+``created <= t`` (NULL never passes).
 Entity rows keep their order and multiplicity: each gets a row ordinal from DuckDB
 (``row_number() OVER ()`` over the insertion-ordered scan), never an id made of key
 strings. NULL keys match nothing, as in SQL. Naive timestamps are UTC; aware ones are
@@ -13,12 +14,13 @@ converted to UTC, so both kinds compare on one time line.
 Two plans give the same rows; which is faster depends on the data's shape (measured in
 tests/bench/test_features.py):
 
-* ``asof``: de-duplicate (keys, event time) by created timestamp first (DuckDB's ASOF JOIN
-  picks an arbitrary row among equal times), then ``ASOF LEFT JOIN``; ttl checked after.
-  Cost ~ sort of both sides; insensitive to how many rows each key has.
-* ``range``: an equi-join on the keys with the time window as a join condition, then
-  ``arg_max`` per entity row. Cost ~ matching rows, so it wins when each key has few rows
-  in the window; it is the only plan for ``filter_by_created_timestamp``.
+* ``asof``: ``ASOF JOIN`` each entity row to its keys' latest event time (keys and times
+  only), then join back the feature rows at that time and keep one by ``newest_first``; ttl
+  checked on the matched time. Cost ~ sort of both sides; insensitive to rows per key.
+* ``range``: an equi-join on the keys with the time window as a join condition, then the
+  first match per entity row in ``newest_first`` order. Cost ~ matching rows, so it wins
+  when each key has few rows in the window; it is the only plan for
+  ``filter_by_created_timestamp``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ Plan = Literal["auto", "asof", "range"]
 ROW = "__sqlops_row"
 T = "__sqlops_t"
 _NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_AWARE = "TIMESTAMP WITH TIME ZONE"
+_AWARE = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}  # the latter: Polars' aware ns
 # A range join's work grows with the matches it produces (entity rows x feature rows per key
 # in the ttl window); the ASOF plan's with the rows it sorts (feature + entity rows). The
 # benchmark's sweep puts the crossover near matches = 0.9-1.5x the sorted rows (at ~3 rows
@@ -55,6 +57,9 @@ RANGE_MAX_WORK = 1.0
 # the threshold from that count rather than trust any estimate.
 ASOF_LOOP_ROWS = 64
 DEFAULT_WINDOW = timedelta(days=30)
+# types with distinct values DuckDB compares equal (-0.0 and 0.0, NaN and -NaN, INTERVAL
+# '1 month' and '30 days'): a tie among them is broken by their text
+_LOOSE = re.compile(r"\b(FLOAT|DOUBLE|REAL|INTERVAL|TIME WITH TIME ZONE)\b", re.I)
 _QUERY_WORDS = frozenset({"select", "with", "from", "values", "table"})
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -185,7 +190,7 @@ def _check_time(kind: str, where: str, column: str, cols: dict[str, str]) -> str
             + ("; pass timestamp_column= to name it" if kind == "timestamp" else "")
         )
     dtype = cols[column]
-    if dtype not in _NAIVE and dtype != _AWARE:
+    if dtype not in _NAIVE and dtype not in _AWARE:
         raise EntityFrameError(
             f"{where}.{column} is {dtype}, not a timestamp; convert it to a datetime "
             "(naive values are read as UTC)"
@@ -195,12 +200,13 @@ def _check_time(kind: str, where: str, column: str, cols: dict[str, str]) -> str
 
 def common_type(types: Sequence[str]) -> str:
     """The type every timestamp is compared in: nanoseconds if any input has them."""
-    return "TIMESTAMP_NS" if "TIMESTAMP_NS" in types else "TIMESTAMP"
+    nanos = {"TIMESTAMP_NS", "TIMESTAMPTZ_NS"}
+    return "TIMESTAMP_NS" if any(t in nanos for t in types) else "TIMESTAMP"
 
 
 def utc(column_sql: str, dtype: str, common: str) -> str:
     """SQL for a timestamp column as a naive UTC timestamp of the common type."""
-    if dtype == _AWARE:
+    if dtype in _AWARE:
         column_sql = f"timezone('UTC', {column_sql})"
     return f"CAST({column_sql} AS {common})"
 
@@ -273,15 +279,18 @@ def _range_entities(
                 f"{', '.join(sel.join_keys)}, {selections[0].name} has {', '.join(keys)}; "
                 "pass an entity frame instead"
             )
+    dtypes = [
+        _check_time("event timestamp", sel.name, sel.view.timestamp, columns(con, sel.relation))
+        for sel in selections
+    ]
+    common = common_type(dtypes)  # nanoseconds kept: a rounded time can miss its own row
     parts = []
-    for sel in selections:
-        cols = columns(con, sel.relation)
-        dtype = _check_time("event timestamp", sel.name, sel.view.timestamp, cols)
-        et = utc(quote(sel.view.timestamp), dtype, "TIMESTAMP")
+    for sel, dtype in zip(selections, dtypes, strict=True):
+        et = utc(quote(sel.view.timestamp), dtype, common)
         key_sql = ", ".join(quote(k) for k in keys)
         parts.append(
             f"SELECT {key_sql}, {et} AS event_timestamp FROM {sel.relation} "
-            f"WHERE {et} BETWEEN {_ts(lower)} AND {_ts(upper)}"
+            f"WHERE {et} BETWEEN CAST({_ts(lower)} AS {common}) AND CAST({_ts(upper)} AS {common})"
         )
     order = ", ".join(["event_timestamp", *(quote(k) for k in keys)])
     table = scratch.table()
@@ -340,7 +349,8 @@ def _join(
         cutoff = filter_created and sel.view.created_timestamp is not None
         chosen, n_rows, depth = _choose(con, sel, source, plan, cutoff, n_entity)
         plans.append(ViewPlan(sel.name, chosen, n_rows, depth))
-        body = (_asof if chosen == "asof" else _range)(sel, source, quote(times), cutoff)
+        order = newest_first(sel, "d.", feature_types(sel, cols))
+        body = (_asof if chosen == "asof" else _range)(sel, source, quote(times), cutoff, order)
         ctes.append(f"v{i} AS ({body})")
         outs.extend(
             f"v{i}.{quote(f'__f{j}')} AS {quote(out)}" for j, (_, out) in enumerate(sel.outputs)
@@ -448,7 +458,7 @@ def _key_match(sel: ViewSelection, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{quote(k)} = {right}.__k{i}" for i, k in enumerate(sel.join_keys))
 
 
-def _asof(sel: ViewSelection, source: str, times: str, filter_created: bool) -> str:
+def _asof(sel: ViewSelection, source: str, times: str, filter_created: bool, order: str) -> str:
     """ASOF-join each entity row to the latest event time of its keys, over keys and event
     times alone (a narrow sort), then join back the feature rows at that time and keep the
     first in ``newest_first`` order (an ASOF match among equal times is arbitrary); the ttl
@@ -467,11 +477,11 @@ def _asof(sel: ViewSelection, source: str, times: str, filter_created: bool) -> 
     return (
         f"SELECT m.{ROW}, {_features(sel, 'd.')} FROM ({matched}) AS m JOIN {source} AS d "
         f"ON {_key_match(sel, 'm', 'd')} AND d.__et = m.__et{fresh} QUALIFY row_number() "
-        f"OVER (PARTITION BY m.{ROW} ORDER BY {newest_first(sel, 'd.')}) = 1"
+        f"OVER (PARTITION BY m.{ROW} ORDER BY {order}) = 1"
     )
 
 
-def _range(sel: ViewSelection, source: str, times: str, filter_created: bool) -> str:
+def _range(sel: ViewSelection, source: str, times: str, filter_created: bool, order: str) -> str:
     """Join on keys within the time window; per entity row keep the first row in
     ``newest_first`` order (a window over the matches took ~25% less CPU than ``arg_max``)."""
     cond = [_key_match(sel, "t", "d"), f"d.__et <= t.{T}"]
@@ -483,18 +493,34 @@ def _range(sel: ViewSelection, source: str, times: str, filter_created: bool) ->
     return (
         f"SELECT t.{ROW}, {_features(sel, 'd.')} FROM {times} AS t JOIN {source} AS d "
         f"ON {' AND '.join(cond)} QUALIFY row_number() OVER "
-        f"(PARTITION BY t.{ROW} ORDER BY {newest_first(sel, 'd.')}) = 1"
+        f"(PARTITION BY t.{ROW} ORDER BY {order}) = 1"
     )
 
 
-def newest_first(sel: ViewSelection, prefix: str) -> str:
+def newest_first(sel: ViewSelection, prefix: str, types: Sequence[str]) -> str:
     """The order that picks one row, as ORDER BY items: the latest event time, then the
     latest created time (NULL oldest), then the greatest feature values, compared in order
-    (NULL lowest) — what a training set and the online store both use. The last rule makes
-    the choice among rows equal in both times depend on their values alone, never on the
-    source's row order (which a rebuilt model need not keep)."""
-    values = [f"{prefix}__f{j} DESC NULLS LAST" for j in range(len(sel.outputs))]
+    (NULL lowest; text by its bytes), then (for ``types`` whose equal values can differ, as
+    -0.0 and 0.0) the greatest values' text — what a training set and the online store both
+    use. The last rules make the choice among rows equal in both times depend on their
+    values alone, never on the source's row order (which a rebuilt model need not keep)."""
+    # text by its bytes: a column's collation (NOCASE: 'a' = 'A'), which DESCRIBE does not
+    # show, or the session's default_collation would make distinct strings tie
+    values = [
+        f"{prefix}__f{j}{' COLLATE C' if dtype == 'VARCHAR' else ''} DESC NULLS LAST"
+        for j, dtype in enumerate(types)
+    ]
+    values += [
+        f"CAST({prefix}__f{j} AS VARCHAR) COLLATE C DESC NULLS LAST"
+        for j, dtype in enumerate(types)
+        if _LOOSE.search(dtype)
+    ]
     return ", ".join([f"{prefix}__et DESC", f"{prefix}__ct DESC NULLS LAST", *values])
+
+
+def feature_types(sel: ViewSelection, cols: dict[str, str]) -> list[str]:
+    """The DuckDB types of the selected features, in output order."""
+    return [cols[name] for name, _ in sel.outputs]
 
 
 def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, dict[str, str]]:
@@ -514,7 +540,8 @@ def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, d
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     sql = (
         f"SELECT * FROM {source} WHERE {not_null} QUALIFY row_number() OVER "
-        f"(PARTITION BY {', '.join(keys)} ORDER BY {newest_first(sel, '')}) = 1"
+        f"(PARTITION BY {', '.join(keys)} "
+        f"ORDER BY {newest_first(sel, '', feature_types(sel, cols))}) = 1"
     )
     return sql, cols
 

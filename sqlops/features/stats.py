@@ -132,7 +132,14 @@ def _exact(
 
 
 def _value(name: str, dtype: str) -> str:
-    return f"CAST({quote(name)} AS DOUBLE)" if is_numeric(dtype) else quote(name)
+    """A numeric column as DOUBLE; a nested one (LIST, ARRAY, STRUCT, MAP, UNION) as its
+    text, since Python cannot key a dict by its values (DuckDB's ``histogram`` of it comes
+    back as key and value lists); others as they are."""
+    if is_numeric(dtype):
+        return f"CAST({quote(name)} AS DOUBLE)"
+    if dtype.endswith("]") or dtype.split("(")[0] in ("STRUCT", "MAP", "UNION"):
+        return f"CAST({quote(name)} AS VARCHAR)"
+    return quote(name)
 
 
 def _sampled(
@@ -160,7 +167,7 @@ def _sampled(
         readers.append(("distinct", name, []))
         if not is_numeric(dtype):
             readers.append(("top", name, []))
-            parts.append(f"(SELECT histogram({col}) FROM {sample})")
+            parts.append(f"(SELECT histogram({value}) FROM {sample})")
             continue
         parts.append(f"(SELECT [avg({value}), stddev_samp({value})] FROM {sample})")
         readers.append(("moments", name, []))

@@ -21,7 +21,7 @@ from sqlops.features import (
     FeatureRegistry,
     FeatureView,
 )
-from sqlops.features.pit import get_historical_features
+from sqlops.features.pit import get_historical_features, latest_sql
 
 T0 = datetime(2024, 1, 1)
 DRIVER = Entity("driver", ("driver_id",))
@@ -551,3 +551,179 @@ def test_missing_source_relation_is_one_line() -> None:
     with pytest.raises(FeatureError) as exc:
         get_historical_features(con, entity, registry(stats_view()).select(["stats:conv"]))
     assert _one_line(exc).startswith("cannot read fv: ")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        ("DOUBLE", ["'-0.0'", "'0.0'"]),
+        ("FLOAT", ["'0.0'", "'-0.0'"]),
+        ("DOUBLE", ["'-nan'", "'nan'"]),
+        ("DOUBLE[]", ["['-0.0']", "['0.0']"]),
+        ("STRUCT(a DOUBLE)", ["{'a': '-0.0'}", "{'a': '0.0'}"]),
+        ("INTERVAL", ["INTERVAL '1 month'", "INTERVAL '30 days'"]),
+    ],
+)
+def test_tied_rows_with_equal_but_different_values_give_one_answer(
+    dtype: str, values: list[str]
+) -> None:
+    """Rows equal in keys and both times whose values DuckDB compares equal yet are not the
+    same (-0.0 and 0.0, INTERVAL '1 month' and '30 days'): every source order, both plans
+    and the online store's query give one value (the text is compared, in plain DuckDB)."""
+    seen = set()
+    for order in (values, values[::-1]):
+        con = Engine(duckdb.connect(), ":memory:")
+        rows = " UNION ALL ".join(
+            f"SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, CAST({v} AS {dtype}) AS v, "
+            f"{n} AS o"
+            for n, v in enumerate(order)
+        )
+        con.execute(f"CREATE TABLE fv AS SELECT driver_id, ts, v FROM ({rows}) ORDER BY o")
+        sel = registry(FeatureView("s", "fv", ("driver",), "ts", ("v",))).select(["s:v"])
+        at = T0 + timedelta(hours=1)
+        entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [at]})
+        for plan in ("asof", "range"):
+            got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+            seen.add(str(got["v"].to_list()))
+        sql, _ = latest_sql(con, sel[0], at)
+        ((online,),) = con.execute(f"SELECT [__f0]::VARCHAR FROM ({sql})").fetchall()
+        seen.add(online)
+    assert len({s.replace("'", "") for s in seen}) == 1, seen
+
+
+@pytest.mark.parametrize("plan", ["asof", "range"])
+def test_date_range_mode_keeps_nanosecond_event_times(plan: str) -> None:
+    """Each (keys, event time) of a view with nanosecond times is its own entity row, with
+    that row's value (rounded to microseconds, two rows merged and missed their own value)."""
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT * FROM (VALUES "
+        "(1, TIMESTAMP_NS '2024-01-01 00:00:00.000000400', 5), "
+        "(1, TIMESTAMP_NS '2024-01-01 00:00:00.000000100', 3), "
+        "(1, TIMESTAMP_NS '2023-12-31 00:00:00', 4)) v(driver_id, ts, conv)"
+    )
+    sel = registry(stats_view(created=None)).select(["stats:conv"])
+    got = get_historical_features(
+        con,
+        None,
+        sel,
+        start_date=datetime(2023, 12, 30),
+        end_date=datetime(2024, 1, 2),
+        plan=plan,  # type: ignore[arg-type]
+    ).frame
+    con.register("got", got)
+    rows = con.execute("SELECT CAST(event_timestamp AS VARCHAR), conv FROM got").fetchall()
+    assert rows == [
+        ("2023-12-31 00:00:00", 4),
+        ("2024-01-01 00:00:00.0000001", 3),
+        ("2024-01-01 00:00:00.0000004", 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "session", "values"),
+    [
+        ("VARCHAR COLLATE NOCASE", "", ["a", "B", "b"]),
+        ("VARCHAR COLLATE NOACCENT", "", ["a", "e", "é"]),
+        ("VARCHAR", "nocase", ["a", "B", "b"]),
+    ],
+)
+def test_tied_strings_equal_under_a_collation_give_one_answer(
+    column: str, session: str, values: list[str]
+) -> None:
+    """Strings a collation holds equal ('b' and 'B') are still different values: a column's
+    collation (DESCRIBE shows plain VARCHAR) or the session's default one does not make
+    the answer depend on the source order; the greatest by bytes wins."""
+    seen = set()
+    for order in (values, values[::-1]):
+        con = Engine(duckdb.connect(), ":memory:")
+        if session:
+            con.execute(f"SET default_collation = '{session}'")
+        con.execute(f"CREATE TABLE fv (driver_id INT, ts TIMESTAMP, v {column})")
+        for v in order:
+            con.execute(f"INSERT INTO fv VALUES (1, TIMESTAMP '2024-01-01', '{v}')")
+        sel = registry(FeatureView("s", "fv", ("driver",), "ts", ("v",))).select(["s:v"])
+        at = T0 + timedelta(hours=1)
+        entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [at]})
+        for plan in ("asof", "range"):
+            got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+            seen.add(got["v"][0])
+        sql, _ = latest_sql(con, sel[0], at)
+        seen.add(con.execute(f"SELECT __f0 FROM ({sql})").fetchall()[0][0])
+    assert seen == {max(values, key=str.encode)}
+
+
+@pytest.mark.parametrize("plan", ["asof", "range"])
+def test_aware_nanosecond_times_of_polars_frames(plan: str) -> None:
+    """Polars keeps pandas' aware nanosecond times (DuckDB: TIMESTAMPTZ_NS), in the entity
+    frame and in a view: read as UTC instants with their nanoseconds, whatever the
+    session's time zone (they were refused as 'not a timestamp')."""
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute("SET TimeZone = 'Asia/Kolkata'")
+    aware = pl.Datetime("ns", "UTC")
+    view = pl.DataFrame(
+        {"driver_id": [1, 1], "ts": [minutes(0), minutes(10)], "conv": [1, 2]}
+    ).with_columns(pl.col("ts").cast(aware).dt.offset_by("5ns"))
+    con.register("fv", view)
+    entity = pl.DataFrame(
+        {"driver_id": [1, 1, 1], "event_timestamp": [minutes(10), minutes(10), minutes(11)]}
+    ).with_columns(
+        pl.col("event_timestamp").cast(aware).dt.offset_by(pl.Series(["4ns", "5ns", "0ns"]))
+    )
+    sel = registry(stats_view(ttl="1h", created=None)).select(["stats:conv"])
+    got = get_historical_features(con, entity, sel, plan=plan).frame  # type: ignore[arg-type]
+    assert got["conv"].to_list() == [1, 2, 2]
+    # the same instants (shown in the session's zone)
+    assert got["event_timestamp"].dt.convert_time_zone("UTC").equals(entity["event_timestamp"])
+
+
+tied_row = st.fixed_dictionaries(
+    {
+        "driver_id": st.just(1),
+        "ts": st.just(minutes(0)),
+        "b": st.one_of(st.none(), st.booleans()),
+        "s": st.one_of(st.none(), st.text(alphabet="aAzZéÉ\u00ff\U0001f600", max_size=3)),
+        "d": st.one_of(st.none(), st.decimals(-5, 5, places=2)),
+        "l": st.one_of(st.none(), st.lists(st.integers(-2, 2), max_size=3)),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(tied_row, min_size=1, max_size=6), seed=st.randoms(use_true_random=False))
+def test_full_ties_of_many_types_equal_brute_force_in_any_order(
+    rows: list[dict[str, Any]], seed: Any
+) -> None:
+    """Rows equal in keys and time, features of types DuckDB orders in its own way (BOOLEAN,
+    text by code point, DECIMAL, lists): the greatest values win, NULL lowest, as a Python
+    loop finds them, in any source order, in both plans and the online store's query."""
+    features = ["b", "s", "d", "l"]
+    want = brute_force(
+        [{"driver_id": 1, "event_timestamp": minutes(1)}],
+        rows,
+        ["driver_id"],
+        features,
+        ttl=None,
+        created=None,
+    )[0]
+    schema = {
+        "driver_id": pl.Int64,
+        "ts": pl.Datetime("us"),
+        "b": pl.Boolean,
+        "s": pl.String,
+        "d": pl.Decimal(10, 2),
+        "l": pl.List(pl.Int64),
+    }
+    shuffled = list(rows)
+    seed.shuffle(shuffled)
+    con = Engine(duckdb.connect(), ":memory:")
+    con.register("src", pl.DataFrame(shuffled, schema=schema, orient="row"))
+    con.execute("CREATE TABLE fv AS SELECT * FROM src")  # a table keeps the shuffled order
+    sel = registry(FeatureView("t", "fv", ("driver",), "ts", tuple(features))).select(["t:*"])
+    entity = pl.DataFrame({"driver_id": [1], "event_timestamp": [minutes(1)]})
+    for plan in ("asof", "range"):
+        got = get_historical_features(con, entity, sel, plan=plan).frame.to_dicts()[0]  # type: ignore[arg-type]
+        assert {f: got[f] for f in features} == {f: want[f] for f in features}, plan
+    sql, _ = latest_sql(con, sel[0], minutes(1))
+    online = con.execute(f"SELECT __f0, __f1, __f2, __f3 FROM ({sql})").fetchall()[0]
+    assert list(online) == [want[f] for f in features]

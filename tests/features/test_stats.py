@@ -159,3 +159,29 @@ def test_exact_scalars_from_part_metadata_equal_a_scan(
             lo, hi = (None if v is None else v.isoformat() for v in (lo, hi))
         assert (stats["rows"], stats["nulls"]) == (want[0], want[1]), col
         assert (stats["min"], stats["max"]) == (lo, hi), col
+
+
+def test_nested_columns_get_categorical_histograms(con: Engine) -> None:
+    """LIST, STRUCT and MAP features (their values cannot key a Python dict) are counted by
+    value like any other non-numeric column; the build failed on them."""
+    frame = pl.DataFrame(
+        {
+            "l": [[i % 3, 7] if i % 4 else None for i in range(12)],
+            "s": [{"a": i % 2, "b": "x"} for i in range(12)],
+        }
+    )
+    con.register("t", frame)
+    con.execute("CREATE TEMP TABLE m AS SELECT MAP {'k': i % 2} AS m FROM range(12) r(i)")
+    stats = feature_stats(con, "t", {"l": "BIGINT[]", "s": "STRUCT(a BIGINT, b VARCHAR)"})
+    stats |= feature_stats(con, "m", {"m": "MAP(VARCHAR, BIGINT)"})
+    want = {  # Polars' counts of the present values
+        "l": sorted(frame["l"].drop_nulls().value_counts()["count"].to_list(), reverse=True),
+        "s": sorted(frame["s"].value_counts()["count"].to_list(), reverse=True),
+        "m": [6, 6],
+    }
+    for name, counts in want.items():
+        hist = stats[name]["histogram"]
+        assert [t["count"] for t in hist["top"]] == counts and hist["other"] == 0, name
+        assert stats[name]["distinct"] == len(counts), name
+    assert {t["value"] for t in stats["l"]["histogram"]["top"]} == {"[0, 7]", "[1, 7]", "[2, 7]"}
+    assert stats["l"]["nulls"] == 3

@@ -103,3 +103,61 @@ def test_no_feature_views_keep_no_samples(make_project: ProjectFactory) -> None:
     proj = sqlops.Project(root)
     proj.build().raise_on_error()
     assert samples(proj) == []
+
+
+TWO_VIEWS = """
+[entities.driver]
+join_keys = ["driver_id"]
+
+[feature_views.left]
+source = "marts.typed"
+entities = ["driver"]
+timestamp = "ts"
+features = ["iv", "en"]
+
+[feature_views.right]
+source = "marts.typed"
+entities = ["driver"]
+timestamp = "ts"
+features = ["en", "tz", "xs"]
+"""
+TYPED = """-- materialized: table
+select i % 1000 as driver_id, timestamp '2024-01-01' + to_seconds(i) as ts,
+  case when i % 9 = 0 then null else to_days((i % 40)::int) end as iv,
+  (['a', 'b', 'c'])[1 + i % 3]::enum('c', 'b', 'a') as en,
+  ('12:00:00+0' || (i % 7)::varchar)::timetz as tz,
+  [i % 4, i % 5] as xs
+from range(250000) t(i)
+"""
+
+
+def test_two_views_of_one_model_with_stored_types(make_project: ProjectFactory) -> None:
+    """Two views asking different columns of one large model, of types its parts store as
+    another type (INTERVAL, ENUM, TIMETZ) or nested: one sample holds both views' columns,
+    and every statistic agrees with plain DuckDB over the table."""
+    root = make_project({"sqlops.toml": TWO_VIEWS, "sql/marts/typed.sql": TYPED})
+    proj = sqlops.Project(root)
+    proj.build().raise_on_error()
+    (kept,) = samples(proj)
+    assert set(pl.read_parquet_schema(kept)) == {"iv", "en", "tz", "xs"}
+    views = FeatureCatalog(proj.config.catalog_path).latest_views()
+    con = duckdb.connect(str(proj.config.state_path / "warehouse.duckdb"), read_only=True)
+    try:
+        for view, names in (("left", ["iv", "en"]), ("right", ["en", "tz", "xs"])):
+            got = views[view]["stats"]
+            assert set(got) == set(names)
+            for name in names:
+                rows, nulls, distinct = con.execute(
+                    f"SELECT count(*), count(*) - count({name}), count(DISTINCT {name}) "
+                    "FROM marts.typed"
+                ).fetchall()[0]
+                s = got[name]
+                assert (s["rows"], s["nulls"]) == (rows, nulls), (view, name)
+                assert s["sampled"] and s["distinct"] == distinct, (view, name)
+                ((present,),) = con.execute(
+                    f"SELECT count({name}) FROM read_parquet('{kept}')"
+                ).fetchall()
+                hist = s["histogram"]
+                assert sum(t["count"] for t in hist["top"]) + hist["other"] == present
+    finally:
+        con.close()
