@@ -8,6 +8,7 @@ from __future__ import annotations
 import decimal
 import functools
 import json
+import math
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -78,7 +79,8 @@ def as_json(value: Any) -> None:
 def json_text(value: Any, level: int = 0) -> str:
     """``value`` as indented JSON in which numbers stay exact: a DECIMAL is written with
     all its digits and a HUGEINT as the whole integer, both as JSON numbers (``json``
-    would have to round a Decimal through a float). Times become ISO 8601 strings.
+    would have to round a Decimal through a float). Times become ISO 8601 strings; NaN and
+    infinities the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
 
     >>> import decimal
     >>> print(json_text({"d": decimal.Decimal("55909065222.827692"), "h": 2**64, "l": []}))
@@ -94,7 +96,10 @@ def json_text(value: Any, level: int = 0) -> str:
     if isinstance(value, list | tuple):
         return _block("[", [json_text(v, level + 1) for v in value], "]", level)
     if isinstance(value, decimal.Decimal):
-        return format(value, "f") if value.is_finite() else json.dumps(float(value))
+        return format(value, "f") if value.is_finite() else json_text(float(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or infinities: written as strings, as protobuf's JSON mapping does
+        return json.dumps("NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity")
     if value is None or isinstance(value, str | int | float):
         return json.dumps(value)
     if hasattr(value, "isoformat"):

@@ -280,3 +280,21 @@ def test_merge_refused_by_a_check_exits_1_with_one_line(orders_project: Path) ->
         "raw.orders: 1 orders over 100. fix the data on dev (or the check) and merge again; "
         "nothing was merged"
     )
+
+
+def test_json_output_is_strict_json_for_nan_and_infinities(orders_project: Path) -> None:
+    """JSON has no NaN or infinities: `--json` writes them as strings (protobuf's mapping),
+    never the bare NaN Python's json module would, which strict parsers refuse."""
+    result = sqlops(
+        "query",
+        "select 'nan'::double as a, 'inf'::double as b, '-inf'::double as c, 1.5::double as d",
+        "--json",
+        cwd=orders_project,
+    )
+    assert result.returncode == 0, result.stderr
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    rows = json.loads(result.stdout, parse_constant=refuse)
+    assert rows == [{"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": 1.5}]
