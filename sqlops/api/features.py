@@ -104,6 +104,9 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     finally:
         engine.close()
     catalog.record_views(result.run_id, [b.record() for b in built])
+    # a sample serves the build that kept it: the rest belong to replaced or removed tables
+    for stale in set(folder.glob("*.parquet")) - set(samples.values()):
+        stale.unlink(missing_ok=True)
     if registry.views:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()

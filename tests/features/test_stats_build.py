@@ -105,6 +105,16 @@ def test_no_feature_views_keep_no_samples(make_project: ProjectFactory) -> None:
     assert samples(proj) == []
 
 
+def test_samples_of_removed_tables_are_deleted(make_project: ProjectFactory) -> None:
+    proj = project(make_project)
+    assert len(samples(proj)) == 1
+    (proj.root / "sql/marts/big.sql").unlink()
+    (proj.root / "sqlops.toml").write_text("")
+    proj = sqlops.Project(proj.root)
+    proj.build().raise_on_error()
+    assert samples(proj) == []
+
+
 TWO_VIEWS = """
 [entities.driver]
 join_keys = ["driver_id"]
