@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -37,14 +38,18 @@ CREATE TABLE IF NOT EXISTS {META} (
 )"""
 _NATIVE_INT = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 _NATIVE = {"DOUBLE": "REAL", "FLOAT": "REAL", "VARCHAR": "TEXT", "BLOB": "BLOB"}
+# a declared type of BLOB gives a column no affinity: a float stays the REAL it was bound as
+# (-0.0 and infinities included), and a NaN's text 'NaN' stays text
+FLOAT_COLUMN = "BLOB"
 
 
 def _encode_feature(column: str, dtype: str) -> tuple[str, str, str | None]:
     """As ``_encode``, for a feature: what a training set gives must come back, so a float
-    is kept as its text (SQLite stores NaN as NULL and -0.0 as 0), a TIME as a time and
-    JSON as its text (a training set's values; keys stay as ``_encode`` stores them)."""
+    goes in a column of no affinity (a REAL column stores -0.0 as 0) and a NaN as the text
+    'NaN' (SQLite binds a NaN as NULL; ``_Stage`` writes it), a TIME as a time and JSON as
+    its text (a training set's values; keys stay as ``_encode`` stores them)."""
     if dtype in ("DOUBLE", "FLOAT"):
-        return f"CAST(CAST({column} AS DOUBLE) AS VARCHAR)", "TEXT", "float"
+        return f"CAST({column} AS DOUBLE)", FLOAT_COLUMN, "float"
     if dtype == "TIME":
         return f"CAST({column} AS VARCHAR)", "TEXT", "time"
     if dtype == "JSON":
@@ -184,13 +189,20 @@ class OnlineStore:
         new = f"read_parquet({literal(str(snapshot))})"
         nkeys = len(sel.join_keys)
         keys = ", ".join(f"c{i}" for i in range(nkeys))
+        floats = [i for i, (_, _, kind, _) in enumerate(encoded) if kind == FLOAT_COLUMN]
         if full or previous is None:
-            # in key order: SQLite then appends to its B-tree instead of splitting pages
-            changed = con.execute(f"SELECT * FROM {new} ORDER BY {keys}").fetchall()
+            changed = _rows(con, new, floats, keys)
             deleted: list[Any] = []
         else:
             old = f"read_parquet({literal(str(previous))})"
-            changed = con.execute(f"SELECT * FROM {new} EXCEPT ALL SELECT * FROM {old}").fetchall()
+            # a float's sign too: DuckDB holds -0.0 equal to 0.0
+            signs = "".join(f", signbit(c{i}) AS s{i}" for i in floats)
+            names = ", ".join(f"c{i}" for i in range(len(encoded)))
+            diff = (
+                f"(SELECT {names} FROM (SELECT *{signs} FROM {new} "
+                f"EXCEPT ALL SELECT *{signs} FROM {old}))"
+            )
+            changed = _rows(con, diff, floats, keys)
             deleted = con.execute(
                 f"SELECT {keys} FROM {old} EXCEPT SELECT {keys} FROM {new}"
             ).fetchall()
@@ -242,6 +254,30 @@ class OnlineStore:
             v: dt.datetime.fromisoformat(w)
             for v, w in self.db.execute(f"SELECT view, watermark FROM {META}")
         }
+
+
+def _rows(con: Engine, relation: str, floats: Sequence[int], keys: str) -> list[Any]:
+    """The rows to write, in key order (SQLite then appends to its B-tree instead of
+    splitting pages), with each NaN of the ``floats`` columns as the text 'NaN'; only the
+    rows holding one go through Python (they come last)."""
+    if not floats:
+        return con.execute(f"SELECT * FROM {relation} ORDER BY {keys}").fetchall()
+    nan = " OR ".join(f"coalesce(isnan(c{i}), false)" for i in floats)
+    table = quote(f"__sqlops_online_{uuid.uuid4().hex[:12]}")
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {relation}")
+    try:
+        rows = con.execute(f"SELECT * FROM {table} WHERE NOT ({nan}) ORDER BY {keys}").fetchall()
+        odd = con.execute(f"SELECT * FROM {table} WHERE {nan} ORDER BY {keys}").fetchall()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    at = set(floats)
+    for row in odd:
+        rows.append(tuple("NaN" if i in at and _is_nan(v) else v for i, v in enumerate(row)))
+    return rows
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 @dataclass
