@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -412,23 +412,26 @@ def _check_keys(
     path: Path | None,
     text: str,
     prefix: str,
+    line: Callable[[str], int | None] | None = None,
 ) -> None:
+    """Refuse an unknown key or a value of the wrong type; ``line(key)`` finds the key's line
+    (by default its first line in the file)."""
+    find = line or (lambda key: line_of(text, key))  # searched only for an error
     for key, value in raw.items():
         if key not in allowed:
             hint = did_you_mean(key, allowed) or f"known keys: {', '.join(sorted(allowed))}"
             raise ConfigError(
-                f"unknown config key {prefix}{key}", path=path, line=line_of(text, key), hint=hint
+                f"unknown config key {prefix}{key}", path=path, line=find(key), hint=hint
             )
         want = allowed[key]
         # no key is boolean, and bool is a subclass of int: True is never a valid value
         if not isinstance(value, want) or isinstance(value, bool):
-            names = (
-                " or ".join(t.__name__ for t in want) if isinstance(want, tuple) else want.__name__
-            )
+            types = want if isinstance(want, tuple) else (want,)
+            names = " or ".join(t.__name__ for t in types)
             raise ConfigError(
                 f"config key {prefix}{key} must be a {names}, got {value!r}",
                 path=path,
-                line=line_of(text, key),
+                line=find(key),
             )
 
 
@@ -681,24 +684,7 @@ def _check_section(
     where: str,
 ) -> None:
     """Like ``_check_keys``, with each line searched inside ``where``'s own section."""
-    for key, value in raw.items():
-        line = section_line(text, where, key)
-        if key not in allowed:
-            raise ConfigError(
-                f"unknown config key {where}.{key}",
-                path=path,
-                line=line,
-                hint=did_you_mean(key, allowed) or f"known keys: {', '.join(sorted(allowed))}",
-            )
-        want = allowed[key]
-        if not isinstance(value, want) or isinstance(value, bool):
-            types = want if isinstance(want, tuple) else (want,)
-            names = " or ".join(t.__name__ for t in types)
-            raise ConfigError(
-                f"config key {where}.{key} must be a {names}, got {value!r}",
-                path=path,
-                line=line,
-            )
+    _check_keys(raw, allowed, path, text, f"{where}.", lambda key: section_line(text, where, key))
 
 
 def _names(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
