@@ -373,14 +373,10 @@ class Engine:
             if relation is None:
                 return None
             types = [str(t) for t in relation.types]
-            as_text = {c: arrow_text(t) for c, t in zip(relation.columns, types, strict=True)}
-            if any(as_text.values()):
-                relation = relation.project(
-                    ", ".join(
-                        f"CAST({quote(c)} AS {text}) AS {quote(c)}" if text else quote(c)
-                        for c, text in as_text.items()
-                    )
-                )
+            texts = zip(relation.columns, map(arrow_text, types), strict=True)
+            as_text = {c: text for c, text in texts if text is not None}
+            if as_text:
+                relation = relation.project(cast_star(as_text))
             table = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise self._located(exc, sql, where) from exc
