@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlops.macros import macro_digest
+from sqlops.project.filehash import portable
 from sqlops.project.model import Model, Source
 
 
@@ -44,18 +45,6 @@ def digest(value: Any) -> str:
     """
     blob = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
-
-
-def portable(path: Path | str, root: Path | None) -> str:
-    """A path as fingerprints name it: relative to the project root when under it, so
-    moving the project folder leaves every fingerprint as it was.
-
-    >>> portable("/p/data/a.csv", Path("/p")), portable("/q/a.csv", Path("/p"))
-    ('data/a.csv', '/q/a.csv')
-    """
-    if root is not None and Path(path).is_relative_to(root):
-        return Path(path).relative_to(root).as_posix()
-    return str(path)
 
 
 def source_fingerprint(source: Source, salt: str = "", root: Path | None = None) -> Fingerprint:

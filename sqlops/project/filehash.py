@@ -61,7 +61,7 @@ class FileHashes:
     def digest(self, files: Iterable[Path], root: Path) -> str:
         """One version for a list of files: their names (relative to ``root`` where they
         are under it, so a moved project keeps its versions) and content hashes."""
-        pairs = [(_relative(path, root), self.version(path)) for path in files]
+        pairs = [(portable(path, root), self.version(path)) for path in files]
         blob = json.dumps(pairs, separators=(",", ":"))
         return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
@@ -85,5 +85,13 @@ def _hash(path: Path) -> str:
     return hasher.hexdigest()[:40]
 
 
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+def portable(path: Path | str, root: Path | None) -> str:
+    """A path as fingerprints and file versions name it: relative to the project root when
+    under it, so moving the project folder leaves every fingerprint as it was.
+
+    >>> portable("/p/data/a.csv", Path("/p")), portable("/q/a.csv", Path("/p"))
+    ('data/a.csv', '/q/a.csv')
+    """
+    if root is not None and Path(path).is_relative_to(root):
+        return Path(path).relative_to(root).as_posix()
+    return str(path)
