@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.build import BuildMixin
+from sqlops.plan.planner import make_plan
 
 if TYPE_CHECKING:
     from sqlops.versioning.workspace import TableChange
@@ -53,6 +54,8 @@ class StatusMixin(BuildMixin):
         head = store.resolve(branch) if branch else None
         commit = self._base_id(store, head)
         spec = self.load()
-        _, changes = self._changes({*spec.sources, *spec.models})
-        stale = tuple((n.name, n.reason) for n in self.plan().models if n.action == "run")
+        state, existing = self._warehouse_state()  # one read serves both answers
+        changes = self._uncommitted(state, {*spec.sources, *spec.models})
+        plan = make_plan(spec, state, existing)
+        stale = tuple((n.name, n.reason) for n in plan.models if n.action == "run")
         return Status(ref, branch, commit, head, tuple(changes), stale)

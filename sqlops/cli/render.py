@@ -274,23 +274,23 @@ def _cell(value: Any) -> str:
 
 
 def lineage(info: Lineage) -> None:
-    from rich.tree import Tree
-
-    up = Tree(f"[bold]{info.model}[/] upstream")
-    _fill(up, info.upstream)
-    down = Tree(f"[bold]{info.model}[/] downstream")
-    _fill(down, info.downstream)
-    out().print(up)
-    out().print(down)
+    _tree(f"[bold]{info.model}[/] upstream", info.upstream)
+    _tree(f"[bold]{info.model}[/] downstream", info.downstream)
     if info.column is not None:
-        path = Tree(f"[bold]{info.model}.{info.column}[/] is computed from")
-        _fill(path, info.column_upstream)
-        reach = Tree(f"[bold]{info.model}.{info.column}[/] reaches (a change flows to)")
-        _fill(reach, info.column_downstream)
-        out().print(path)
-        out().print(reach)
+        _tree(f"[bold]{info.model}.{info.column}[/] is computed from", info.column_upstream)
+        reach = f"[bold]{info.model}.{info.column}[/] reaches (a change flows to)"
+        _tree(reach, info.column_downstream)
         if not info.column_upstream:
             out().print("  (no upstream column: a source, a constant or count(*))")
+
+
+def _tree(title: str, children: Mapping[str, Any]) -> None:
+    """Print ``children`` (name -> its own children) as a tree under ``title``."""
+    from rich.tree import Tree
+
+    tree = Tree(title)
+    _fill(tree, children)
+    out().print(tree)
 
 
 def _fill(node: Tree, children: Mapping[str, Any]) -> None:
@@ -347,12 +347,8 @@ def feature_view(info: Mapping[str, Any]) -> None:
     mapping(head)
     lineage_tree = info.get("lineage") or {}
     if lineage_tree:
-        from rich.tree import Tree
-
         source = next(iter(lineage_tree))
-        tree = Tree(f"[bold]{escape(source)}[/] upstream")
-        _fill(tree, lineage_tree[source])
-        out().print(tree)
+        _tree(f"[bold]{escape(source)}[/] upstream", lineage_tree[source])
     stats = info.get("stats") or {}
     rows = [
         {"feature": f["name"], "type": f["type"] or stats.get(f["name"], {}).get("type")}

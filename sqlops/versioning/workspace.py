@@ -193,11 +193,12 @@ def drop_undefined(engine: Engine, defined: set[str]) -> list[str]:
     the warehouse nor reaches the next commit. Raw file entries are never built: kept."""
     relations = engine.relations()
     doomed = sorted(
-        name
-        for name, _, _ in _state_rows(engine)
-        if name not in defined and not datafiles.is_entry(name)
+        {
+            name
+            for name, _, _ in _state_rows(engine)
+            if name not in defined and not datafiles.is_entry(name)
+        }
     )
-    doomed = sorted(set(doomed))
     if doomed:
         with engine.transaction():
             engine.execute(m.state_forget(), [doomed])
