@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlops.api.base import ProjectBase
 from sqlops.errors import UnknownTableError, did_you_mean
 from sqlops.plan.dag import Dag
+from sqlops.project.filehash import portable
 from sqlops.project.model import ProjectSpec
 
 
@@ -81,7 +81,7 @@ class LineageMixin(ProjectBase):
                 "materialized": s.format,
                 "depends_on": [],
                 "tags": list(s.tags),
-                "path": _relative(s.location, spec.root),
+                "path": portable(s.location, spec.root),
             }
             for s in spec.sources.values()
         ]
@@ -130,8 +130,3 @@ def _resolve_node(spec: ProjectSpec, name: str) -> str:
 
 def _tree(name: str, edges: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     return {child: _tree(child, edges) for child in edges[name]}
-
-
-def _relative(location: str, root: Path) -> str:
-    path = Path(location)
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
