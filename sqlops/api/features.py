@@ -54,10 +54,11 @@ def sample_requests(project: ProjectBase, spec: ProjectSpec) -> dict[str, Sample
     the build computes: the build keeps a sample of them while the table is staged. Empty
     when a view is misdeclared (``build_features`` then reports it, after the models)."""
     config = project.config
-    if not config.feature_views and not python_declarations(config):
+    declared = python_declarations(config)
+    if not config.feature_views and not declared:
         return {}
     try:
-        registry = project_registry(config, spec.names)
+        registry = project_registry(config, spec.names, declared)
     except FeatureError:
         return {}
     columns: dict[str, dict[str, None]] = {}
@@ -74,12 +75,12 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     each view's definition, fingerprint and statistics in the catalog."""
     config = project.config
     marker = config.state_path / BUILT_MARKER
-    declared = python_declarations(config)  # walks sys.modules: once per build
+    declared = python_declarations(config)  # walks sys.modules: once for this step
     if not config.feature_views and not declared and not marker.exists():
         return []  # no feature store here: no DuckDB, no catalog
     from sqlops.features.build import build_views
 
-    registry = project_registry(config, spec.names)
+    registry = project_registry(config, spec.names, declared)
     fingerprints = {n.name: n.fingerprint for n in result.nodes if n.status in _OK}
     # a table model's parts share one schema (an incremental model's may not); its sample
     # was kept while it was staged, if it was
