@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.registry import ModelRegistryMixin
-from sqlops.api.seedstore import SeedStoreMixin
+from sqlops.api.seedstore import SeedStoreMixin, polars_frame
 from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
@@ -421,16 +421,12 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
     def _entity_frame(self, entity: Any, ref: str | None, views: Sequence[FeatureView]) -> Any:
         """The entity rows as a Polars frame (a query or table is read now, so the saved
         set keeps them)."""
-        import polars as pl
-
         if entity is None:
             return None
-        if isinstance(entity, pl.DataFrame):
-            return entity
         if isinstance(entity, str):
             with self._engine(ref, views) as engine:
                 return engine.polars(f"SELECT * FROM {from_text(entity)[0]}")
-        return pl.from_pandas(entity) if hasattr(entity, "iloc") else pl.DataFrame(entity)
+        return polars_frame(entity)
 
     def load_training_set(self, name: str) -> pl.DataFrame:
         """The training set saved under ``name``, as saved."""
