@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.registry import ModelRegistryMixin
-from sqlops.api.seedstore import SeedStoreMixin
+from sqlops.api.seedstore import SeedStoreMixin, polars_frame
 from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.errors import FeatureError, OnlineStoreError
@@ -54,10 +54,11 @@ def sample_requests(project: ProjectBase, spec: ProjectSpec) -> dict[str, Sample
     the build computes: the build keeps a sample of them while the table is staged. Empty
     when a view is misdeclared (``build_features`` then reports it, after the models)."""
     config = project.config
-    if not config.feature_views and not python_declarations(config):
+    declared = python_declarations(config)
+    if not config.feature_views and not declared:
         return {}
     try:
-        registry = project_registry(config, spec.names)
+        registry = project_registry(config, spec.names, declared)
     except FeatureError:
         return {}
     columns: dict[str, dict[str, None]] = {}
@@ -74,12 +75,12 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     each view's definition, fingerprint and statistics in the catalog."""
     config = project.config
     marker = config.state_path / BUILT_MARKER
-    declared = python_declarations(config)  # walks sys.modules: once per build
+    declared = python_declarations(config)  # walks sys.modules: once for this step
     if not config.feature_views and not declared and not marker.exists():
         return []  # no feature store here: no DuckDB, no catalog
     from sqlops.features.build import build_views
 
-    registry = project_registry(config, spec.names)
+    registry = project_registry(config, spec.names, declared)
     fingerprints = {n.name: n.fingerprint for n in result.nodes if n.status in _OK}
     # a table model's parts share one schema (an incremental model's may not); its sample
     # was kept while it was staged, if it was
@@ -420,16 +421,12 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
     def _entity_frame(self, entity: Any, ref: str | None, views: Sequence[FeatureView]) -> Any:
         """The entity rows as a Polars frame (a query or table is read now, so the saved
         set keeps them)."""
-        import polars as pl
-
         if entity is None:
             return None
-        if isinstance(entity, pl.DataFrame):
-            return entity
         if isinstance(entity, str):
             with self._engine(ref, views) as engine:
                 return engine.polars(f"SELECT * FROM {from_text(entity)[0]}")
-        return pl.from_pandas(entity) if hasattr(entity, "iloc") else pl.DataFrame(entity)
+        return polars_frame(entity)
 
     def load_training_set(self, name: str) -> pl.DataFrame:
         """The training set saved under ``name``, as saved."""

@@ -103,7 +103,17 @@ def _columns(catalog: RegistryCatalog) -> list[str]:
 
 
 def _polars(df: Any, name: str) -> pl.DataFrame:
-    """A Polars copy of a Polars, pandas or Arrow frame (a Series becomes one column)."""
+    try:
+        return polars_frame(df)
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(
+            f"cannot store {type(df).__name__} as {name!r}; pass a Polars, pandas or Arrow frame"
+        ) from exc
+
+
+def polars_frame(df: Any) -> pl.DataFrame:
+    """A Polars frame of a Polars, pandas or Arrow frame (a Series becomes one column), or
+    of what ``pl.DataFrame`` takes (rows, columns); TypeError or ValueError otherwise."""
     import polars as pl
 
     if isinstance(df, pl.DataFrame):
@@ -114,10 +124,4 @@ def _polars(df: Any, name: str) -> pl.DataFrame:
         if not hasattr(df, "columns"):
             df = df.to_frame(name=df.name if df.name is not None else "value")
         return pl.from_pandas(df)
-    try:
-        out = pl.DataFrame(df)
-    except (TypeError, ValueError) as exc:
-        raise RegistryError(
-            f"cannot store {type(df).__name__} as {name!r}; pass a Polars, pandas or Arrow frame"
-        ) from exc
-    return out
+    return pl.DataFrame(df)

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sqlops.api.seedstore import polars_frame
 from sqlops.errors import TransformError
 from sqlops.features import transforms as tf
 from sqlops.features.pit import from_text
@@ -147,17 +148,9 @@ def _check(doc: Mapping[str, Any], engine: Engine, relation: str, where: str) ->
     tf.check_columns(label, {c: f["kind"] for c, f in doc["columns"].items()}, types, where)
 
 
-def _frame(df: Any) -> Any:
-    import polars as pl
-
-    if isinstance(df, pl.DataFrame):
-        return df
-    if hasattr(df, "iloc"):
-        return pl.from_pandas(df)
-    if isinstance(df, list):
-        return pl.DataFrame(df)
+def _frame(df: Any) -> pl.DataFrame:
     try:
-        return pl.DataFrame(df)
+        return polars_frame(df)
     except (TypeError, ValueError) as exc:
         raise TransformError(
             f"cannot read {type(df).__name__} as a frame; pass a Polars or pandas frame, "

@@ -104,7 +104,6 @@ def build_views(
     fingerprints: Mapping[str, str],
     previous: Mapping[str, Mapping[str, Any]],
     where: Mapping[str, str],
-    stats: bool = True,
     parts: Mapping[str, Sequence[str]] | None = None,
     samples: Mapping[str, Path] | None = None,
 ) -> list[BuiltView]:
@@ -122,7 +121,7 @@ def build_views(
         columns = con.columns(source)
         check_view(registry, view, columns, where.get(view.name, ""))
         spec = definition(registry, view)
-        fingerprint = digest([spec, fingerprints.get(source, ""), columns])
+        fingerprint = digest([spec, fingerprints[source], columns])
         plans.append((view, columns, spec, fingerprint))
     stale = [
         name
@@ -148,15 +147,13 @@ def build_views(
         started = time.perf_counter()
         if before is not None and before.get("fingerprint") == fingerprint:
             numbers = dict(before["stats"])
-        elif stats:
+        else:
             types = {f.name: columns[f.name] for f in view.features}
             relation = qualified(f"{SCHEMA}.{view.name}")
             files = (parts or {}).get(view.source, ())
             kept = (samples or {}).get(view.source)
             sample = str(kept) if kept is not None and kept.is_file() else None
             numbers = feature_stats(con, relation, types, parts=files, kept=sample)
-        else:
-            numbers = {}
         seconds = time.perf_counter() - started
         built.append(
             BuiltView(

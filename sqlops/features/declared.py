@@ -18,10 +18,15 @@ from sqlops.features.definitions import Entity, Feature, FeatureRegistry, Featur
 MODEL_MODULES = "sqlops_models."
 
 
-def project_registry(config: Config, relations: Iterable[str]) -> FeatureRegistry:
+def project_registry(
+    config: Config,
+    relations: Iterable[str],
+    declared: list[tuple[Entity | FeatureView, str]] | None = None,
+) -> FeatureRegistry:
     """Every entity and view of the project, each view's relation checked to exist.
 
-    Call it after loading the project, which imports its Python files."""
+    Call it after loading the project, which imports its Python files; ``declared`` is
+    ``python_declarations(config)`` when the caller has already walked the modules."""
     known = set(relations)
     entities: dict[str, Entity] = {}
     views: dict[str, FeatureView] = {}
@@ -31,7 +36,9 @@ def project_registry(config: Config, relations: Iterable[str]) -> FeatureRegistr
         )
     for name, vspec in config.feature_views.items():
         views[name] = _config_object(config, f"feature_views.{name}", lambda s=vspec: _view(s))
-    for obj, where in python_declarations(config):
+    if declared is None:
+        declared = python_declarations(config)
+    for obj, where in declared:
         target: dict[str, Any] = entities if isinstance(obj, Entity) else views
         kind = "entity" if isinstance(obj, Entity) else "feature view"
         if obj.name in target and target[obj.name] != obj:

@@ -183,7 +183,7 @@ class FeatureRegistry:
             features = [features]
         chosen: dict[str, list[str]] = {}
         for ref in features:
-            view_name, feature = _split_ref(ref)
+            view_name, feature = split_ref(ref)
             view = self.view(view_name)
             names = [f.name for f in view.features] if feature == "*" else [feature]
             for name in names:
@@ -210,7 +210,8 @@ class FeatureRegistry:
         return selections
 
 
-def _split_ref(ref: str) -> tuple[str, str]:
+def split_ref(ref: str) -> tuple[str, str]:
+    """A ``view:feature`` (or ``view:*``) reference's two parts; the one parser of them."""
     view, sep, feature = ref.partition(":")
     if not sep or not view or not feature or ":" in feature:
         raise UnknownFeatureError(

@@ -26,7 +26,7 @@ from typing import Any
 from sqlops.errors import OnlineStoreError, UnknownFeatureError, did_you_mean
 from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import literal, quote
-from sqlops.features.definitions import ViewSelection
+from sqlops.features.definitions import ViewSelection, split_ref
 from sqlops.features.pit import latest_sql
 
 META = "_sqlops_online"
@@ -373,7 +373,7 @@ class _ReadPlan:
     ) -> _ReadPlan:
         chosen: dict[str, list[str]] = {}
         for ref in features:
-            view, _, feature = ref.partition(":")
+            view, feature = split_ref(ref)
             if view not in meta:
                 hint = did_you_mean(view, meta)
                 raise UnknownFeatureError(

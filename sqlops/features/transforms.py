@@ -15,9 +15,9 @@ Kinds (``spec`` maps a column to a kind name or ``{kind: {options}}``):
   and ``num_oov_buckets``: an unseen value goes to ``size + h % num_oov_buckets`` where
   ``h`` is the first 60 bits of the md5 of its text (stable across processes and versions;
   TFT uses FarmHash, so the buckets differ from TFT's).
-- ``bucketize``: ``num_buckets`` buckets split at DuckDB's ``quantile_cont`` (linear
-  interpolation, numpy's default) of ``i / num_buckets``; equal boundaries (ties) are kept
-  once, so heavy ties give fewer buckets. A value equal to a boundary goes to the upper
+- ``bucketize``: ``num_buckets`` buckets split at the quantiles ``i / num_buckets``
+  (numpy's default, linear between exact order statistics); equal boundaries (ties) are
+  kept once, so heavy ties give fewer buckets. A value equal to a boundary goes to the upper
   bucket: the bucket is the number of boundaries ``<= x`` (TFT's ``apply_buckets``).
 
 NULLs are ignored by every analyzer and stay NULL. Outputs replace their column in place
@@ -172,15 +172,8 @@ def fit(
             }
         else:
             n = options["num_buckets"]
-            probs = ", ".join(_double(i / n) for i in range(1, n))
-            bounds = (
-                engine.execute(
-                    f"SELECT quantile_cont(CAST({col} AS DOUBLE), [{probs}]) FROM {relation}"
-                ).fetchall()[0][0]
-                if probs
-                else []
-            )
-            if any(not math.isfinite(b) for b in bounds or []):
+            bounds = _quantiles(engine, col, relation, [i / n for i in range(1, n)])
+            if any(not math.isfinite(b) for b in bounds):
                 raise TransformError(
                     f"transform {name}: {where}.{column} holds NaN or infinity; "
                     f"{kind} needs finite values (filter or impute them first)"
@@ -188,7 +181,7 @@ def fit(
             columns[column] = {
                 "kind": kind,
                 "num_buckets": n,
-                "boundaries": sorted(set(bounds or [])),
+                "boundaries": sorted(set(bounds)),
             }
     return {
         "name": name,
@@ -237,6 +230,34 @@ def lookup_rows(fitted: Mapping[str, Any]) -> dict[str, list[Any]]:
 def _values_sql(fitted: Mapping[str, Any]) -> str:
     rows = ", ".join(f"({literal(v)}, CAST({i} AS BIGINT))" for i, v in enumerate(fitted["values"]))
     return f"(SELECT * FROM (VALUES {rows}) AS t(key, idx))"
+
+
+def _quantiles(engine: Engine, col: str, relation: str, probs: list[float]) -> list[float]:
+    """numpy's default (linear) quantiles of ``col``'s non-NULL values, interpolated here
+    between exact order statistics: DuckDB's ``quantile_cont`` can land an ulp off a run of
+    tied values, which moves a value equal to them into the next bucket."""
+    ((n,),) = engine.execute(f"SELECT count({col}) FROM {relation}").fetchall()
+    if not n or not probs:
+        return []
+    spots = [(n - 1) * p for p in probs]
+    wanted = {i for h in spots for i in (math.floor(h), min(math.floor(h) + 1, n - 1))}
+    x = f"CAST({col} AS DOUBLE)"
+    at = dict(
+        engine.execute(
+            f"SELECT i, x FROM (SELECT {x} AS x, row_number() OVER (ORDER BY {x}) - 1 AS i "
+            f"FROM {relation} WHERE {col} IS NOT NULL) "
+            f"WHERE i IN ({', '.join(str(i) for i in sorted(wanted))})"
+        ).fetchall()
+    )
+    out = []
+    for h in spots:
+        lo = math.floor(h)
+        a, b, t = at[lo], at[min(lo + 1, n - 1)], h - lo
+        if t == 0 or a == b:
+            out.append(a)
+        else:  # as numpy's lerp
+            out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
+    return out
 
 
 def _double(value: float) -> str:

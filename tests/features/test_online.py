@@ -216,6 +216,7 @@ def test_lookup_errors_are_one_line(tmp_path: Path) -> None:
     for features, rows, kind, text in [
         (["stat:conv"], [{"driver_id": 1}], UnknownFeatureError, "did you mean stats?"),
         (["stats:con"], [{"driver_id": 1}], UnknownFeatureError, "did you mean conv?"),
+        (["stats"], [{"driver_id": 1}], UnknownFeatureError, "is not view:feature"),
         (["stats:conv"], [{"driver": 1}], OnlineStoreError, "entity row 0 has no driver_id"),
     ]:
         with pytest.raises(kind) as exc:

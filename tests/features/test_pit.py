@@ -465,26 +465,28 @@ def test_bad_entity_frames_are_refused(entity: pl.DataFrame, message: str) -> No
     assert message in _one_line(exc)
 
 
-def test_view_timestamp_of_wrong_type_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("view_rows", "message"),
+    [
+        (
+            pl.DataFrame({"driver_id": [1], "ts": [5], "conv": [1]}),
+            "feature view stats (fv).ts is BIGINT, not a timestamp",
+        ),
+        (
+            pl.DataFrame({"driver_id": [1], "ts": [T0]}),
+            "feature view stats reads fv, which has no column conv",
+        ),
+    ],
+)
+def test_bad_view_relations_are_refused(view_rows: pl.DataFrame, message: str) -> None:
     con = Engine(duckdb.connect(), ":memory:")
-    con.register("fv", pl.DataFrame({"driver_id": [1], "ts": [5], "conv": [1]}))
+    con.register("fv", view_rows)
     entity = frame([{"driver_id": 1, "event_timestamp": minutes(0)}], ENTITY_SCHEMA)
     with pytest.raises(EntityFrameError) as exc:
         get_historical_features(
             con, entity, registry(stats_view(created=None)).select(["stats:conv"])
         )
-    assert "feature view stats (fv).ts is BIGINT, not a timestamp" in _one_line(exc)
-
-
-def test_view_missing_feature_column_is_refused() -> None:
-    con = Engine(duckdb.connect(), ":memory:")
-    con.register("fv", pl.DataFrame({"driver_id": [1], "ts": [T0]}))
-    entity = frame([{"driver_id": 1, "event_timestamp": minutes(0)}], ENTITY_SCHEMA)
-    with pytest.raises(EntityFrameError) as exc:
-        get_historical_features(
-            con, entity, registry(stats_view(created=None)).select(["stats:conv"])
-        )
-    assert "feature view stats reads fv, which has no column conv" in _one_line(exc)
+    assert message in _one_line(exc)
 
 
 def test_date_range_and_entity_frame_together_are_refused() -> None:

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import sqlops
@@ -245,6 +245,7 @@ def test_bucketize_ties_and_boundaries(store: Any) -> None:
     ),
     st.integers(1, 6),
 )
+@example(values=[-13.125, -13.125], n=3)  # tied quantiles: DuckDB's quantile_cont is an ulp off
 def test_numeric_analyzers_property(tmp_path_factory: Any, values: list[Any], n: int) -> None:
     store = sqlops.Project(tmp_path_factory.mktemp("p")).features
     df = pl.DataFrame(
