@@ -138,20 +138,23 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
         f"lakeFS: building the test server from its Go module with {BUILD_SCRIPT.name} "
         f"(first run only, ~15 min; cached in {cached.parent if cached else 'the cache'})"
     )
-    proc = subprocess.Popen(
+    # The context manager closes both pipes on every path (a progress callback that raises
+    # included): an unclosed pipe is a ResourceWarning, an error under the suite's filters.
+    with subprocess.Popen(
         ["bash", str(BUILD_SCRIPT)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-    )
-    assert proc.stderr is not None and proc.stdout is not None
-    for line in proc.stderr:  # the script reports on stderr; stdout is one line at the end
-        say(f"lakeFS: {line.rstrip()}")
-    out = proc.stdout.read()
-    if proc.wait() != 0:
-        raise LakeFSError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
+    ) as proc:
+        assert proc.stderr is not None and proc.stdout is not None
+        for line in proc.stderr:  # the script reports on stderr; stdout is one line at the end
+            say(f"lakeFS: {line.rstrip()}")
+        out = proc.stdout.read()
+        code = proc.wait()
+    if code != 0:
+        raise LakeFSError(f"{BUILD_SCRIPT} failed with exit code {code}")
     lines = [line for line in out.splitlines() if line.strip()]
     if not lines or not os.access(lines[-1].strip(), os.X_OK):
         raise LakeFSError(f"{BUILD_SCRIPT} did not print a binary path: {out!r}")
