@@ -27,6 +27,7 @@ from sqlops.errors import OnlineStoreError, UnknownFeatureError, did_you_mean
 from sqlops.execute.engine import Engine
 from sqlops.execute.materialize import literal, quote
 from sqlops.features.definitions import ViewSelection, split_ref
+from sqlops.features.onlinekeys import key_param
 from sqlops.features.pit import latest_sql
 
 META = "_sqlops_online"
@@ -102,6 +103,12 @@ def _encode(column: str, dtype: str) -> tuple[str, str, str | None]:
     return f"CAST(to_json({column}) AS VARCHAR)", "TEXT", "json"
 
 
+def _scale(dtype: str) -> int:
+    """The scale of a DECIMAL(p,s) type name (DuckDB's default DECIMAL is (18,3))."""
+    _, _, rest = dtype.partition(",")
+    return int(rest.rstrip(") ")) if rest else 3
+
+
 @dataclass(frozen=True)
 class Materialized:
     """What one view's materialization wrote."""
@@ -170,6 +177,8 @@ class OnlineStore:
         encoded = []
         for i, key in enumerate(sel.join_keys):
             expr, kind, dec = _encode(f"__k{i}", cols[key])
+            if dec == "decimal":  # a looked-up key is written with the column's scale
+                dec = f"decimal:{_scale(cols[key])}"
             encoded.append((key, expr, kind, dec))
         for j, (name, _) in enumerate(sel.outputs):
             expr, kind, dec = _encode_feature(f"__f{j}", cols[name])
@@ -337,6 +346,7 @@ class _Stage:
 @dataclass(frozen=True)
 class _ViewRead:
     keys: tuple[str, ...]
+    key_encodings: tuple[str | None, ...]
     sql: str
     outputs: tuple[str, ...]
     decoders: tuple[Callable[[Any], Any] | None, ...]
@@ -348,7 +358,10 @@ class _ViewRead:
         cols: list[list[Any]] = [[] for _ in self.outputs]
         for i, row in enumerate(rows):
             try:
-                params = tuple(row[k] for k in self.keys)
+                params = tuple(
+                    key_param(row[k], enc, f"entity row {i}, key {k}")
+                    for k, enc in zip(self.keys, self.key_encodings, strict=True)
+                )
             except KeyError as exc:
                 raise OnlineStoreError(
                     f"entity row {i} has no {exc.args[0]}, a join key of feature view "
@@ -397,6 +410,7 @@ class _ReadPlan:
         for view, names in chosen.items():
             info = meta[view]
             view_keys = tuple(k for k, _ in info["keys"])
+            key_encodings = tuple(enc for _, enc in info["keys"])
             keys.extend(k for k in view_keys if k not in keys)
             decoders = dict(info["features"])
             outputs = tuple(f"{view}__{n}" if full_names else n for n in names)
@@ -412,5 +426,5 @@ class _ReadPlan:
                 f"WHERE {where}"
             )
             decs = tuple(DECODERS[decoders[n]] if decoders[n] else None for n in names)
-            reads.append(_ViewRead(view_keys, sql, outputs, decs, view))
+            reads.append(_ViewRead(view_keys, key_encodings, sql, outputs, decs, view))
         return cls(tuple(keys), tuple(reads))

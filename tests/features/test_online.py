@@ -291,3 +291,86 @@ def test_online_values_of_every_type_equal_the_training_row(tmp_path: Path) -> N
         got = store.get_online_features(["v:neg_zero"], [{"driver_id": 1}])["neg_zero"][0]
         assert repr(got) == repr(float(value)), value
     store.close()
+
+
+KEYED = """CREATE TABLE fv AS SELECT 7 AS i, 'k' AS s, TIMESTAMP '2023-05-06 07:08:09.123456' AS t,
+    DATE '2023-05-06' AS d, 2.5::DECIMAL(9, 2) AS p, true AS b, 18446744073709551615::UBIGINT AS u,
+    TIMESTAMP '2024-01-01' AS ts, 42 AS score"""
+PY_KEY = {
+    "i": 7,
+    "s": "k",
+    "t": dt.datetime(2023, 5, 6, 7, 8, 9, 123456),
+    "d": dt.date(2023, 5, 6),
+    "p": Decimal("2.50"),
+    "b": True,
+    "u": 18446744073709551615,
+}
+
+
+def _numpy_and_pandas_keys() -> list[tuple[str, Any]]:
+    import numpy as np
+    import pandas as pd
+
+    t = PY_KEY["t"]
+    return [
+        ("i", np.int64(7)),
+        ("i", np.int32(7)),
+        ("i", pd.array([7], dtype="Int64")[0]),
+        ("s", np.str_("k")),
+        ("t", pd.Timestamp(t)),
+        ("t", np.datetime64(t.isoformat())),
+        ("t", t.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=-3)))),
+        ("t", t.isoformat()),
+        ("d", pd.Timestamp("2023-05-06")),
+        ("d", np.datetime64("2023-05-06")),
+        ("p", Decimal("2.5")),
+        ("p", 2.5),
+        ("p", np.float64(2.5)),
+        ("b", np.bool_(True)),
+        ("u", np.uint64(18446744073709551615)),
+    ]
+
+
+def _keyed_store(tmp_path: Path) -> OnlineStore:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(KEYED)
+    entity = Entity("thing", tuple(PY_KEY))
+    reg = FeatureRegistry.of([entity], [FeatureView("v", "fv", ("thing",), "ts", ("score",))])
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, reg.select(["v:score"]), minutes(1))
+    return store
+
+
+def test_numpy_pandas_and_datetime_keys_match_as_their_python_values(tmp_path: Path) -> None:
+    """A numpy int bound as its raw bytes used to miss silently (score None); every scalar
+    a pandas user iterates over finds the row the plain Python key finds."""
+    store = _keyed_store(tmp_path)
+    assert store.get_online_features(["v:score"], [PY_KEY])["score"] == [42]
+    for key, value in _numpy_and_pandas_keys():
+        got = store.get_online_features(["v:score"], [{**PY_KEY, key: value}])
+        assert got["score"] == [42], (key, type(value).__name__, value)
+    missing = store.get_online_features(["v:score"], [{**PY_KEY, "i": 8}, {**PY_KEY, "i": None}])
+    assert missing["score"] == [None, None]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        ("i", [7], "a list key cannot match"),
+        ("s", dt.date(2023, 5, 6), "a date key cannot match"),
+        ("d", dt.datetime(2023, 5, 6, 1), "is not a date"),
+        ("p", Decimal("2.501"), "more than 2 decimal places"),
+        ("b", 2, "is not a boolean"),
+        ("t", "yesterday", "Invalid isoformat"),
+    ],
+)
+def test_a_key_that_cannot_match_its_column_is_refused(
+    tmp_path: Path, key: str, value: Any, text: str
+) -> None:
+    store = _keyed_store(tmp_path)
+    with pytest.raises(OnlineStoreError) as exc:
+        store.get_online_features(["v:score"], [{**PY_KEY, key: value}])
+    assert f"entity row 0, key {key}" in str(exc.value) and text in str(exc.value)
+    assert "\n" not in str(exc.value)
+    store.close()
