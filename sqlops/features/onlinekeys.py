@@ -80,9 +80,9 @@ def _timestamp(value: Any) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:  # stored in UTC; naive times are UTC
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
+        if value.tzinfo is None:  # naive times are UTC; aware ones are stored in UTC
+            return value
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     raise TypeError(f"a {type(value).__name__} is not a timestamp")
