@@ -180,3 +180,28 @@ __all__ = sorted([*__all__, "RegisteredModel", "RegistryError"])
 if TYPE_CHECKING:
     from sqlops.api.registry import RegisteredModel as RegisteredModel
     from sqlops.errors import RegistryError as RegistryError
+
+# data governance (issue 18)
+_GOVERNANCE_ERRORS = [
+    "ApprovalError",
+    "AuditError",
+    "ContractError",
+    "ContractFailed",
+    "GovernanceError",
+    "MonitorError",
+    "PolicyDenied",
+    "PolicyError",
+    "PrivacyError",
+]
+_EXPORTS.update(dict.fromkeys(_GOVERNANCE_ERRORS, "sqlops.errors"))
+__all__ = sorted([*__all__, *_GOVERNANCE_ERRORS])
+if TYPE_CHECKING:
+    from sqlops.errors import ApprovalError as ApprovalError
+    from sqlops.errors import AuditError as AuditError
+    from sqlops.errors import ContractError as ContractError
+    from sqlops.errors import ContractFailed as ContractFailed
+    from sqlops.errors import GovernanceError as GovernanceError
+    from sqlops.errors import MonitorError as MonitorError
+    from sqlops.errors import PolicyDenied as PolicyDenied
+    from sqlops.errors import PolicyError as PolicyError
+    from sqlops.errors import PrivacyError as PrivacyError

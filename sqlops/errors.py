@@ -34,6 +34,18 @@ The tree::
         ├── RegistryError            a registered model that is unknown, corrupt or cannot load
         ├── SynthesisError           aggregate features: bad target, cutoffs or relationship
         └── TransformError           a fitted transform that cannot be fitted, found or applied
+    └── GovernanceError           a governance mistake or refusal
+        ├── ContractError            a contract that cannot be used (missing column, unknown
+        │                            check, a file that does not import)
+        ├── ContractFailed           error-severity checks failed (carries every result)
+        ├── PolicyError              a malformed role, column policy or row filter
+        ├── PolicyDenied             a role read a table or column it may not, or ran SQL
+        │                            outside its views
+        ├── PrivacyError             an anonymization rule that cannot run (no HMAC secret)
+        ├── ApprovalError            an approval or promotion refused (not an approver,
+        │                            unknown stage, unmet requirements)
+        ├── AuditError               the audit log is corrupt, edited or truncated
+        └── MonitorError             a drift reference that is missing or does not fit
 
 Third-party exceptions become these in one module per library, always ``from exc``:
 duckdb in ``execute/engine.py`` (``translate``), sqlglot in ``project/parse.py``, TOML in
@@ -295,3 +307,81 @@ class SynthesisError(FeatureError):
 
 class TransformError(FeatureError):
     """A fitted transform that cannot be fitted, found or applied to the given data."""
+
+
+class GovernanceError(SqlopsError):
+    """A governance mistake (contract, policy, approval, audit, monitor) or refusal."""
+
+
+class ContractError(GovernanceError):
+    """A contract that cannot be used: a missing column, an unknown check, a file that does
+    not import (``path``/``line`` name it when known)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        where = location(path, line) if path is not None else None
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+
+
+class ContractFailed(GovernanceError):
+    """Error-severity checks failed; ``results`` holds every check's result (all of them,
+    never only the first failure)."""
+
+    def __init__(self, table: str, results: Sequence[Any]) -> None:
+        self.table = table
+        self.results = list(results)
+        bad = [r for r in self.results if getattr(r, "outcome", "") in ("failed", "error")]
+        shown = "; ".join(str(r) for r in bad[:3]) + (
+            f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+        )
+        super().__init__(
+            f"contract of {table} failed: {len(bad)} check(s): {shown}",
+            hint="fix the data or the contract; the previous version stays published",
+        )
+
+
+class PolicyError(GovernanceError):
+    """A role, column policy or row filter that is malformed or names unknown tables."""
+
+
+class PolicyDenied(GovernanceError):
+    """A role read a table or column it may not, or ran SQL outside its views."""
+
+    def __init__(self, message: str, *, role: str, target: str = "", hint: str | None = None):
+        self.role = role
+        self.target = target
+        super().__init__(f"role {role}: {message}", hint=hint)
+
+
+class PrivacyError(GovernanceError):
+    """An anonymization rule that cannot run, e.g. a ``hash`` rule without its secret."""
+
+
+class ApprovalError(GovernanceError):
+    """An approval or promotion refused: not an approver, an unknown stage or version, or
+    unmet requirements (``unmet`` lists each)."""
+
+    def __init__(self, message: str, *, unmet: Sequence[str] = (), hint: str | None = None):
+        self.unmet = list(unmet)
+        super().__init__(message, hint=hint)
+
+
+class AuditError(GovernanceError):
+    """The audit log is corrupt, edited, reordered or truncated (``line`` is the first bad
+    one, 1-based, when known)."""
+
+    def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
+        self.line = line
+        super().__init__(message, hint=hint)
+
+
+class MonitorError(GovernanceError):
+    """A drift reference that is missing, or does not fit the table monitored."""
