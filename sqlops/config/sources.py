@@ -30,6 +30,9 @@ class SourceConfig:
     index: str | None = None
     time_index: str | None = None
     categorical: tuple[str, ...] = ()
+    # the pandera contract the source is checked against as it is read
+    contract: str = ""
+    contract_severity: str = "error"
 
 
 _SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -44,6 +47,8 @@ _SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
     "index": str,
     "time_index": str,
     "categorical": (list, str),
+    "contract": str,
+    "contract_severity": str,
 }
 
 
@@ -73,6 +78,13 @@ def source_config(name: str, spec: Any, path: Path | None, text: str) -> SourceC
             hint="add path = 'data/file.csv' (a file, glob or folder relative to the root)",
         )
     tags = spec.get("tags", ())
+    severity = spec.get("contract_severity", "error")
+    if severity not in ("error", "warn"):
+        raise ConfigError(
+            f"sources.{name}.contract_severity = {severity!r} is not one of error, warn",
+            path=path,
+            line=line_of(text, "contract_severity"),
+        )
     return SourceConfig(
         name=name,
         path=spec["path"],
@@ -86,4 +98,6 @@ def source_config(name: str, spec: Any, path: Path | None, text: str) -> SourceC
         index=spec.get("index"),
         time_index=spec.get("time_index"),
         categorical=names(spec.get("categorical", ())),
+        contract=spec.get("contract", ""),
+        contract_severity=severity,
     )
