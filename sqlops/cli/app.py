@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from sqlops.cli import build, features, models, versions
+from sqlops.cli import build, features, governance, models, versions
 from sqlops.cli.base import app
 from sqlops.cli.features import features_app
 from sqlops.cli.models import models_app
@@ -31,7 +31,7 @@ __all__ = [
     "models_app",
     "versions_app",
 ]
-_GROUPS = (build, features, models, versions)  # imported for their commands
+_GROUPS = (build, features, governance, models, versions)  # imported for their commands
 
 
 def main() -> None:
