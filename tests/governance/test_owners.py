@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sqlops
+
 from conftest import ProjectFactory
 
 FILES = {
