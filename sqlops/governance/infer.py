@@ -8,7 +8,8 @@ contract validates the table it came from in plain pandera:
 - dtype: the exact Polars dtype sqlops hands pandera for that column (read from a
   zero-row query through the engine, so time zones, decimal scales and nested types agree);
   (U)Int128 columns are left out with a comment, as pandera 0.35 cannot check that dtype;
-- nullable: when the column holds a NULL (NaN is a value, not a NULL, in both engines);
+- nullable: when the column holds a NULL, or a NaN (pandera's nullable check counts NaN as
+  missing, though DuckDB and Polars both call it a value);
 - ``ge``/``le``: the observed minimum and maximum of numbers, decimals, dates, times and
   timestamps; a float column holding NaN gets no upper bound (NaN sorts above every number
   in DuckDB and in Polars, so ``le`` would fail it), infinite bounds are left out (they bound
@@ -163,7 +164,7 @@ def _schema(
             comments[p.name] = f"{p.name} holds NaN, which sorts above every number: no le"
         checks = _checks(p, sets.get(p.name))
         columns[p.name] = pa.Column(
-            p.dtype, checks=checks, nullable=p.nulls > 0, unique=_unique(p), name=p.name
+            p.dtype, checks=checks, nullable=p.nulls > 0 or p.has_nan, unique=_unique(p), name=p.name
         )
     return pa.DataFrameSchema(columns), comments
 

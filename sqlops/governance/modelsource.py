@@ -121,6 +121,8 @@ def _temporal(value: dt.datetime | dt.date | dt.time | dt.timedelta, where: str)
                 hint="use a zoneinfo.ZoneInfo time zone such as 'UTC'",
             )
         args.append(f"tzinfo=ZoneInfo({key!r})")
+        if value.fold:  # the second of two equal wall-clock times when clocks go back
+            args.append("fold=1")
         imports.add("from zoneinfo import ZoneInfo")
     return Source(f"{name}({', '.join(args)})", frozenset(imports))
 
