@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlops.execute.materialize import quote
 from sqlops.governance.modelsource import UNCHECKABLE, model_source
+from sqlops.governance.modelsource import class_name as default_class_name
 
 if TYPE_CHECKING:
     import polars as pl
@@ -65,7 +66,7 @@ def infer_contract(
     sets = _value_sets(engine, relation, [p for p in profiles if _wants_set(p)])
     schema, comments = _schema(profiles, sets)
     rows = profiles[0].rows if profiles else engine.fetch_value(f"SELECT count(*) FROM {relation}")
-    name = class_name or _class_name(table)
+    name = class_name or default_class_name(table)
     doc = f"Starter contract inferred from all {rows} rows of {table}; review it before use."
     return model_source(schema, name, doc=doc, comments=comments)
 
@@ -164,7 +165,11 @@ def _schema(
             comments[p.name] = f"{p.name} holds NaN, which sorts above every number: no le"
         checks = _checks(p, sets.get(p.name))
         columns[p.name] = pa.Column(
-            p.dtype, checks=checks, nullable=p.nulls > 0 or p.has_nan, unique=_unique(p), name=p.name
+            p.dtype,
+            checks=checks,
+            nullable=p.nulls > 0 or p.has_nan,
+            unique=_unique(p),
+            name=p.name,
         )
     return pa.DataFrameSchema(columns), comments
 
@@ -196,10 +201,3 @@ def _unique(column: ColumnProfile) -> bool:
         return False
     present = column.rows - column.nulls
     return present >= 2 and column.distinct == present and column.nulls <= 1
-
-
-def _class_name(table: str) -> str:
-    """``marts.order_items`` -> ``OrderItems``."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in table.split(".")[-1]).split()]
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Contract"
-    return name if name[0].isalpha() else f"T{name}"

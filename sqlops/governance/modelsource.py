@@ -39,7 +39,6 @@ FIELD_KEYWORDS: dict[str, tuple[str, str | None]] = {
     "str_startswith": ("str_startswith", "string"),
     "str_endswith": ("str_endswith", "string"),
     "str_length": ("str_length", None),
-    "unique_values_eq": ("unique_values_eq", "values"),
 }
 # dtypes pandera 0.35 cannot check ("expected Int128, got Int128"): left out of a model
 UNCHECKABLE = frozenset({"Int128", "UInt128"})
@@ -105,7 +104,9 @@ def _temporal(value: dt.datetime | dt.date | dt.time | dt.timedelta, where: str)
         fields = [value.year, value.month, value.day, value.hour, value.minute, value.second]
         name = "datetime.datetime"
     elif isinstance(value, dt.date):
-        return Source(f"datetime.date({value.year}, {value.month}, {value.day})", frozenset(imports))
+        return Source(
+            f"datetime.date({value.year}, {value.month}, {value.day})", frozenset(imports)
+        )
     else:
         fields = [value.hour, value.minute, value.second]
         name = "datetime.time"
@@ -200,6 +201,17 @@ def _no() -> Any:
     raise _NotADtype
 
 
+def class_name(name: str) -> str:
+    """A class name for a contract or table name.
+
+    >>> class_name("marts.order_items")
+    'OrderItems'
+    """
+    words = "".join(c if c.isalnum() else " " for c in name.split(".")[-1]).split()
+    out = "".join(w[:1].upper() + w[1:] for w in words) or "Contract"
+    return out if out[0].isalpha() else f"C{out}"
+
+
 def attribute(name: str) -> tuple[str, str | None]:
     """A column's attribute name in the model, and its ``alias`` when the name is not an
     identifier (``order id`` -> ``order_id`` with ``alias='order id'``)."""
@@ -221,7 +233,10 @@ def check_keyword(check: Any, where: str) -> tuple[str, Source]:
         name, stat = FIELD_KEYWORDS[check.name]
         if check.name == "str_length":
             stats = {k: v for k, v in stats.items() if v is not None}
-        return name, literal(stats if stat is None else stats.get(stat), where)
+        value = stats if stat is None else stats.get(stat)
+        if stat is not None and isinstance(value, tuple | Mapping):  # Field would unpack it
+            value = {stat: value}
+        return name, literal(value, where)
     if check.name in Check.REGISTERED_CUSTOM_CHECKS:
         return check.name, literal(stats, where)
     raise ContractError(
@@ -252,11 +267,20 @@ def model_source(
         imports |= needs
     config, needs = _config(schema, class_name)
     imports |= needs
+    registered = sorted(_registered(schema))
+    if registered:  # pa.Field(name=...) only knows a check its module has registered
+        needs = ", ".join(registered)
+        lines.insert(0, f"    # registered checks used here: {needs}; import what registers them first")
     header = ["import polars as pl", "import pandera.polars as pa", ""]
     extra = sorted(imports, key=lambda i: (i.startswith("from"), i))
     body = [f"class {class_name}(pa.DataFrameModel):", f'    """{doc}"""', "", *lines, *config]
     top = [*extra, "", *header] if extra else header
     return "\n".join([*top, "", *body]) + "\n"
+
+
+def _registered(schema: Any) -> set[str]:
+    checks = [*schema.checks, *(c for col in schema.columns.values() for c in col.checks)]
+    return {c.name for c in checks if c.name not in FIELD_KEYWORDS}
 
 
 def _column_line(column: Any, where: str) -> tuple[str, set[str]]:

@@ -54,7 +54,9 @@ TYPES: dict[str, st.SearchStrategy[str]] = {
     "BOOLEAN": st.booleans().map(str),
     "DATE": st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)).map(str),
     "TIMESTAMP": _NAIVE.map(str),
-    "TIMESTAMP_NS": st.tuples(_NAIVE, st.integers(0, 999)).map(lambda p: f"{p[0]:%Y-%m-%d %H:%M:%S}.{p[0].microsecond:06d}{p[1]:03d}"),
+    "TIMESTAMP_NS": st.tuples(_NAIVE, st.integers(0, 999)).map(
+        lambda p: f"{p[0]:%Y-%m-%d %H:%M:%S}.{p[0].microsecond:06d}{p[1]:03d}"
+    ),
     "TIMESTAMPTZ": _ZONED,
     "TIME": st.times().map(str),
     "BLOB": st.binary(max_size=3).map(_blob),
@@ -66,7 +68,9 @@ TYPES: dict[str, st.SearchStrategy[str]] = {
 def tables(draw: st.DrawFn) -> tuple[list[str], list[tuple[str | None, ...]]]:
     types = draw(st.lists(st.sampled_from(sorted(TYPES)), min_size=1, max_size=5))
     holes = draw(st.lists(st.booleans(), min_size=len(types), max_size=len(types)))
-    cells = [st.none() | TYPES[t] if hole else TYPES[t] for t, hole in zip(types, holes)]
+    cells = [
+        st.none() | TYPES[t] if hole else TYPES[t] for t, hole in zip(types, holes, strict=True)
+    ]
     rows = draw(st.lists(st.tuples(*cells), max_size=45))
     return types, rows
 
@@ -91,7 +95,11 @@ def _model(source: str) -> Any:
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
-@settings(max_examples=int(__import__("os").environ.get("EX", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(__import__("os").environ.get("EX", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(table=tables())
 def test_inferred_contract_validates_the_whole_table(
     engine: Engine, zone: str, table: tuple[list[str], list[tuple[str | None, ...]]]
@@ -144,7 +152,9 @@ def test_inferred_source_golden(engine: Engine) -> None:
 
 
 def test_low_cardinality_text_gets_a_set_that_rejects_other_values(engine: Engine) -> None:
-    engine.execute("CREATE OR REPLACE TABLE t AS SELECT ['', 'a', NULL][1 + range % 3] AS c FROM range(60)")
+    engine.execute(
+        "CREATE OR REPLACE TABLE t AS SELECT ['', 'a', NULL][1 + range % 3] AS c FROM range(60)"
+    )
     model = _model(infer_contract(engine, "t", "main.t", class_name="T"))
     assert model.to_schema().columns["c"].checks[0].statistics == {"allowed_values": ["", "a"]}
     with pytest.raises(pandera.errors.SchemaError):
@@ -159,7 +169,9 @@ def test_empty_and_columnless_edge_cases(engine: Engine) -> None:
 
 
 def test_decimal_bounds_keep_their_scale(engine: Engine) -> None:
-    engine.execute("CREATE OR REPLACE TABLE t AS SELECT * FROM (VALUES (1.10::DECIMAL(5,2)), (2.25))")
+    engine.execute(
+        "CREATE OR REPLACE TABLE t AS SELECT * FROM (VALUES (1.10::DECIMAL(5,2)), (2.25))"
+    )
     schema = _model(infer_contract(engine, "t", "main.t", class_name="T")).to_schema()
     bounds = [c.statistics for c in schema.columns["col0"].checks]
     assert bounds == [{"min_value": Decimal("1.10")}, {"max_value": Decimal("2.25")}]
