@@ -254,28 +254,35 @@ def model_source(
     ``comments`` maps a column to a note written above its line (why a column was left out
     or has no bound), so the user sees what the starter contract does not check.
     """
+    lines, imports = _column_lines(schema, class_name, comments or {})
+    config, needs = _config(schema, class_name)
+    registered = ", ".join(sorted(_registered(schema)))
+    if registered:  # pa.Field(name=...) only knows a check its module has registered
+        lines.insert(
+            0, f"    # uses registered checks {registered}: import what registers them first"
+        )
+    header = ["import polars as pl", "import pandera.polars as pa", ""]
+    extra = sorted(imports | needs, key=lambda i: (i.startswith("from"), i))
+    body = [f"class {class_name}(pa.DataFrameModel):", f'    """{doc}"""', "", *lines, *config]
+    top = [*extra, "", *header] if extra else header
+    return "\n".join([*top, "", *body]) + "\n"
+
+
+def _column_lines(
+    schema: Any, class_name: str, comments: Mapping[str, str]
+) -> tuple[list[str], set[str]]:
+    """One line per checkable column (after its comment, if any), and the imports they need."""
     imports: set[str] = set()
     lines: list[str] = []
     for column in schema.columns.values():
-        note = (comments or {}).get(column.name)
-        if note:
-            lines.append(f"    # {note}")
+        if comments.get(column.name):
+            lines.append(f"    # {comments[column.name]}")
         if column.dtype is None or str(column.dtype) in UNCHECKABLE:
             continue
         line, needs = _column_line(column, f"{class_name}.{column.name}")
         lines.append(line)
         imports |= needs
-    config, needs = _config(schema, class_name)
-    imports |= needs
-    registered = sorted(_registered(schema))
-    if registered:  # pa.Field(name=...) only knows a check its module has registered
-        needs = ", ".join(registered)
-        lines.insert(0, f"    # registered checks used here: {needs}; import what registers them first")
-    header = ["import polars as pl", "import pandera.polars as pa", ""]
-    extra = sorted(imports, key=lambda i: (i.startswith("from"), i))
-    body = [f"class {class_name}(pa.DataFrameModel):", f'    """{doc}"""', "", *lines, *config]
-    top = [*extra, "", *header] if extra else header
-    return "\n".join([*top, "", *body]) + "\n"
+    return lines, imports
 
 
 def _registered(schema: Any) -> set[str]:

@@ -41,8 +41,15 @@ def odcs_test_min_rows(data: Any, *, rows: int) -> Any:
 
 
 UTC = ZoneInfo("Etc/UTC")
-TAGS = {"email": {"pii": "email", "anonymize": "hash"}, "born": {"pii": "date_of_birth",
-        "anonymize": "generalize", "to": "year", "quasi_identifier": True}}  # fmt: skip
+TAGS = {
+    "email": {"pii": "email", "anonymize": "hash"},
+    "born": {
+        "pii": "date_of_birth",
+        "anonymize": "generalize",
+        "to": "year",
+        "quasi_identifier": True,
+    },
+}
 
 
 def every_check_kind() -> Any:
@@ -64,15 +71,22 @@ def every_check_kind() -> Any:
                 [c.gt(float("-inf")), c.le(1.5), c.odcs_test_between(low=-1, high=2.5)],
                 nullable=True,
             ),
-            "at": pa.Column(pl.Datetime("us", "Etc/UTC"), [c.ge(dt.datetime(2020, 1, 1, tzinfo=UTC))]),
+            "at": pa.Column(
+                pl.Datetime("us", "Etc/UTC"), c.ge(dt.datetime(2020, 1, 1, tzinfo=UTC))
+            ),
             "naive": pa.Column(pl.Datetime("ns"), [c.le(dt.datetime(2030, 1, 1, 12, 0, 0, 5))]),
             "born": pa.Column(pl.Date, [c.ge(dt.date(1900, 1, 1)), c.ne(dt.date(1970, 1, 1))]),
             "opens": pa.Column(pl.Time, [c.le(dt.time(12, 30)), c.gt(dt.time(6))]),
             "code": pa.Column(
                 pl.String,
-                [c.str_startswith("A"), c.str_endswith("Z"), c.str_contains("x"),
-                 c.eq("AxZ"), c.str_length(exact_value=3)],
-            ),  # fmt: skip
+                [
+                    c.str_startswith("A"),
+                    c.str_endswith("Z"),
+                    c.str_contains("x"),
+                    c.eq("AxZ"),
+                    c.str_length(exact_value=3),
+                ],
+            ),
             "items": pa.Column(pl.List(pl.Int32), nullable=True),
             "flag": pa.Column(pl.Boolean, coerce=True),
             "kind": pa.Column(pl.Enum(["a", "b"])),
@@ -111,14 +125,16 @@ def shape(schema: Any) -> Any:
 def load_model(source: str) -> Any:
     namespace: dict[str, Any] = {}
     exec(compile(source, "<contract>", "exec", dont_inherit=True), namespace)
-    return next(v for v in namespace.values() if isinstance(v, type) and v is not pa.DataFrameModel and issubclass(v, pa.DataFrameModel))  # fmt: skip
+    models = [v for v in namespace.values() if isinstance(v, type) and v is not pa.DataFrameModel]
+    return next(v for v in models if issubclass(v, pa.DataFrameModel))
 
 
 def test_round_trip_loses_nothing() -> None:
     imported = import_odcs(exported(), "contracts/customers.yaml")
     model = load_model(imported.source)
     assert shape(model.to_schema()) == shape(every_check_kind())
-    assert (imported.name, imported.table, imported.owner) == ("customers", "marts.customers", "ana")
+    assert (imported.name, imported.table) == ("customers", "marts.customers")
+    assert imported.owner == "ana"
     assert imported.column_tags == TAGS
     assert imported.description == "One row per customer."
 
@@ -135,17 +151,24 @@ def test_export_is_stable_and_readable_by_other_tools() -> None:
     assert props["email"]["required"] is False and props["id"]["unique"] is True
     valid = props["country"]["quality"][0]
     assert (valid["metric"], valid["arguments"], valid["mustBe"]) == (
-        "invalidValues", {"validValues": ["BR", "US", ""]}, 0)  # fmt: skip
+        "invalidValues",
+        {"validValues": ["BR", "US", ""]},
+        0,
+    )
     custom = props["score"]["quality"][-1]
-    assert custom == {"type": "custom", "engine": "sqlops", "implementation": {
-        "check": "odcs_test_between", "statistics": {"low": -1, "high": 2.5}}}  # fmt: skip
+    assert custom == {
+        "type": "custom",
+        "engine": "sqlops",
+        "implementation": {"check": "odcs_test_between", "statistics": {"low": -1, "high": 2.5}},
+    }
     assert doc["team"] == {"name": "ana", "members": [{"username": "ana", "role": "owner"}]}
 
 
 def test_export_validates_against_the_odcs_3_1_json_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not a dev dependency")
     validator = jsonschema.Draft201909Validator(json.loads(ODCS_SCHEMA.read_text()))
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(yaml.safe_load(exported()))]  # fmt: skip
+    found = validator.iter_errors(yaml.safe_load(exported()))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in found]
     assert not errors
 
 
@@ -160,17 +183,24 @@ def test_imported_contract_checks_data() -> None:
     model = load_model(import_odcs(exported(), "contracts/customers.yaml").source)
     good = pl.DataFrame(
         {
-            "id": [1, 2], "email": ["a@b", None], "country": ["BR", ""],
+            "id": [1, 2],
+            "email": ["a@b", None],
+            "country": ["BR", ""],
             "amount": pl.Series([Decimal("1.00"), Decimal("99.98")], dtype=pl.Decimal(10, 2)),
             "score": [0.5, None],
-            "at": pl.Series([dt.datetime(2021, 1, 1, tzinfo=UTC)] * 2, dtype=pl.Datetime("us", "Etc/UTC")),
+            "at": pl.Series([dt.datetime(2021, 1, 1, tzinfo=UTC)] * 2).dt.convert_time_zone(
+                "Etc/UTC"
+            ),
             "naive": pl.Series([dt.datetime(2029, 1, 1)] * 2, dtype=pl.Datetime("ns")),
-            "born": [dt.date(1980, 1, 1)] * 2, "opens": [dt.time(9)] * 2, "code": ["AxZ"] * 2,
-            "items": pl.Series([[1], None], dtype=pl.List(pl.Int32)), "flag": [True, False],
+            "born": [dt.date(1980, 1, 1)] * 2,
+            "opens": [dt.time(9)] * 2,
+            "code": ["AxZ"] * 2,
+            "items": pl.Series([[1], None], dtype=pl.List(pl.Int32)),
+            "flag": [True, False],
             "kind": pl.Series(["a", "b"], dtype=pl.Enum(["a", "b"])),
             "order id": pl.Series([1, 2**64 - 1], dtype=pl.UInt64),
         }
-    )  # fmt: skip
+    )
     model.validate(good)
     with pytest.raises(pandera.errors.SchemaError):
         model.validate(good.with_columns(pl.lit("XX").alias("country")))
@@ -215,7 +245,8 @@ schema:
 
 def test_foreign_file_imports_through_portable_forms() -> None:
     imported = import_odcs(FOREIGN, "payments.yaml")
-    assert (imported.table, imported.owner, imported.name) == ("payments_v1", "mhopper", "seller_payments")  # fmt: skip
+    assert (imported.table, imported.name) == ("payments_v1", "seller_payments")
+    assert imported.owner == "mhopper"
     assert imported.column_tags == {"rcvr_cntry_code": {"pii": "country"}}
     columns = load_model(imported.source).to_schema().columns
     assert [str(c.dtype) for c in columns.values()] == ["Date", "String", "Float64"]
@@ -241,6 +272,18 @@ def _with(path: str, value: Any) -> str:
     return yaml.safe_dump(doc)
 
 
+def _quality(rule: dict[str, Any]) -> str:
+    return _with("schema.0.properties.1.quality", [rule])
+
+
+def _options(options: dict[str, Any]) -> str:
+    return _with("schema.0.properties.0.logicalTypeOptions", options)
+
+
+RULE = "properties[1].quality[0]"
+SQLOPS = {"type": "custom", "engine": "sqlops"}
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [
@@ -250,17 +293,20 @@ def _with(path: str, value: Any) -> str:
         (_with("kind", "DataProduct"), "kind"),
         (_with("schema", None), "schema"),
         (_with("schema.0.properties.0.name", 5), "schema[0].properties[0].name"),
-        (_with("schema.0.properties.2.logicalType", "money"), "schema[0].properties[2].logicalType"),
-        (_with("schema.0.properties.0.logicalTypeOptions", {"minimum": "soon"}), "properties[0].logicalTypeOptions.minimum"),
-        (_with("schema.0.properties.0.logicalTypeOptions", {"multipleOf": 2}), "properties[0].logicalTypeOptions.multipleOf"),
-        (_with("schema.0.properties.1.quality", [{"type": "sql", "query": "select 1"}]), "properties[1].quality[0].type"),
-        (_with("schema.0.properties.1.quality", [{"type": "custom", "engine": "soda", "implementation": "x"}]), "properties[1].quality[0].engine"),
-        (_with("schema.0.properties.1.quality", [{"type": "custom", "engine": "sqlops", "implementation": {"check": "nope"}}]), "properties[1].quality[0].implementation.check"),
-        (_with("schema.0.properties.1.quality", [{"type": "custom", "engine": "sqlops", "implementation": {"check": "isin", "statistics": {"bad": 1}}}]), "properties[1].quality[0].implementation.statistics"),
-        (_with("schema.0.properties.1.quality", [{"metric": "nullValues", "mustBeLessThan": 5}]), "properties[1].quality[0]"),
-        (_with("schema.0.properties.1.quality", [{"metric": "rowCount", "mustBe": 0}]), "properties[1].quality[0].metric"),
+        (_with("schema.0.properties.2.logicalType", "money"), "properties[2].logicalType"),
+        (_options({"minimum": "soon"}), "properties[0].logicalTypeOptions.minimum"),
+        (_options({"multipleOf": 2}), "properties[0].logicalTypeOptions.multipleOf"),
+        (_quality({"type": "sql", "query": "select 1"}), f"{RULE}.type"),
+        (_quality({"type": "custom", "engine": "soda", "implementation": "x"}), f"{RULE}.engine"),
+        (_quality({**SQLOPS, "implementation": {"check": "nope"}}), f"{RULE}.implementation.check"),
+        (
+            _quality({**SQLOPS, "implementation": {"check": "isin", "statistics": {"bad": 1}}}),
+            f"{RULE}.implementation.statistics",
+        ),
+        (_quality({"metric": "nullValues", "mustBeLessThan": 5}), RULE),
+        (_quality({"metric": "rowCount", "mustBe": 0}), f"{RULE}.metric"),
     ],
-)  # fmt: skip
+)
 def test_malformed_file_is_one_line_naming_file_and_field(text: str, field: str) -> None:
     with pytest.raises(ContractError) as raised:
         import_odcs(text, "payments.yaml")
