@@ -122,9 +122,9 @@ def _temporal(value: dt.datetime | dt.date | dt.time | dt.timedelta, where: str)
                 hint="use a zoneinfo.ZoneInfo time zone such as 'UTC'",
             )
         args.append(f"tzinfo=ZoneInfo({key!r})")
-        if value.fold:  # the second of two equal wall-clock times when clocks go back
-            args.append("fold=1")
         imports.add("from zoneinfo import ZoneInfo")
+    if value.fold:  # the second of two equal wall-clock times when clocks go back
+        args.append("fold=1")
     return Source(f"{name}({', '.join(args)})", frozenset(imports))
 
 
@@ -212,15 +212,35 @@ def class_name(name: str) -> str:
     return out if out[0].isalpha() else f"C{out}"
 
 
-def attribute(name: str) -> tuple[str, str | None]:
-    """A column's attribute name in the model, and its ``alias`` when the name is not an
-    identifier (``order id`` -> ``order_id`` with ``alias='order id'``)."""
-    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_"):
+def attribute(name: str, taken: set[str]) -> tuple[str, str | None]:
+    """A column's attribute name in the model, and its ``alias`` when the column's own name
+    cannot be one: not an ASCII identifier (Python folds other letters with NFKC, so the
+    column would silently get another name), a keyword, private, a name pandera's model
+    already uses (``validate``, ``Config``), or taken by another column. ``taken`` gets it.
+
+    >>> attribute("order id", set()), attribute("amount", set())
+    (('order_id', 'order id'), ('amount', None))
+    """
+    if name.isascii() and name.isidentifier() and _free(name, taken):
+        taken.add(name)
         return name, None
-    cleaned = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "column"
-    if cleaned[0].isdigit() or keyword.iskeyword(cleaned):
+    cleaned = "".join(c if c.isascii() and c.isalnum() else "_" for c in name).strip("_")
+    cleaned = cleaned or "column"
+    if cleaned[0].isdigit() or not _free(cleaned, set()):
         cleaned = f"c_{cleaned}"
-    return cleaned, name
+    candidate, n = cleaned, 1
+    while not _free(candidate, taken):
+        n += 1
+        candidate = f"{cleaned}_{n}"
+    taken.add(candidate)
+    return candidate, name
+
+
+def _free(name: str, taken: set[str]) -> bool:
+    import pandera.polars as pa
+
+    reserved = keyword.iskeyword(name) or name.startswith("_") or hasattr(pa.DataFrameModel, name)
+    return not reserved and name not in taken
 
 
 def check_keyword(check: Any, where: str) -> tuple[str, Source]:
@@ -274,12 +294,13 @@ def _column_lines(
     """One line per checkable column (after its comment, if any), and the imports they need."""
     imports: set[str] = set()
     lines: list[str] = []
+    taken: set[str] = set()
     for column in schema.columns.values():
         if comments.get(column.name):
             lines.append(f"    # {comments[column.name]}")
         if column.dtype is None or str(column.dtype) in UNCHECKABLE:
             continue
-        line, needs = _column_line(column, f"{class_name}.{column.name}")
+        line, needs = _column_line(column, f"{class_name}.{column.name}", taken)
         lines.append(line)
         imports |= needs
     return lines, imports
@@ -290,12 +311,13 @@ def _registered(schema: Any) -> set[str]:
     return {c.name for c in checks if c.name not in FIELD_KEYWORDS}
 
 
-def _column_line(column: Any, where: str) -> tuple[str, set[str]]:
-    name, alias = attribute(column.name)
+def _column_line(column: Any, where: str, taken: set[str]) -> tuple[str, set[str]]:
+    name, alias = attribute(column.name, taken)
     args: list[str] = []
     imports: set[str] = set()
     if alias is not None:
         args.append(f"alias={alias!r}")
+    _one_of_each(column.checks, where)
     for check in column.checks:
         key, value = check_keyword(check, where)
         args.append(f"{key}={value.text}")
@@ -313,6 +335,18 @@ def _column_line(column: Any, where: str) -> tuple[str, set[str]]:
     return line, imports
 
 
+def _one_of_each(checks: list[Any], where: str) -> None:
+    """A ``pa.Field`` takes each check keyword once."""
+    names = [c.name for c in checks]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ContractError(
+            f"{where}: {len(twice)} check(s) appear more than once ({', '.join(twice)}), which "
+            "a DataFrameModel field cannot hold",
+            hint="merge them into one check of each kind",
+        )
+
+
 def _config(schema: Any, class_name: str) -> tuple[list[str], set[str]]:
     """The ``Config`` class: table-level uniqueness, strictness and registered checks."""
     lines: list[str] = []
@@ -322,6 +356,7 @@ def _config(schema: Any, class_name: str) -> tuple[list[str], set[str]]:
     for option in ("strict", "coerce", "ordered"):
         if getattr(schema, option):
             lines.append(f"        {option} = {getattr(schema, option)!r}")
+    _one_of_each(schema.checks, class_name)
     for check in schema.checks:
         key, value = check_keyword(check, class_name)
         lines.append(f"        {key} = {value.text}")

@@ -44,7 +44,14 @@ from typing import Any
 
 from sqlops.errors import ContractError
 from sqlops.governance.modelsource import dtype_text
-from sqlops.governance.odcscodec import API_VERSION, BOUND_OPTIONS, ENGINE, ID_NAMESPACE, encode
+from sqlops.governance.odcscodec import (
+    API_VERSION,
+    BOUND_OPTIONS,
+    BUILTIN_CHECKS,
+    ENGINE,
+    ID_NAMESPACE,
+    encode,
+)
 from sqlops.governance.odcsread import ImportedContract, read_contract
 
 __all__ = ["ImportedContract", "contract_id", "export_odcs", "import_odcs", "logical_type"]
@@ -106,15 +113,19 @@ def export_odcs(
     if owner:
         doc["team"] = {"name": owner, "members": [{"username": owner, "role": "owner"}]}
     doc["schema"] = [element]
-    return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    text = str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    if any(c in text for c in _YAML_BREAKS):  # PyYAML writes these raw, then reads a space
+        text = str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=False, width=100))
+    return text
+
+
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 def logical_type(dtype: Any) -> str:
     """The ODCS logicalType of a Polars dtype (``physicalType`` keeps the exact one)."""
     import polars as pl
 
-    if dtype is None:
-        return "string"
     if dtype.is_integer():
         return "integer"
     if dtype.is_float() or isinstance(dtype, pl.Decimal):
@@ -131,13 +142,14 @@ def logical_type(dtype: Any) -> str:
 def _property(column: Any, tags: Mapping[str, Any], where: str) -> dict[str, Any]:
     dtype = column.dtype.type if column.dtype is not None else None
     prop: dict[str, Any] = {"name": column.name, "physicalName": column.name}
-    prop["logicalType"] = logical_type(dtype)
-    if dtype is not None:
+    if dtype is not None:  # no dtype: the contract says nothing of the type, nor does ODCS
+        prop["logicalType"] = logical_type(dtype)
         prop["physicalType"] = dtype_text(dtype, prefix="")
     prop["required"] = not column.nullable
     prop["unique"] = bool(column.unique)
     options: dict[str, Any] = {}
-    quality = [_rule(check, prop["logicalType"], options, where) for check in column.checks]
+    logical = prop.get("logicalType", "")
+    quality = [_rule(check, logical, options, where) for check in column.checks]
     quality = [rule for rule in quality if rule is not None]
     if options:
         prop["logicalTypeOptions"] = options
@@ -175,7 +187,7 @@ def _rule(check: Any, logical: str, options: dict[str, Any], where: str) -> dict
         return _library("invalidValues", args, exact)
     if name == "str_matches" and isinstance(stats.get("pattern"), str):
         return _library("invalidValues", {"pattern": stats["pattern"]}, exact)
-    if name in BOUND_OPTIONS or _builtin(name) or name in Check.REGISTERED_CUSTOM_CHECKS:
+    if name in BUILTIN_CHECKS or name in Check.REGISTERED_CUSTOM_CHECKS:
         return {"type": "custom", "engine": ENGINE, "implementation": exact}
     raise ContractError(
         f"{where}: check {name or '<lambda>'} is a Python function pandera has not "
@@ -205,18 +217,9 @@ def _option_value(value: Any, logical: str) -> Any:
     kind = kinds.get(logical)
     if kind is None or type(value) is not kind or not isinstance(value, dt.date | dt.time):
         return None
-    if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
+    if isinstance(value, dt.datetime | dt.time) and (value.tzinfo is not None or value.fold):
         return None
     return value.isoformat()
-
-
-def _builtin(name: str | None) -> bool:
-    from pandera.api.checks import Check
-
-    return bool(name) and callable(getattr(Check, str(name), None)) and name not in _NOT_CHECKS
-
-
-_NOT_CHECKS = frozenset({"from_builtin_check_name", "register_backend", "get_backend"})
 
 
 def _plain(value: Any) -> Any:

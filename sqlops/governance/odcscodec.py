@@ -49,16 +49,16 @@ def encode(value: Any, where: str) -> Any:
         return value
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
-    if isinstance(value, dt.datetime):
-        out: dict[str, Any] = {"$datetime": value.replace(tzinfo=None).isoformat()}
+    if isinstance(value, dt.datetime | dt.time):
+        key = "$datetime" if isinstance(value, dt.datetime) else "$time"
+        out: dict[str, Any] = {key: value.replace(tzinfo=None).isoformat()}
         if value.tzinfo is not None:
             out["zone"] = _zone(value, where)
-        if value.fold:
+        if value.fold:  # the second of two equal wall-clock times when clocks go back
             out["fold"] = 1
         return out
-    if isinstance(value, dt.date | dt.time):
-        key = "$date" if isinstance(value, dt.date) else "$time"
-        return {key: value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
     if isinstance(value, dt.timedelta):
         return {"$timedelta": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, bytes):
@@ -77,7 +77,7 @@ def encode(value: Any, where: str) -> Any:
     )
 
 
-def _zone(value: dt.datetime, where: str) -> str:
+def _zone(value: dt.datetime | dt.time, where: str) -> str:
     key = getattr(value.tzinfo, "key", None)
     if key is None:
         raise ContractError(
@@ -99,10 +99,15 @@ def decode(value: Any) -> Any:
     return {k: decode(v) for k, v in value.items()}
 
 
-def _datetime(value: Mapping[str, Any]) -> dt.datetime:
+def _clock(value: Mapping[str, Any]) -> dt.datetime | dt.time:
+    """A ``$datetime`` or ``$time``, with its zone and fold."""
     from zoneinfo import ZoneInfo
 
-    out = dt.datetime.fromisoformat(value["$datetime"])
+    out: dt.datetime | dt.time
+    if "$datetime" in value:
+        out = dt.datetime.fromisoformat(value["$datetime"])
+    else:
+        out = dt.time.fromisoformat(value["$time"])
     if "zone" in value:
         out = out.replace(tzinfo=ZoneInfo(value["zone"]))
     return out.replace(fold=int(value.get("fold", 0)))
@@ -110,11 +115,21 @@ def _datetime(value: Mapping[str, Any]) -> dt.datetime:
 
 _TAGS: dict[str, Any] = {
     "$decimal": lambda v: Decimal(v["$decimal"]),
-    "$datetime": _datetime,
+    "$datetime": _clock,
     "$date": lambda v: dt.date.fromisoformat(v["$date"]),
-    "$time": lambda v: dt.time.fromisoformat(v["$time"]),
+    "$time": _clock,
     "$timedelta": lambda v: dt.timedelta(*v["$timedelta"]),
     "$bytes": lambda v: bytes.fromhex(v["$bytes"]),
     "$tuple": lambda v: tuple(decode(v["$tuple"])),
     "$set": lambda v: set(decode(v["$set"])),
 }
+
+
+# pandera's built-in checks, by the name a Check carries (``Check.ge`` is greater_than_or_equal_to)
+BUILTIN_CHECKS = frozenset(
+    {
+        "equal_to", "not_equal_to", "greater_than", "greater_than_or_equal_to", "less_than",
+        "less_than_or_equal_to", "in_range", "isin", "notin", "str_matches", "str_contains",
+        "str_startswith", "str_endswith", "str_length", "unique_values_eq",
+    }
+)  # fmt: skip

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlops.errors import ContractError
 from sqlops.governance.modelsource import class_name, model_source, parse_dtype
-from sqlops.governance.odcscodec import BOUND_OPTIONS, DEFAULT_DTYPES, ENGINE, decode
+from sqlops.governance.odcscodec import (
+    BOUND_OPTIONS,
+    BUILTIN_CHECKS,
+    DEFAULT_DTYPES,
+    ENGINE,
+    decode,
+)
 
 _OPTION_CHECKS = {option: (check, stat) for check, (option, stat) in BOUND_OPTIONS.items()}
 _ISO: dict[str, Callable[[str], Any]] = {
@@ -84,7 +90,7 @@ def read_contract(text: str, where: str) -> ImportedContract:
         )
     element = reader.mapping(objects[0], "schema[0]")
     table = reader.text(element.get("physicalName", element.get("name")), "schema[0].name")
-    name = str(doc.get("name") or table.split(".")[-1])
+    name = file_stem(str(doc.get("name") or table.split(".")[-1]))
     schema, tags = _schema(reader, element, "schema[0]")
     return ImportedContract(
         name=name,
@@ -94,6 +100,17 @@ def read_contract(text: str, where: str) -> ImportedContract:
         description=_description(doc.get("description")) or element.get("description"),
         column_tags=tags,
     )
+
+
+def file_stem(name: str) -> str:
+    """A contract name safe as ``contracts/NAME.py`` (a name from a file never picks the
+    folder it is written to).
+
+    >>> file_stem("Seller Payments v1.2"), file_stem("../../etc/passwd")
+    ('seller_payments_v1_2', 'etc_passwd')
+    """
+    words = "".join(c if c.isalnum() else " " for c in name.lower()).split()
+    return "_".join(words) or "contract"
 
 
 def _load(text: str, where: str) -> Any:
@@ -317,7 +334,7 @@ def _check(reader: _Reader, spec: Any, at: str) -> Any:
     spec = reader.mapping(spec, at)
     name = reader.text(spec.get("check"), f"{at}.check")
     stats = decode(reader.mapping(spec.get("statistics") or {}, f"{at}.statistics"))
-    builtin = name in _BUILTINS
+    builtin = name in BUILTIN_CHECKS
     if not builtin and name not in Check.REGISTERED_CUSTOM_CHECKS:
         raise reader.fail(
             f"{at}.check",
@@ -328,15 +345,6 @@ def _check(reader: _Reader, spec: Any, at: str) -> Any:
         return getattr(Check, name)(**stats)
     except (TypeError, ValueError) as exc:
         raise reader.fail(f"{at}.statistics", f"do not fit check {name}: {exc}") from exc
-
-
-_BUILTINS = frozenset(
-    {
-        "equal_to", "not_equal_to", "greater_than", "greater_than_or_equal_to", "less_than",
-        "less_than_or_equal_to", "in_range", "isin", "notin", "str_matches", "str_contains",
-        "str_startswith", "str_endswith", "str_length", "unique_values_eq",
-    }
-)  # fmt: skip
 
 
 def _sqlops_value(reader: _Reader, element: Mapping[str, Any], at: str) -> Mapping[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sqlops.errors import ContractError
 from sqlops.governance.odcs import contract_id, export_odcs, import_odcs
@@ -315,7 +318,110 @@ def test_malformed_file_is_one_line_naming_file_and_field(text: str, field: str)
     assert message.startswith("payments.yaml") and field in message, message
 
 
+def test_a_field_cannot_hold_two_checks_of_one_kind() -> None:
+    schema = pa.DataFrameSchema({"x": pa.Column(pl.Int64, [pa.Check.ge(1), pa.Check.ge(2)])})
+    with pytest.raises(ContractError, match=r"T\.x: 1 check\(s\) appear more than once"):
+        import_odcs(export_odcs("t", schema, contract_name="T"), "t.yaml")
+
+
 def test_unregistered_python_check_cannot_be_exported() -> None:
     schema = pa.DataFrameSchema({"x": pa.Column(pl.Int64, pa.Check(lambda s: s > 0))})
     with pytest.raises(ContractError, match=r"t\.x: .*register_check_method"):
         export_odcs("t", schema, contract_name="t")
+
+
+ZONES = st.sampled_from(["Etc/UTC", "America/Sao_Paulo", "Asia/Kolkata"])
+# a Polars dtype and values of its kind, for random checks
+KINDS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "int": (pl.Int64, st.integers(-(2**70), 2**70)),
+    "float": (pl.Float64, st.floats()),
+    "decimal": (pl.Decimal(12, 3), st.decimals(-(10**8), 10**8, places=3, allow_nan=False)),
+    "text": (pl.String, st.text(max_size=6)),
+    "date": (pl.Date, st.dates()),
+    "naive": (pl.Datetime("us"), st.datetimes()),
+    "time": (pl.Time, st.times()),
+    "bool": (pl.Boolean, st.booleans()),
+}
+SCALAR_CHECKS = ["ge", "gt", "le", "lt", "eq", "ne"]
+
+
+@st.composite
+def random_checks(draw: st.DrawFn, values: st.SearchStrategy[Any], text: bool) -> list[Any]:
+    c = pa.Check
+    found = []
+    for kind in draw(
+        st.lists(st.sampled_from([*SCALAR_CHECKS, "set", "range", "custom"]), max_size=4)
+    ):
+        if kind in SCALAR_CHECKS:
+            found.append(getattr(c, kind)(draw(values)))
+        elif kind == "set":
+            found.append(c.isin(draw(st.lists(values, max_size=3))))
+            found.append(c.notin(tuple(draw(st.lists(values, max_size=2)))))
+        elif kind == "range":
+            low, high = draw(values), draw(values)
+            try:
+                found.append(c.in_range(low, high, draw(st.booleans()), draw(st.booleans())))
+            except ValueError:  # pandera refuses an empty interval
+                assume(False)
+        else:
+            found.append(c.odcs_test_between(low=draw(values), high=draw(values)))
+    if text:
+        pattern = st.sampled_from(["^a.*", "b$", "[a-c]+"]) | st.text(max_size=4).map(re.escape)
+        found += [c.str_matches(draw(pattern)), c.str_startswith(draw(st.text(max_size=2)))]
+        found.append(draw(st.sampled_from([c.str_length(1, 5), c.str_length(exact_value=2)])))
+    return list({check.name: check for check in found}.values())  # a Field takes one of each
+
+
+@st.composite
+def random_schemas(draw: st.DrawFn) -> Any:
+    columns = {}
+    names = draw(st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=4, unique=True))
+    for name in names:
+        kind = draw(st.sampled_from([*sorted(KINDS), "zoned"]))
+        if kind == "zoned":
+            zone = draw(ZONES)
+            dtype = pl.Datetime("us", zone)
+            values = st.datetimes(timezones=st.just(ZoneInfo(zone)))
+        else:
+            dtype, values = KINDS[kind]
+        columns[name] = pa.Column(
+            dtype,
+            draw(random_checks(values, kind == "text")),
+            nullable=draw(st.booleans()),
+            unique=draw(st.booleans()),
+            coerce=draw(st.booleans()),
+            name=name,
+        )
+    unique = draw(st.lists(st.sampled_from(names), max_size=2, unique=True)) or None
+    checks = [
+        pa.Check.odcs_test_min_rows(rows=n) for n in draw(st.lists(st.integers(0, 9), max_size=1))
+    ]
+    return pa.DataFrameSchema(columns, checks=checks, unique=unique, strict=draw(st.booleans()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(schema=random_schemas())
+def test_random_schemas_round_trip(schema: Any) -> None:
+    text = export_odcs("s.t", schema, contract_name="t", owner="o")
+    assert shape(load_model(import_odcs(text, "t.yaml").source).to_schema()) == shape(schema)
+
+
+def test_an_inferred_contract_survives_the_round_trip_and_still_validates() -> None:
+    from sqlops.execute.engine import Engine
+    from sqlops.governance.infer import infer_contract
+
+    engine = Engine.open(":memory:", macros=False)
+    engine.execute("SET TimeZone = 'America/Sao_Paulo'")
+    engine.execute(
+        "CREATE TABLE t AS SELECT range AS id, ['x', 'y'][1 + range % 2] AS code, "
+        "CASE WHEN range = 5 THEN 'nan'::DOUBLE ELSE range / 3 END AS ratio, "
+        "(range * 1.25)::DECIMAL(8, 2) AS price, TIMESTAMPTZ '2026-03-01 12:00:00+00' "
+        "+ to_hours(range) AS at, TIMESTAMP_NS '2026-01-01 00:00:00.000000001' AS ns "
+        "FROM range(50)"
+    )
+    inferred = load_model(infer_contract(engine, "t", "main.t")).to_schema()
+    imported = import_odcs(export_odcs("main.t", inferred, contract_name="t"), "t.yaml")
+    model = load_model(imported.source)
+    assert shape(model.to_schema()) == shape(inferred)
+    model.validate(engine.polars("SELECT * FROM t"))
+    engine.close()
