@@ -77,11 +77,29 @@ def export_odcs(
     version: str = "1.0.0",
 ) -> str:
     """The ODCS 3.1 YAML of ``table``'s contract (a pandera-polars DataFrameSchema or
-    DataFrameModel), with the column tags as classifications and the owner as the team."""
-    import yaml
-
+    DataFrameModel), with the column tags as classifications and the owner as the team.
+    Tags of columns the contract does not list are not written (ODCS needs a type)."""
     schema = schema.to_schema() if hasattr(schema, "to_schema") else schema
-    tags = column_tags or {}
+    doc: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": "DataContract",
+        "id": contract_id(table),
+        "name": contract_name,
+        "version": version,
+        "status": "active",
+    }
+    if description:
+        doc["description"] = {"purpose": description}
+    if owner:
+        doc["team"] = {"name": owner, "members": [{"username": owner, "role": "owner"}]}
+    doc["schema"] = [_element(table, schema, column_tags or {}, description)]
+    return _dump(doc)
+
+
+def _element(
+    table: str, schema: Any, tags: Mapping[str, Mapping[str, Any]], description: str | None
+) -> dict[str, Any]:
+    """The table as ODCS's one schema object: its columns, table-level rules, options."""
     element: dict[str, Any] = {
         "name": table.split(".")[-1],
         "physicalName": table,
@@ -100,19 +118,12 @@ def export_odcs(
     options = {k: getattr(schema, k) for k in ("strict", "coerce", "ordered") if getattr(schema, k)}
     if options:
         element["customProperties"] = [{"property": ENGINE, "value": options}]
-    doc: dict[str, Any] = {
-        "apiVersion": API_VERSION,
-        "kind": "DataContract",
-        "id": contract_id(table),
-        "name": contract_name,
-        "version": version,
-        "status": "active",
-    }
-    if description:
-        doc["description"] = {"purpose": description}
-    if owner:
-        doc["team"] = {"name": owner, "members": [{"username": owner, "role": "owner"}]}
-    doc["schema"] = [element]
+    return element
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    import yaml
+
     text = str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
     if any(c in text for c in _YAML_BREAKS):  # PyYAML writes these raw, then reads a space
         text = str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=False, width=100))

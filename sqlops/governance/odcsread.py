@@ -97,7 +97,7 @@ def read_contract(text: str, where: str) -> ImportedContract:
         table=table,
         source=model_source(schema, class_name(name), doc=f"Contract of {table} (from ODCS)."),
         owner=_owner(reader, doc.get("team")),
-        description=_description(doc.get("description")) or element.get("description"),
+        description=_description(doc.get("description")) or _description(element),
         column_tags=tags,
     )
 
@@ -109,8 +109,9 @@ def file_stem(name: str) -> str:
     >>> file_stem("Seller Payments v1.2"), file_stem("../../etc/passwd")
     ('seller_payments_v1_2', 'etc_passwd')
     """
-    words = "".join(c if c.isalnum() else " " for c in name.lower()).split()
-    return "_".join(words) or "contract"
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in name.lower()).split()
+    stem = "_".join(words) or "contract"
+    return f"c_{stem}" if stem[0].isdigit() else stem
 
 
 def _load(text: str, where: str) -> Any:
@@ -141,8 +142,9 @@ def _owner(reader: _Reader, team: Any) -> str | None:
 
 
 def _description(value: Any) -> str | None:
+    """A contract's ``description`` (3.1: an object with ``purpose``), or a schema object's."""
     if isinstance(value, Mapping):
-        value = value.get("purpose") or value.get("usage")
+        value = value.get("purpose") or value.get("usage") or value.get("description")
     return str(value) if value else None
 
 
@@ -153,7 +155,10 @@ def _schema(
 
     columns: dict[str, Any] = {}
     tags: dict[str, dict[str, Any]] = {}
-    for i, prop in enumerate(reader.items(element.get("properties"), f"{at}.properties")):
+    props = reader.items(element.get("properties"), f"{at}.properties")
+    if not props:
+        raise reader.fail(f"{at}.properties", "no columns", hint="list the table's columns")
+    for i, prop in enumerate(props):
         column, column_tags = _column(reader, reader.mapping(prop, f"{at}.properties[{i}]"), i)
         if column.name in columns:
             raise reader.fail(f"{at}.properties[{i}].name", f"{column.name} appears twice")

@@ -96,7 +96,7 @@ def _model(source: str) -> Any:
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
 @settings(
-    max_examples=int(__import__("os").environ.get("EX", 40)),
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -295,6 +295,7 @@ SQLOPS = {"type": "custom", "engine": "sqlops"}
         (_with("apiVersion", "v2.2.2"), "apiVersion"),
         (_with("kind", "DataProduct"), "kind"),
         (_with("schema", None), "schema"),
+        (_with("schema.0.properties", []), "schema[0].properties"),
         (_with("schema.0.properties.0.name", 5), "schema[0].properties[0].name"),
         (_with("schema.0.properties.2.logicalType", "money"), "properties[2].logicalType"),
         (_options({"minimum": "soon"}), "properties[0].logicalTypeOptions.minimum"),
