@@ -8,8 +8,8 @@ out in the most portable form that is still exact, and comes back as the same pa
 ============================  ==========================================================
 pandera                       ODCS 3.1
 ============================  ==========================================================
-dtype                         ``logicalType`` (table below) + ``physicalType`` (the exact
-                              Polars dtype, e.g. ``Decimal(10, 2)``)
+dtype                         ``logicalType`` (see ``logical_type``) + ``physicalType``
+                              (the exact Polars dtype, e.g. ``Decimal(10, 2)``)
 ``nullable``                  ``required`` (its negation)
 ``unique``                    ``unique``
 ``ge``/``gt``/``le``/``lt``   ``logicalTypeOptions`` ``minimum``/``exclusiveMinimum``/
@@ -26,12 +26,14 @@ column tags                   ``classification`` (the ``classification`` tag, el
 owner                         ``team`` (``name`` and a member with ``role: owner``)
 ============================  ==========================================================
 
-Values JSON cannot hold exactly (decimals, dates, time zones, tuples, NaN) travel tagged
+Values YAML cannot hold exactly (decimals, dates, time zones, folds, tuples) travel tagged
 (``{$decimal: '1.50'}``), and a library rule also carries the exact pandera check in its
-``customProperties`` (``sqlopsCheck``), so nothing is rounded on the way. Imports of
-files from other tools read the portable forms; a rule sqlops cannot run (``type: sql``,
-another engine's custom rule) is an error, never dropped: a check never passes by being
-skipped.
+``customProperties`` (``sqlopsCheck``), so nothing is rounded on the way. Files from
+other tools import through the portable forms (plus ``nullValues`` with ``mustBe: 0`` as
+non-nullable, ``minLength``/``maxLength`` as ``str_length``, ``pattern`` as
+``str_matches``; ``type: text`` rules and the ``format`` option are prose); a rule sqlops
+cannot run (``type: sql``, another engine's custom rule, a threshold other than
+``mustBe: 0``) is an error, never dropped: a check never passes by being skipped.
 """
 
 from __future__ import annotations
@@ -134,7 +136,15 @@ _YAML_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 def logical_type(dtype: Any) -> str:
-    """The ODCS logicalType of a Polars dtype (``physicalType`` keeps the exact one)."""
+    """The ODCS logicalType of a Polars dtype (``physicalType`` keeps the exact one):
+    integers -> integer; floats and decimals -> number; Boolean -> boolean; Date -> date;
+    Datetime -> timestamp; Time -> time; List/Array -> array; Struct -> object; the rest
+    (String, Categorical, Enum, Binary, Duration...) -> string.
+
+    >>> import polars as pl
+    >>> logical_type(pl.Decimal(10, 2)), logical_type(pl.Datetime("us", "UTC"))
+    ('number', 'timestamp')
+    """
     import polars as pl
 
     if dtype.is_integer():
