@@ -223,7 +223,11 @@ def check_target(stage: str) -> str:
     if stage == CANDIDATE:
         hint = "a saved version starts as a candidate and cannot return to it"
     else:
-        hint = did_you_mean(str(stage), STAGES) or "stages are staging, production, archived"
+        text = str(stage).strip().lower()
+        close = [t for t in TARGETS if text and t.startswith(text)]  # "prod", "Production"
+        hint = (f"did you mean {close[0]}?" if len(close) == 1 else None) or (
+            did_you_mean(text, TARGETS) or "stages are staging, production, archived"
+        )
     raise ApprovalError(f"unknown stage {stage!r} to move a model to; {hint}")
 
 
