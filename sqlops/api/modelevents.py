@@ -136,16 +136,13 @@ def _row(event: ModelEvent) -> dict[str, Any]:
 
 
 def _event(row: dict[str, Any]) -> ModelEvent:
-    at = datetime.fromisoformat(row["happened_at"])
-    if at.tzinfo is None:
-        raise ValueError(f"time {row['happened_at']} has no time zone")
     return ModelEvent(
         model=row["name"],
         version=int(row["version"]),
         kind=row["kind"],
         by=row["author"],
         reason=row["reason"],
-        at=at,
+        at=datetime.fromisoformat(row["happened_at"]),
         to_stage=row["to_stage"],
         id=row["id"],
     )

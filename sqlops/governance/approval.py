@@ -97,6 +97,8 @@ class ModelEvent:
             )
         if self.to_stage is not None:
             check_target(self.to_stage)
+        if self.at.tzinfo is None:  # events from many machines are ordered by their time
+            raise ApprovalError(f"event time {self.at} has no time zone; pass an aware datetime")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -136,6 +136,7 @@ def test_the_fold_orders_by_time_not_by_the_order_given() -> None:
         ({"kind": "promote"}, "needs to_stage"),
         ({"kind": "approve", "to_stage": "production"}, "has no to_stage"),
         ({"kind": "promote", "to_stage": "prod"}, "did you mean production"),
+        ({"kind": "approve", "at": datetime(2026, 1, 1)}, "has no time zone"),
     ],
 )
 def test_a_malformed_event_is_refused(kwargs: dict[str, Any], message: str) -> None:
