@@ -79,7 +79,7 @@ def read_events(
 ) -> list[ModelEvent]:
     """The registry's events (one model's, or all) in append order."""
     if shared is None:
-        return [_event(r) for r in catalog.events(name)]
+        return [event_of(r) for r in catalog.events(name)]
     prefix = MODELS if name is None else record_path(name)
     listed = {p: c for p, c in shared.record_paths(prefix).items() if is_event_path(p)}
     known = catalog.mirrored_events(name)
@@ -95,7 +95,7 @@ def read_events(
         catalog.mirror_events(fresh)
     rows = {path: row for path, (_, row) in known.items()}
     rows.update({path: row for path, _, row in fresh})
-    return [_event(rows[p]) for p in sorted(listed) if p in rows]
+    return [event_of(rows[p]) for p in sorted(listed) if p in rows]
 
 
 def _decoded(shared: SharedRecords, path: str, data: bytes) -> ModelEvent:
@@ -107,7 +107,7 @@ def _decoded(shared: SharedRecords, path: str, data: bytes) -> ModelEvent:
         wrong = [f for f, kind in _TYPES.items() if not isinstance(record.get(f), kind)]
         if wrong or isinstance(record.get("version"), bool):
             raise ValueError(f"missing or mistyped {', '.join(wrong or ['version'])}")
-        event = _event(
+        event = event_of(
             {**record, "name": record["model"], "author": record["by"], "happened_at": record["at"]}
         )
         if event_path(event) != path:
@@ -135,7 +135,8 @@ def _row(event: ModelEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: dict[str, Any]) -> ModelEvent:
+def event_of(row: dict[str, Any]) -> ModelEvent:
+    """A catalog row as the event it records."""
     return ModelEvent(
         model=row["name"],
         version=int(row["version"]),

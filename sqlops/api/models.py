@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlops.api.modelevents import append_events, new_event, read_events
+from sqlops.api.modelevents import append_events, event_of, new_event, read_events
 from sqlops.api.registry import (
     DEFAULT_STAGE,
     RegisteredModel,
@@ -114,13 +114,21 @@ class ModelRegistry:
 
     def list(self) -> builtins.list[RegisteredModel]:
         """Every version of every model, by name then version, each at its current stage."""
-        rows = self._versions()
-        state = self.state() if rows else ApprovalState()
+        rows, state = self._read(None)
         return [_staged(RegisteredModel.from_row(r), state) for r in rows]
 
     def get(self, name: str, version: int | None = None) -> RegisteredModel:
         """One version's record (the latest by default), at its current stage."""
-        return _staged(self._record(name, version), self.state(name))
+        rows, state = self._read(name)
+        return _staged(self._pick(name, version, rows), state)
+
+    def _read(self, name: str | None) -> tuple[builtins.list[dict[str, Any]], ApprovalState]:
+        """Version rows and the fold of their events (one model's, or all)."""
+        shared = self._shared()
+        if shared is not None:
+            return self._versions(name), self.state(name)
+        rows, events = self._catalog.models_and_events(name)
+        return rows, approval_state(event_of(r) for r in events)
 
     def load(self, name: str, version: int | None = None) -> Any:
         """The unpickled model (the latest version by default), after checking that its
@@ -291,11 +299,18 @@ class ModelRegistry:
 
     def _record(self, name: str, version: int | None) -> RegisteredModel:
         """One version's record as saved (the latest by default)."""
+        return self._pick(name, version, None)
+
+    def _pick(
+        self, name: str, version: int | None, rows: builtins.list[dict[str, Any]] | None
+    ) -> RegisteredModel:
+        """One version of ``name`` among its rows (read here when None), or the error that
+        says what there is instead."""
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
             raise RegistryError(
                 f"model {name}: version {version!r} is not a version number; pass an int"
             )
-        versions = self._versions(name)
+        versions = self._versions(name) if rows is None else rows
         for row in versions:
             if row["version"] == version or (version is None and row is versions[-1]):
                 return RegisteredModel.from_row(row)

@@ -115,6 +115,36 @@ class RegistryCatalog(Catalog):
         )
         return [_decoded(r, ("features", "metrics")) for r in rows]
 
+    def models_and_events(
+        self, name: str | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``models(name)`` and ``events(name)`` of the local registry through one opening of
+        the catalog (each opening is most of a read's time)."""
+        if not self.path.exists():
+            return [], []
+        where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
+        queries = {
+            "registered_models": f"SELECT {', '.join(_MODEL_FIELDS)} FROM registered_models "
+            f"{where} ORDER BY name, version",
+            "model_events": f"SELECT {', '.join(_EVENT_FIELDS)} FROM model_events {where} "
+            "ORDER BY happened_at, rowid",
+        }
+        engine = self._open(read_only=True)
+        try:
+            known = engine.fetch_value(
+                "SELECT list(table_name) FROM duckdb_tables() "
+                "WHERE database_name = current_database()"
+            )
+            out = []
+            for table, sql in queries.items():
+                cursor = engine.execute(sql, params) if table in (known or []) else None
+                names = [d[0] for d in cursor.description] if cursor else []
+                rows = cursor.fetchall() if cursor else []
+                out.append([dict(zip(names, row, strict=True)) for row in rows])
+        finally:
+            engine.close()
+        return [_decoded(r, ("features", "metrics")) for r in out[0]], out[1]
+
     def mirrored(self, name: str | None = None) -> dict[tuple[str, int], tuple[str, bool]]:
         """The mirror's (name, version) -> (record checksum, gone) (of one name's, or all)."""
         where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
