@@ -211,6 +211,11 @@ class BuildMixin(CommitMixin):
         from sqlops.versioning.workspace import drop_undefined
 
         spec = self.load(sources, config)
+        if config.governance.require_owner:
+            from sqlops.api.owners import check_owners, declared_owners
+            from sqlops.features.declared import project_registry
+
+            check_owners(declared_owners(spec, project_registry(config, spec.names)))
         engine = self._open_warehouse(macros=False)
         try:
             engine.ensure_state()

@@ -13,10 +13,13 @@ from sqlops.api.gc import GcMixin
 from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
 from sqlops.api.models import ModelRegistry
+from sqlops.api.owners import OwnersMixin
 from sqlops.api.status import StatusMixin
 
 
-class Project(StatusMixin, DataFilesMixin, MergeMixin, BranchesMixin, LineageMixin, GcMixin):
+class Project(
+    StatusMixin, DataFilesMixin, MergeMixin, BranchesMixin, LineageMixin, GcMixin, OwnersMixin
+):
     """A sqlops project on disk: ``Project(".").build()``.
 
     Args:

@@ -453,3 +453,10 @@ def synthesized_features(rows: list[dict[str, Any]]) -> None:
     """``sqlops features synthesize``: one line per generated feature with its SQL."""
     shown = [{**r, "path": " <- ".join(r["path"])} for r in rows]
     records(shown, ["name", "primitive", "depth", "path", "sql"])
+
+
+def unowned(rows: list[dict[str, Any]]) -> None:
+    if rows:
+        out().print(f"{len(rows)} without an owner: " + ", ".join(r["name"] for r in rows))
+    else:
+        out().print("every source, model, feature view and saved model has an owner")

@@ -120,6 +120,9 @@ class BuildContext:
     known: KnownColumns = field(default_factory=KnownColumns)
     sniffs: Sniffs = field(default_factory=Sniffs)
     samples: Mapping[str, SampleRequest] = field(default_factory=dict)
+    # the contract gate: called with the node's name and the SELECT about to be published;
+    # it raises to refuse publishing (the previous version stays), so the node fails
+    gate: Callable[[Engine, str, str], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ def _publish(
     where: Where,
 ) -> None:
     fp = node.fingerprint
+    if ctx.gate is not None:
+        ctx.gate(engine, node.name, select)
     with engine.transaction():
         old = ctx.existing.get(node.name)
         if old is not None and old != "view":

@@ -61,6 +61,7 @@ def source_fingerprint(source: Source, salt: str = "", root: Path | None = None)
             "columns": dict(source.columns),
             "table": source.table,
             "hive": source.hive,
+            "contract": [source.contract, source.contract_severity, source.contract_digest],
         }
     )
     data = salt if source.is_frame else source.data_version

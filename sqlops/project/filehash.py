@@ -95,3 +95,19 @@ def portable(path: Path | str, root: Path | None) -> str:
     if root is not None and Path(path).is_relative_to(root):
         return Path(path).relative_to(root).as_posix()
     return str(path)
+
+
+def contract_digest(root: Path, ref: str) -> str:
+    """The content hash of the file a contract reference names (``NAME`` is
+    ``contracts/NAME.py``, ``module:Class`` the module's file under the root), so editing a
+    contract re-checks the tables bound to it; the reference itself when no file is found
+    (an installed module)."""
+    if not ref:
+        return ""
+    module, _, _ = ref.partition(":")
+    relative = Path(*module.split(".")).with_suffix(".py") if ":" in ref else None
+    candidate = root / (relative or Path("contracts", f"{ref}.py"))
+    try:
+        return hashlib.sha256(candidate.read_bytes()).hexdigest()
+    except OSError:
+        return ref

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlops.errors import ModelParseError, did_you_mean
-from sqlops.project.model import MATERIALIZATIONS
+from sqlops.project.model import MATERIALIZATIONS, SEVERITIES
 
 HEADER_KEYS = (
     "materialized",
@@ -17,6 +17,7 @@ HEADER_KEYS = (
     "owner",
     "description",
     "contract",
+    "contract_severity",
     "name",
 )
 _LINE = re.compile(r"^\s*--\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
@@ -55,6 +56,12 @@ def parse_header(text: str, path: Path) -> Header:
             if key == "materialized" and value not in MATERIALIZATIONS:
                 raise ModelParseError(
                     f"materialized: {value!r} is not one of {', '.join(MATERIALIZATIONS)}",
+                    path=path,
+                    line=number,
+                )
+            if key == "contract_severity" and value not in SEVERITIES:
+                raise ModelParseError(
+                    f"contract_severity: {value!r} is not one of {', '.join(SEVERITIES)}",
                     path=path,
                     line=number,
                 )

@@ -21,7 +21,7 @@ from typing import Any
 from sqlops.config import Config
 from sqlops.errors import DuplicateModelError, ModelParseError, UnknownTableError, did_you_mean
 from sqlops.oserrors import read_text
-from sqlops.project.filehash import FileHashes
+from sqlops.project.filehash import FileHashes, contract_digest
 from sqlops.project.header import parse_header, split_list
 from sqlops.project.model import Model, ProjectSpec, Source, TableRef
 from sqlops.project.pymodel import ATTRIBUTE, PythonModelSpec
@@ -96,14 +96,20 @@ def _add(models: dict[str, Model], sources: Mapping[str, Source], model: Model, 
 def _discover(config: Config, cache: _ParseCache) -> Iterable[Model]:
     base = config.models_path
     for parts in _walk(base, ".sql"):
-        yield _sql_model(base.joinpath(*parts), Path(config.models, *parts), parts, cache)
+        yield _sql_model(
+            base.joinpath(*parts), Path(config.models, *parts), parts, cache, config.root
+        )
+    found: list[Model] = []
     for parts in _walk(base, ".py"):
-        yield from _python_models(base.joinpath(*parts), _schema_of(parts), config.root)
+        found.extend(_python_models(base.joinpath(*parts), _schema_of(parts), config.root))
     for extra in config.python_models:
         if extra.endswith(".py"):
-            yield from _python_models(config.root / extra, "main", config.root)
+            found.extend(_python_models(config.root / extra, "main", config.root))
         else:
-            yield from _python_module(extra, config.root)
+            found.extend(_python_module(extra, config.root))
+    for model in found:
+        digest = contract_digest(config.root, model.contract)
+        yield dataclasses.replace(model, contract_digest=digest) if digest else model
 
 
 def _walk(base: Path, suffix: str) -> list[tuple[str, ...]]:
@@ -124,7 +130,9 @@ def _schema_of(parts: tuple[str, ...]) -> str:
     return parts[0].lower() if len(parts) > 1 else "main"
 
 
-def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache) -> Model:
+def _sql_model(
+    path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache, root: Path
+) -> Model:
     text = read_text(path, rel)
     header = parse_header(text, rel)
     values = header.values
@@ -158,6 +166,8 @@ def _sql_model(path: Path, rel: Path, parts: tuple[str, ...], cache: _ParseCache
         owner=values.get("owner", ""),
         description=values.get("description", ""),
         contract=values.get("contract", ""),
+        contract_severity=values.get("contract_severity", "error"),
+        contract_digest=contract_digest(root, values.get("contract", "")),
         meta=dict(values),
         header_lines=dict(header.lines),
     )
@@ -253,6 +263,7 @@ def _collect(module: Any, schema: str, rel: Path, source: bytes) -> Iterable[Mod
             owner=model_spec.owner,
             description=model_spec.description,
             contract=model_spec.contract,
+            contract_severity=model_spec.contract_severity,
             func=attr,
             header_lines={"unique_key": line},
         )

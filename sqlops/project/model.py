@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 MATERIALIZATIONS = ("view", "table", "incremental")
+# what a failed contract check does: "error" blocks publishing, "warn" reports
+SEVERITIES = ("error", "warn")
 Materialized = Literal["view", "table", "incremental"]
 
 
@@ -44,6 +46,9 @@ class Source:
     description: str = ""
     owner: str = ""
     tags: tuple[str, ...] = ()
+    contract: str = ""
+    contract_severity: str = "error"
+    contract_digest: str = ""
     frame: Any = None
     data_version: str = ""
 
@@ -81,6 +86,8 @@ class Model:
     owner: str = ""
     description: str = ""
     contract: str = ""
+    contract_severity: str = "error"
+    contract_digest: str = ""  # the contract file's content hash: a new contract re-checks
     meta: Mapping[str, str] = field(default_factory=dict)
     func: Callable[..., Any] | None = None
     header_lines: Mapping[str, int] = field(default_factory=dict)  # header key -> file line
@@ -92,6 +99,7 @@ class Model:
             "unique_key": list(self.unique_key),
             "cursor": self.cursor,
             "kind": self.kind,
+            "contract": [self.contract, self.contract_severity, self.contract_digest],
         }
 
 

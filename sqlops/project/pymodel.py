@@ -23,6 +23,7 @@ class PythonModelSpec:
     owner: str
     description: str
     contract: str
+    contract_severity: str = "error"
 
 
 def model(
@@ -35,6 +36,7 @@ def model(
     owner: str = "",
     description: str = "",
     contract: str = "",
+    contract_severity: str = "error",
 ) -> Callable[[F], F]:
     """Declare a Python model in a ``sql/**/*.py`` file.
 
@@ -63,6 +65,7 @@ def model(
                 owner=owner,
                 description=description or (func.__doc__ or "").strip().split("\n")[0],
                 contract=contract,
+                contract_severity=contract_severity,
             ),
         )
         return func

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlops.config import Config, SourceConfig, line_of
 from sqlops.errors import SourceError
+from sqlops.project.filehash import contract_digest
 from sqlops.project.model import Source
 
 _FORMAT_BY_SUFFIX = {
@@ -92,6 +93,9 @@ def resolve_source(cfg: SourceConfig, config: Config) -> Source:
         description=cfg.description,
         owner=cfg.owner,
         tags=cfg.tags,
+        contract=cfg.contract,
+        contract_severity=cfg.contract_severity,
+        contract_digest=contract_digest(config.root, cfg.contract),
     )
 
 
