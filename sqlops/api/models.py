@@ -5,8 +5,8 @@ the append-only approval events beside them (``api/modelevents.py``) and what th
 mean (``governance/approval.py``): ``save``, ``get``, ``list``, ``load``, ``approve``,
 ``reject``, ``promote``, ``card`` and ``history``. A version's ``stage`` as returned here is
 the one its events put it in (``candidate`` until moved). The approval policy (who may
-approve, how many must, the metric thresholds) comes in as arguments: the ``[approval]``
-config section's values.
+approve, how many must, the metric thresholds) is the ``[approval]`` section's, each value
+given as an argument winning over it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sqlops.api.registry import (
 )
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.catalog.registry import RegistryCatalog
+from sqlops.config.governance import ApprovalConfig
 from sqlops.errors import ApprovalError, RegistryError, did_you_mean
 from sqlops.governance.approval import (
     APPROVE,
@@ -159,24 +160,42 @@ class ModelRegistry:
         return builtins.list(self.state(name).history.get(name, ()))
 
     def approve(
-        self, name: str, version: int, by: str, reason: str = "", *, approvers: Sequence[str]
+        self,
+        name: str,
+        version: int,
+        by: str,
+        reason: str = "",
+        *,
+        approvers: Sequence[str] | None = None,
     ) -> ModelEvent:
         """Record ``by``'s approval of a version (``by`` must be one of ``approvers``; a
         second approval by the same person counts once, and lifts their earlier veto)."""
         return self._verdict(APPROVE, name, version, by, reason, approvers)
 
     def reject(
-        self, name: str, version: int, by: str, reason: str = "", *, approvers: Sequence[str]
+        self,
+        name: str,
+        version: int,
+        by: str,
+        reason: str = "",
+        *,
+        approvers: Sequence[str] | None = None,
     ) -> ModelEvent:
         """Record ``by``'s veto: the version cannot go to production until ``by`` approves
         it again."""
         return self._verdict(REJECT, name, version, by, reason, approvers)
 
     def _verdict(
-        self, kind: str, name: str, version: int, by: str, reason: str, approvers: Sequence[str]
+        self,
+        kind: str,
+        name: str,
+        version: int,
+        by: str,
+        reason: str,
+        approvers: Sequence[str] | None,
     ) -> ModelEvent:
         _check_text("reason", reason)
-        _check_approver(by, approvers, name)
+        _check_approver(by, self._policy(approvers).approvers, name)
         with registry_lock(self.project):
             self._record(name, _exact(name, version, kind))
             event = new_event(name, version, kind, by, reason)
@@ -188,8 +207,8 @@ class ModelRegistry:
         name: str,
         version: int,
         *,
-        approvers: Sequence[str] = (),
-        min_approvers: int = 1,
+        approvers: Sequence[str] | None = None,
+        min_approvers: int | None = None,
         metrics: Mapping[str, str] | None = None,
         contracts: Contracts = None,
         pii_features: Sequence[str] = (),
@@ -208,8 +227,8 @@ class ModelRegistry:
         *,
         by: str | None = None,
         reason: str = "",
-        approvers: Sequence[str] = (),
-        min_approvers: int = 1,
+        approvers: Sequence[str] | None = None,
+        min_approvers: int | None = None,
         metrics: Mapping[str, str] | None = None,
         contracts: Contracts = None,
         pii_features: Sequence[str] = (),
@@ -252,20 +271,16 @@ class ModelRegistry:
         contracts: Contracts = None,
         pii_features: Sequence[str] = (),
         approvers: Sequence[str] | None = None,
-        min_approvers: int = 1,
+        min_approvers: int | None = None,
         metrics: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """A version's model card (JSON values; ``render_card_markdown`` makes Markdown of
         it): intended use and owner, metrics, training data and its contracts, features,
-        approvals, stage history; with ``approvers`` also what production still needs."""
+        approvals, stage history, and what production still needs."""
         record = self._record(name, version)
         state = self.state(name)
         passed = _contracts(record, contracts)
-        unmet = None
-        if approvers is not None:
-            unmet = self._unmet(
-                record, state, approvers, min_approvers, metrics, passed, pii_features
-            )
+        unmet = self._unmet(record, state, approvers, min_approvers, metrics, passed, pii_features)
         return model_card(
             record,
             state,
@@ -275,24 +290,39 @@ class ModelRegistry:
             unmet=unmet,
         )
 
-    @staticmethod
     def _unmet(
+        self,
         record: RegisteredModel,
         state: ApprovalState,
-        approvers: Sequence[str],
-        min_approvers: int,
+        approvers: Sequence[str] | None,
+        min_approvers: int | None,
         metrics: Mapping[str, str] | None,
         contracts: Contracts,
         pii_features: Sequence[str],
     ) -> builtins.list[str]:
+        policy = self._policy(approvers, min_approvers, metrics)
         return requirements(
             record,
             state,
-            approvers=approvers,
-            min_approvers=min_approvers,
-            metric_rules=metrics or {},
+            approvers=policy.approvers,
+            min_approvers=policy.min_approvers,
+            metric_rules=policy.metrics,
             contract_status=_contracts(record, contracts),
             pii_features=pii_features,
+        )
+
+    def _policy(
+        self,
+        approvers: Sequence[str] | None,
+        min_approvers: int | None = None,
+        metrics: Mapping[str, str] | None = None,
+    ) -> ApprovalConfig:
+        """The ``[approval]`` section, each value given as an argument winning over it."""
+        config = self.project.config.approval
+        return ApprovalConfig(
+            approvers=config.approvers if approvers is None else tuple(approvers),
+            min_approvers=config.min_approvers if min_approvers is None else min_approvers,
+            metrics=config.metrics if metrics is None else metrics,
         )
 
     # -- the records ---------------------------------------------------------------------

@@ -291,17 +291,12 @@ def _finite(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def check_approvers(approvers: Sequence[str], min_approvers: int) -> None:
-    """The approval policy itself: a count that can be met by the people listed."""
+def check_approvers(min_approvers: int) -> None:
+    """The approval count itself must be a count (an unreachable one is an unmet line)."""
     if isinstance(min_approvers, bool) or not isinstance(min_approvers, int) or min_approvers < 0:
         raise ApprovalError(
             f"min_approvers = {min_approvers!r} is not a count; set [approval] min_approvers "
             "to a whole number >= 0"
-        )
-    if min_approvers > len(set(approvers)):
-        raise ApprovalError(
-            f"min_approvers = {min_approvers} but [approval] approvers lists "
-            f"{len(set(approvers))}; list more approvers or lower min_approvers"
         )
 
 
@@ -321,7 +316,7 @@ def requirements(
     its recorded data version (True, False, None: not checked), or is a function that
     tells; it is asked only when a data version is recorded."""
     rules = parse_metric_rules(metric_rules)
-    check_approvers(approvers, min_approvers)
+    check_approvers(min_approvers)
     record = version_record
     unmet = [problem for rule in rules if (problem := rule.unmet(record.metrics))]
     unmet += _contract_unmet(record, contract_status)
@@ -338,9 +333,14 @@ def requirements(
             )
     approved = [p for p in state.approvers(record.name, record.version) if p in listed]
     if len(approved) < min_approvers:
+        fix = (
+            "ask another approver to approve"
+            if len(listed) >= min_approvers
+            else f"[approval] approvers lists {len(listed)}, so list who may approve"
+        )
         unmet.append(
             f"{len(approved)} of {min_approvers} required approvals"
-            f" ({', '.join(approved) or 'none yet'}); ask another approver to approve"
+            f" ({', '.join(approved) or 'none yet'}); {fix}"
         )
     return unmet
 

@@ -403,3 +403,26 @@ features = ["conv_rate"]
     card = project.models.card("churn")
     assert card["training_data"]["data_version"] == project.versions.resolve(project.branch)
     assert card["features"] == [{"name": "driver_hourly_stats:conv_rate", "pii": False}]
+
+
+def test_the_approval_section_is_the_default_policy(make_project: ProjectFactory) -> None:
+    config = """
+[approval]
+approvers = ["ana", "bruno"]
+min_approvers = 2
+metrics = { accuracy = ">= 0.95" }
+"""
+    project = sqlops.Project(make_project({"sqlops.toml": config}))
+    version = trained(project)
+    models = project.models
+    with pytest.raises(sqlops.ApprovalError, match="'carla' is not listed"):
+        models.approve("churn", version, "carla")
+    approve_twice(models, version)
+    with pytest.raises(sqlops.ApprovalError) as info:
+        models.promote("churn", version, "production", contracts=True)
+    assert info.value.unmet == ["metric accuracy is 0.9, the rule is accuracy >= 0.95"]
+    # an argument wins over the section
+    moved = models.promote("churn", version, "production", contracts=True, metrics={})
+    assert moved.stage == "production"
+    card = models.card("churn", contracts=True)
+    assert card["unmet"] == ["metric accuracy is 0.9, the rule is accuracy >= 0.95"]
