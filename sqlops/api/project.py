@@ -12,6 +12,7 @@ from sqlops.api.features import FeatureStore
 from sqlops.api.gc import GcMixin
 from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
+from sqlops.api.models import ModelRegistry
 from sqlops.api.owners import OwnersMixin
 from sqlops.api.status import StatusMixin
 
@@ -31,6 +32,11 @@ class Project(
     def features(self) -> FeatureStore:
         """The project's feature store (``sqlops.FeatureStore``)."""
         return FeatureStore(self)
+
+    @functools.cached_property
+    def models(self) -> ModelRegistry:
+        """The project's model registry: saved versions, approvals, stages, model cards."""
+        return ModelRegistry(self)
 
 
 def init(path: Path | str = ".") -> list[Path]:

@@ -1,5 +1,7 @@
-"""The model registry: ``store.save_model`` / ``load_model`` / ``list_models`` /
-``get_model`` on a project's ``FeatureStore``.
+"""The model registry's versions: their record format, their artifacts and the shared
+records on lakeFS (``project.models``, in ``api/models.py``, is the front door; the seed's
+``store.save_model`` / ``load_model`` / ``list_models`` / ``get_model`` on a project's
+``FeatureStore`` delegate to it).
 
 A model is pickled and kept as an object of the version store's object folder, under the
 blake3 hash of its bytes (so the same model saved twice is stored once); on lakeFS it is
@@ -12,13 +14,13 @@ one registry: on the local store, the catalog; on lakeFS, one JSON object per ve
 ``_sqlops/models/<name>/<version>.json`` on the artifacts branch, each created once (the
 store refuses a path that exists, so a version number is taken by exactly one save) and
 mirrored into the catalog by every read (only new or changed records are downloaded).
+Approvals and stage moves are records of their own beside them (``api/modelevents.py``,
+under ``<name>/events/``), so a version record is never rewritten.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,17 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from sqlops.catalog.features import FeatureCatalog
 from sqlops.catalog.registry import RegistryCatalog
-from sqlops.errors import CorruptObject, RegistryError, did_you_mean
+from sqlops.errors import CorruptObject, RegistryError
 from sqlops.storage.lock import build_lock
-from sqlops.storage.objects import file_hash
+from sqlops.storage.objects import bytes_hash, file_hash
 
 if TYPE_CHECKING:
     from sqlops.api import Project
     from sqlops.versioning.store import SharedRecords, VersionStore
 
-# the governance issue's approvals move models between stages; until then every model is here
+# the stage field a version record is written with; its stage now is derived from the
+# approval events (``governance/approval.py``), so this stays as saved records have it
 DEFAULT_STAGE = "none"
 # a save waits this long for a running build or gc to finish
 LOCK_WAIT = 600.0
@@ -78,15 +80,28 @@ class RegisteredModel:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RegisteredModel:
+        """A catalog row or record as it was saved (its ``stage`` the record's own)."""
+        return cls(
+            name=row["name"],
+            version=int(row["version"]),
+            artifact=row["artifact"],
+            features=list(row["features"]),
+            training_set=row["training_set"],
+            data_version=row["data_version"],
+            metrics=dict(row["metrics"]),
+            owner=row["owner"],
+            stage=row["stage"],
+            saved_at=row["saved_at"],
+        )
+
 
 class ModelRegistryMixin:
-    """The registry verbs of ``FeatureStore`` (which provides ``project``)."""
+    """The seed's spelling of the registry verbs on ``FeatureStore`` (which provides
+    ``project``): each delegates to ``project.models``, the registry's own front door."""
 
     project: Project
-
-    @property
-    def _registry(self) -> RegistryCatalog:
-        return RegistryCatalog(self.project.config.catalog_path)
 
     def save_model(
         self,
@@ -97,125 +112,22 @@ class ModelRegistryMixin:
         metrics: Mapping[str, Any] | None = None,
         owner: str | None = None,
     ) -> RegisteredModel:
-        """Store ``model`` (pickled) as the next version of ``name``; ``training_set`` names
-        a saved training set, whose data version (and, without ``features``, whose features)
-        is recorded with it. Nothing is recorded when any part fails."""
-        _check_name(name)
-        try:
-            payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise RegistryError(
-                f"model {name}: {type(model).__name__} cannot be pickled ({exc}); "
-                "save a picklable estimator"
-            ) from exc
-        row = {
-            "name": name,
-            "features": list([features] if isinstance(features, str) else features or []),
-            "training_set": training_set,
-            "data_version": None,
-            "metrics": _metrics(name, metrics or {}),
-            "owner": owner or self.project._author(),
-            "stage": DEFAULT_STAGE,
-        }
-        # every catalog read and write under one lock: a process reading the catalog while
-        # another writes it would be refused by DuckDB
-        with registry_lock(self.project):
-            if training_set:
-                row["data_version"], used = self._training_set(training_set)
-                row["features"] = row["features"] or used
-            row["artifact"] = store_object(self.project, lambda path: path.write_bytes(payload))
-            shared = self._shared()
-            if shared is None:
-                version = self._registry.record_model(row)
-            else:
-                version = publish_model(shared, row)
-            return self.get_model(name, version)
+        """``project.models.save``: ``model`` (pickled) as the next version of ``name``."""
+        return self.project.models.save(
+            name, model, features=features, training_set=training_set, metrics=metrics, owner=owner
+        )
 
     def list_models(self) -> list[RegisteredModel]:
-        """Every version of every model, by name then version."""
-        return [_model(r) for r in self._versions()]
+        """``project.models.list``: every version of every model, by name then version."""
+        return self.project.models.list()
 
     def get_model(self, name: str, version: int | None = None) -> RegisteredModel:
-        """One version's record (the latest by default)."""
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise RegistryError(
-                f"model {name}: version {version!r} is not a version number; pass an int"
-            )
-        versions = self._versions(name)
-        for row in versions:
-            if row["version"] == version or (version is None and row is versions[-1]):
-                return _model(row)
-        self._check_not_gone(name, version)
-        if not versions:
-            known = sorted({r["name"] for r in self._versions()})
-            hint = (
-                did_you_mean(name, known) or "save one with store.save_model(name=..., model=...)"
-            )
-            if self._shared() is not None and self._registry.models(name):
-                hint = (
-                    "it is in this clone's local registry from before the switch to lakeFS "
-                    "(kept there; set versions.backend = 'local' to read it)"
-                )
-            raise RegistryError(f"no model named {name!r} in the registry; {hint}")
-        raise RegistryError(
-            f"model {name} has no version {version}; its versions are 1..{versions[-1]['version']}"
-        )
+        """``project.models.get``: one version's record (the latest by default)."""
+        return self.project.models.get(name, version)
 
     def load_model(self, name: str, version: int | None = None) -> Any:
-        """The unpickled model (the latest version by default), after checking that its
-        artifact's bytes still hash to the id recorded when it was saved (on lakeFS, an
-        artifact this machine lacks is downloaded first)."""
-        record = self.get_model(name, version)
-        path = artifact(self.project, record.artifact, f"model {name} version {record.version}")
-        try:
-            return pickle.loads(path.read_bytes())  # our own artifact, hash-checked
-        except (ImportError, AttributeError) as exc:
-            raise RegistryError(
-                f"model {name} version {record.version}: cannot unpickle it here ({exc}); "
-                "import or install the code that defines the model's class, then load it again"
-            ) from exc
-
-    def _shared(self) -> SharedRecords | None:
-        """The version store's shared records when it is lakeFS (the local store's registry
-        is the catalog; asking the config first keeps a read from creating the store)."""
-        if self.project.config.versions_backend != "lakefs":
-            return None
-        return self.project.versions.shared_records()
-
-    def _versions(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The registry's rows (one name's, or all), read fresh from a shared store."""
-        shared = self._shared()
-        if shared is None:
-            return self._registry.models(name)
-        refresh(shared, self._registry, name)
-        return self._registry.models(name, shared=True)
-
-    def _check_not_gone(self, name: str, version: int | None) -> None:
-        """A version this clone has read before whose record is gone from the store is
-        one error saying so, not 'no such model'."""
-        shared = self._shared()
-        if shared is None:
-            return
-        gone = sorted(
-            v for (_, v), (_, was_gone) in self._registry.mirrored(name).items() if was_gone
-        )
-        if gone and (version is None or version in gone):
-            missing = gone[-1] if version is None else version
-            raise RegistryError(
-                f"model {name} version {missing}: its record is missing from "
-                f"{shared.record_location(record_path(name, missing))}; restore it from that "
-                "branch's history (lakectl log, then revert) or save the model again"
-            )
-
-    def _training_set(self, name: str) -> tuple[str, list[str]]:
-        """A saved training set's data version and the features it was computed with."""
-        catalog = FeatureCatalog(self.project.config.catalog_path)
-        record = catalog.training_set(name)
-        if record is None:
-            known = [r["name"] for r in catalog.training_sets()]
-            hint = did_you_mean(name, known) or "save it first with store.save_training_set"
-            raise RegistryError(f"save_model: no training set named {name!r}; {hint}")
-        return str(record["data_version"]), list(record["request"]["features"])
+        """``project.models.load``: the unpickled model, its artifact checked first."""
+        return self.project.models.load(name, version)
 
 
 @contextmanager
@@ -237,19 +149,42 @@ def store_object(project: Project, write: Callable[[Path], object]) -> str:
     return object_id
 
 
+def artifact_bytes(project: Project, object_id: str, where: str) -> bytes:
+    """An object's bytes, read once and checked against its id: what is unpickled is
+    exactly what was hashed (no window for the file to change in between)."""
+    path = _artifact_file(project, object_id, where)
+    data = path.read_bytes()
+    if bytes_hash(data) != object_id:
+        raise _corrupt(project, path, object_id, where)
+    return data
+
+
 def artifact(project: Project, object_id: str, where: str) -> Path:
     """The local file of a stored object (fetched from the version store when this machine
     lacks it), checked against its hash: a missing or changed object is one RegistryError."""
+    path = _artifact_file(project, object_id, where)
+    if file_hash(path) != object_id:
+        raise _corrupt(project, path, object_id, where)
+    return path
+
+
+def _artifact_file(project: Project, object_id: str, where: str) -> Path:
     try:
-        path = project.versions.artifact_path(object_id)
+        return project.versions.artifact_path(object_id)
     except CorruptObject as exc:
         raise RegistryError(f"{where}: {exc.message}; save it again") from exc
-    if file_hash(path) != object_id:
-        raise RegistryError(
-            f"{where}: artifact {path} is corrupt (its bytes no longer match hash "
-            f"{object_id}); save it again"
-        )
-    return path
+
+
+def _corrupt(project: Project, path: Path, object_id: str, where: str) -> RegistryError:
+    """The error for an object whose bytes no longer hash to its id (edited, or damaged)."""
+    fix = (
+        "delete that file to download the repository's copy again, or save it again"
+        if project.config.versions_backend == "lakefs"
+        else "restore that file from a backup or save it again (sqlops fsck lists all)"
+    )
+    return RegistryError(
+        f"{where}: artifact {path} is corrupt (its bytes no longer match hash {object_id}); {fix}"
+    )
 
 
 def publish_model(shared: SharedRecords, row: dict[str, Any]) -> int:
@@ -275,7 +210,7 @@ def refresh(shared: SharedRecords, catalog: RegistryCatalog, name: str | None = 
     last read it (several at once: a new clone reads them all); records deleted from the
     store are marked gone."""
     prefix = MODELS if name is None else record_path(name)
-    listed = shared.record_paths(prefix)
+    listed = {p: c for p, c in shared.record_paths(prefix).items() if not is_event_path(p)}
     known = catalog.mirrored(name)
     keys = {path: _record_key(shared, path) for path in sorted(listed)}
     wanted = [p for p, key in keys.items() if known.get(key) != (listed[p], False)]
@@ -297,6 +232,12 @@ def record_path(name: str, version: int | None = None) -> str:
     one path segment); without a version, the name's folder."""
     folder = f"{MODELS}{quote(name, safe='')}/"
     return folder if version is None else f"{folder}{version}.json"
+
+
+def is_event_path(path: str) -> bool:
+    """An approval event's record (``<name>/events/...``), not a version's (``<name>/<v>``):
+    a name is one percent-encoded segment, so a version record has one slash below MODELS."""
+    return path.startswith(MODELS) and path[len(MODELS) :].count("/") > 1
 
 
 def _version_in(path: str, folder: str) -> int | None:
@@ -366,51 +307,3 @@ def registry_problems(catalog_path: Path, versions: VersionStore) -> list[str]:
             if file_hash(path) != row[key]:
                 problems.append(f"{where}: object {row[key]} is corrupt")
     return problems
-
-
-def _metrics(name: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Metrics as JSON values (numpy scalars become Python numbers), checked before anything
-    is stored. NaN and infinities are refused: JSON has no such numbers, and ``--json``
-    output must stay JSON."""
-    out = {str(k): v.item() if hasattr(v, "item") else v for k, v in metrics.items()}
-    for key, value in out.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise RegistryError(
-                f"model {name}: metric {key!r} is {value}, which JSON cannot hold; "
-                "record it as a string (e.g. 'nan') or leave it out"
-            )
-    try:
-        json.dumps(out, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise RegistryError(
-            f"model {name}: metrics must be finite numbers, strings, lists or dicts ({exc})"
-        ) from exc
-    return out
-
-
-def _check_name(name: str) -> None:
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or name != name.strip()
-        or not name.isprintable()
-    ):
-        raise RegistryError(
-            f"model name {name!r} is not a name; use a non-empty, one-line string without "
-            "surrounding spaces"
-        )
-
-
-def _model(row: Mapping[str, Any]) -> RegisteredModel:
-    return RegisteredModel(
-        name=row["name"],
-        version=int(row["version"]),
-        artifact=row["artifact"],
-        features=list(row["features"]),
-        training_set=row["training_set"],
-        data_version=row["data_version"],
-        metrics=dict(row["metrics"]),
-        owner=row["owner"],
-        stage=row["stage"],
-        saved_at=row["saved_at"],
-    )

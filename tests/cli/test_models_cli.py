@@ -48,7 +48,7 @@ def test_models_list_json_shape(project: Path) -> None:
     rows = listed["models"]
     assert [(r["name"], r["version"]) for r in rows] == [("churn", 1), ("churn", 2)]
     assert all(set(r) == FIELDS for r in rows)
-    assert rows[0]["metrics"] == {"accuracy": 0.5} and rows[0]["stage"] == "none"
+    assert rows[0]["metrics"] == {"accuracy": 0.5} and rows[0]["stage"] == "candidate"
     assert rows[1]["owner"] == "Ana"
 
 

@@ -114,6 +114,43 @@ def test_any_name_is_one_record_folder(
                      f"{RECORDS}team%2Fchurn/1.json"]  # fmt: skip
 
 
+def test_approvals_and_stage_moves_are_event_records_every_clone_folds(
+    make_project: ProjectFactory, lakefs_env: str, lakefs_server: LakeFSServer, tmp_path: Path
+) -> None:
+    """Events are records of their own beside the versions (read back with the SDK), each
+    at a new path, and two clones writing them fold to one state."""
+    a, b = clones(make_project, tmp_path)
+    approvers = ["ana", "bruno"]
+    sqlops.Project(a).models.save("churn", MODEL)
+    sqlops.Project(b).models.save("churn", {"v": 2})
+    sqlops.Project(a).models.approve("churn", 2, "ana", "ok", approvers=approvers)
+    sqlops.Project(b).models.promote("churn", 1, "staging", by="bruno")
+    sqlops.Project(a).models.promote("churn", 2, "staging", by="ana")  # displaces version 1
+    records = stored_records(repo(lakefs_server, lakefs_env).ref(BRANCH))
+    events = {p: r for p, r in records.items() if "/events/" in p}
+    assert sorted(set(records) - set(events)) == [
+        f"{RECORDS}churn/1.json",
+        f"{RECORDS}churn/2.json",
+    ]
+    assert [
+        (r["kind"], r["version"], r["by"], r["to_stage"]) for _, r in sorted(events.items())
+    ] == [
+        ("approve", 2, "ana", None),
+        ("promote", 1, "bruno", "staging"),
+        ("promote", 2, "ana", "staging"),
+    ]
+    assert all(
+        p.startswith(f"{RECORDS}churn/events/") and p.endswith(f"-{r['id']}.json")
+        for p, r in events.items()
+    )
+    for root in (a, b):
+        models = sqlops.Project(root).models
+        assert [(m.version, m.stage) for m in models.list()] == [(1, "archived"), (2, "staging")]
+        assert models.state("churn").approvers("churn", 2) == ["ana"]
+    assert list(repo(lakefs_server, lakefs_env).branch(BRANCH).uncommitted()) == []
+    assert sqlops.Project(b).fsck() == []
+
+
 SAVER = """
 import sys, time
 from pathlib import Path

@@ -42,4 +42,4 @@ def test_seed_random_forest_example_runs(tmp_path: Path) -> None:
     assert x_test.equals(expected.drop("expensive"))
     assert y_test.tolist() == expected["expensive"].to_list()
     saved = sqlops.Project(tmp_path / "proj").features.get_model("random_forest_model")
-    assert (saved.version, saved.stage) == (1, "none")
+    assert (saved.version, saved.stage) == (1, "candidate")
