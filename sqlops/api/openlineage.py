@@ -1,0 +1,437 @@
+"""OpenLineage run events for each build (``[governance] openlineage = "FILE"``), so lineage
+tools (Marquez, DataHub, OpenMetadata, ...) can read sqlops' builds offline.
+
+Each source and model that ran is one OpenLineage job run: a START and a COMPLETE (or FAIL
+with the error) event, children of one run of the job ``build``. Its inputs are the
+relations it read (and, for a source, its files), its output the relation it wrote, with
+the schema as built, column lineage (one hop, from the same sqlglot tracing as
+``sqlops lineage --column``) and, when contract results are passed, data-quality facets.
+Events are appended with openlineage-python's file transport, one JSON object per line.
+
+openlineage-python is an optional extra: it is imported here only, inside functions, so
+``sqlops --help`` and builds without the setting never load it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlops._version import __version__
+from sqlops.api.base import ProjectBase
+from sqlops.errors import FileAccessError, GovernanceError, ModelParseError
+from sqlops.execute.results import BuildResult, NodeResult
+from sqlops.project.model import Model, ProjectSpec, Source
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
+
+PRODUCER = f"https://pypi.org/project/sqlops/{__version__}"
+# a source's files are listed one dataset each up to this many; past it (and for hive
+# partitions) the source's glob is one dataset, so a build never writes megabyte events
+_MAX_FILES = 50
+# what sqlops' check outcomes say to OpenLineage's ``success`` ("no issues found",
+# independent of severity: a warn-severity check that found rows is not a success)
+_PASSED = "passed"
+_UNEVALUATED = "not_evaluated"
+
+
+def check_available() -> None:
+    """Refuse before a build starts when events are configured but the client is missing:
+    a build that succeeds and then cannot record its lineage would be half a success."""
+    try:
+        import openlineage.client.event_v2  # noqa: F401
+    except ImportError as exc:
+        raise GovernanceError(
+            "[governance] openlineage is set but openlineage-python is not installed",
+            hint="pip install 'sqlops[openlineage]'",
+        ) from exc
+
+
+def emit_build(
+    project: ProjectBase,
+    spec: ProjectSpec,
+    result: BuildResult,
+    contract_results: Iterable[Any] = (),
+    *,
+    started: datetime | None = None,
+) -> int:
+    """Append the run events of every node that ran in ``result`` to the configured file;
+    return how many were written (0 when nothing ran).
+
+    ``contract_results`` are check records with ``table, check, column, outcome, failures,
+    rows`` (attributes or keys). ``started`` is when the build began (default: its end
+    minus its duration); sqlops does not record when each node began, so every START
+    carries the build's start and each end adds the node's own duration.
+    """
+    check_available()
+    from openlineage.client.event_v2 import OutputDataset
+
+    ran = [n for n in result.nodes if n.status in ("success", "error")]
+    if not ran:
+        return 0
+    end = datetime.now(UTC)
+    begin = started if started is not None else end - timedelta(seconds=result.seconds)
+    names = _Names(project.root, project.config.warehouse_path)
+    schemas = _built_schemas(project)
+    checks = _checks_by_table(contract_results)
+    parent = _Run(names.job, "build", _run_uuid(begin, result.run_id, "build"))
+    events = [_parent_event(parent, "START", begin)]
+    for node in ran:
+        node_run = _Run(names.job, node.name, _run_uuid(begin, result.run_id, node.name))
+        job = _NodeJob(node, spec.models.get(node.name), spec.sources.get(node.name))
+        inputs = _inputs(names, spec, job, schemas)
+        output = _output(names, job, schemas, checks.get(node.name, []))
+        finish = begin + timedelta(seconds=node.seconds)
+        named = [OutputDataset(output.namespace, output.name)]  # facets: known at the end
+        events.append(_event(node_run, parent, job, "START", begin, inputs, named))
+        events.append(_event(node_run, parent, job, _state(node), finish, inputs, [output]))
+    events.append(_parent_event(parent, "COMPLETE" if result.ok else "FAIL", end))
+    _write(project.root / project.config.governance.openlineage, events)
+    return len(events)
+
+
+@dataclass(frozen=True)
+class _Run:
+    namespace: str
+    job: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class _NodeJob:
+    node: NodeResult
+    model: Model | None
+    source: Source | None
+
+
+class _Names:
+    """OpenLineage names: jobs in ``sqlops://<project folder>``; the warehouse's relations
+    in ``duckdb://<warehouse file>`` named ``schema.table``; files by the client's local
+    file convention (namespace ``file``, name the absolute path). Absolute paths, because
+    two projects' ``.sqlops/warehouse.duckdb`` must not be one dataset in a lineage tool."""
+
+    def __init__(self, root: Path, warehouse: Path) -> None:
+        self.job = f"sqlops://{root.name}"
+        self.warehouse = f"duckdb://{warehouse.resolve().as_posix()}"
+
+    @staticmethod
+    def file(path: Path | str) -> tuple[str, str]:
+        return "file", Path(path).resolve().as_posix()
+
+    @staticmethod
+    def database(source: Source) -> tuple[str, str]:
+        return f"{source.format}://{Path(source.location).resolve().as_posix()}", source.table or ""
+
+
+def _run_uuid(begin: datetime, run_id: str, name: str) -> str:
+    """A UUIDv7 (OpenLineage's advice: time-ordered) derived from sqlops' run id and the
+    node, so the START and the end of one node share it and reruns never collide."""
+    from openlineage.client.uuid import generate_static_uuid
+
+    return str(generate_static_uuid(begin, f"{run_id}/{name}".encode()))
+
+
+def _built_schemas(project: ProjectBase) -> dict[str, dict[str, str]]:
+    """``{relation: {column: DuckDB type}}`` of the warehouse as this build left it."""
+    if not project.config.warehouse_path.exists():
+        return {}
+    engine = project._open_warehouse(read_only=True, macros=False)
+    try:
+        return {name: dict(cols) for name, cols in engine.all_columns().items()}
+    finally:
+        engine.close()
+
+
+def _checks_by_table(records: Iterable[Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """Contract results as plain dicts by table (records are dicts or objects)."""
+    fields = ("table", "check", "column", "outcome", "failures", "rows", "severity")
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        get = record.get if isinstance(record, Mapping) else lambda k, r=record: getattr(r, k, None)
+        row = {f: get(f) for f in fields}
+        out.setdefault(str(row["table"]).lower(), []).append(row)
+    return out
+
+
+def _state(node: NodeResult) -> str:
+    return "COMPLETE" if node.status == "success" else "FAIL"
+
+
+def _inputs(
+    names: _Names, spec: ProjectSpec, job: _NodeJob, schemas: Mapping[str, Mapping[str, str]]
+) -> list[InputDataset]:
+    from openlineage.client.event_v2 import InputDataset
+
+    if job.model is not None:
+        return [
+            InputDataset(names.warehouse, dep, facets=_schema_facets(schemas.get(dep, {})))
+            for dep in job.model.depends_on
+        ]
+    return [InputDataset(ns, name) for ns, name in _source_inputs(names, job.source)]
+
+
+def _source_inputs(names: _Names, source: Source | None) -> list[tuple[str, str]]:
+    """What a source reads: its database table, its files, or (a frame) nothing."""
+    if source is None or source.is_frame:
+        return []
+    if source.table:
+        return [names.database(source)]
+    if source.hive or len(source.files) > _MAX_FILES or not source.files:
+        return [names.file(source.location)]
+    return [names.file(f) for f in source.files]
+
+
+def _output(
+    names: _Names,
+    job: _NodeJob,
+    schemas: Mapping[str, Mapping[str, str]],
+    checks: Sequence[Mapping[str, Any]],
+) -> OutputDataset:
+    """The relation a node writes: on success its schema, column lineage and row count;
+    on failure only what the checks found (the previous version stayed in place)."""
+    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
+
+    name = job.node.name
+    facets: dict[str, Any] = {}
+    output_facets: dict[str, Any] = {}
+    if job.node.status == "success":
+        facets.update(_schema_facets(schemas.get(name, {})))
+        lineage = _column_lineage(names, job, schemas)
+        if lineage is not None:
+            facets["columnLineage"] = lineage
+        if job.node.rows is not None:
+            output_facets["outputStatistics"] = stats.OutputStatisticsOutputDatasetFacet(
+                rowCount=job.node.rows, producer=PRODUCER
+            )
+    facets.update(_quality_facets(checks))
+    return OutputDataset(names.warehouse, name, facets=facets, outputFacets=output_facets)
+
+
+def _schema_facets(columns: Mapping[str, str]) -> dict[str, Any]:
+    from openlineage.client.facet_v2 import schema_dataset as schema
+
+    if not columns:
+        return {}
+    fields = [
+        schema.SchemaDatasetFacetFields(name=c, type=t, ordinal_position=i)
+        for i, (c, t) in enumerate(columns.items(), 1)
+    ]
+    return {"schema": schema.SchemaDatasetFacet(fields=fields, producer=PRODUCER)}
+
+
+Field = tuple[str, str, str]  # (dataset namespace, dataset name, column)
+
+
+def _column_lineage(
+    names: _Names, job: _NodeJob, schemas: Mapping[str, Mapping[str, str]]
+) -> Any | None:
+    """Each output column's input fields (DIRECT), and the fields that decide which rows
+    come out (INDIRECT, in ``dataset``). None for a Python model or SQL sqlglot cannot
+    trace: no facet is better than a wrong one."""
+    from openlineage.client.facet_v2 import column_lineage_dataset as cl
+
+    columns = schemas.get(job.node.name, {})
+    if job.model is not None:
+        traced = _model_hop(names, job.model, columns, schemas)
+    else:
+        traced = _source_hop(names, job.source, columns)
+    if traced is None:
+        return None
+    values, filters = traced
+
+    def fields(found: Iterable[Field], kind: str) -> list[cl.InputField]:
+        return [cl.InputField(ns, n, c, [cl.Transformation(type=kind)]) for ns, n, c in found]
+
+    return cl.ColumnLineageDatasetFacet(
+        fields={c: cl.Fields(inputFields=fields(v, "DIRECT")) for c, v in values.items() if v},
+        dataset=fields(filters, "INDIRECT"),
+        producer=PRODUCER,
+    )
+
+
+def _model_hop(
+    names: _Names,
+    model: Model,
+    columns: Mapping[str, str],
+    schemas: Mapping[str, Mapping[str, str]],
+) -> tuple[dict[str, list[Field]], list[Field]] | None:
+    """One hop of a SQL model's column lineage, as ``sqlops lineage --column`` traces it,
+    with every ``*`` expanded from the built schemas."""
+    if model.kind != "sql":
+        return None
+    from sqlops.macros import TABLE_MACROS
+    from sqlops.project.parse import column_sources
+
+    try:
+        hop = column_sources(
+            model.sql,
+            targets={ref.name: ref.target for ref in model.reads if ref.target},
+            schema={d: schemas[d] for d in model.depends_on if d in schemas},
+            path=model.path,
+            table_macros=TABLE_MACROS,
+        )
+    except ModelParseError:
+        return None
+    ns = names.warehouse
+    star = [n for n, c in hop.values.get("*", []) if c == "*"]  # an input not expandable
+    values = {
+        column: [(ns, n, c) for n, c in hop.values.get(column) or [(n, column) for n in star]]
+        for column in columns
+    }
+    filters = [
+        (ns, n, col)
+        for n, c in dict.fromkeys(hop.filters)
+        for col in (schemas.get(n, {}) if c == "*" else (c,))
+    ]
+    return values, filters
+
+
+def _source_hop(
+    names: _Names, source: Source | None, columns: Mapping[str, str]
+) -> tuple[dict[str, list[Field]], list[Field]] | None:
+    """A source read from one dataset (a file, a database table): each column from the
+    same-named one; from several files, no facet (which file holds a column is unknown)."""
+    read = _source_inputs(names, source)
+    if len(read) != 1:
+        return None
+    ((ns, name),) = read
+    return {c: [(ns, name, c)] for c in columns}, []
+
+
+def _quality_facets(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``dataQualityAssertions`` (one per evaluated check) and ``dataQualityMetrics`` (the
+    rows checked) on the dataset the checks ran on, before it was published."""
+    from openlineage.client.facet_v2 import data_quality_assertions_dataset as dqa
+    from openlineage.client.facet_v2 import data_quality_metrics_dataset as dqm
+
+    evaluated = [c for c in checks if c["outcome"] != _UNEVALUATED]
+    if not evaluated:
+        return {}
+    assertions = [
+        dqa.Assertion(
+            assertion=str(c["check"]),
+            success=c["outcome"] == _PASSED,
+            column=c["column"],
+            severity=c["severity"] or ("warn" if c["outcome"] == "warn" else None),
+            actual=None if c["failures"] is None else str(c["failures"]),
+        )
+        for c in evaluated
+    ]
+    rows = [int(c["rows"]) for c in evaluated if c["rows"] is not None]
+    facets: dict[str, Any] = {
+        "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(
+            assertions=assertions, producer=PRODUCER
+        )
+    }
+    if rows:
+        facets["dataQualityMetrics"] = dqm.DataQualityMetricsDatasetFacet(
+            columnMetrics={}, rowCount=max(rows), producer=PRODUCER
+        )
+    return facets
+
+
+def _event(
+    run: _Run,
+    parent: _Run,
+    job: _NodeJob,
+    state: str,
+    when: datetime,
+    inputs: list[InputDataset],
+    outputs: list[OutputDataset],
+) -> RunEvent:
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import error_message_run, parent_run
+
+    run_facets: dict[str, Any] = {
+        "parent": parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=parent.run_id),
+            job=parent_run.Job(namespace=parent.namespace, name=parent.job),
+            producer=PRODUCER,
+        ),
+        "processing_engine": _engine_facet(),
+    }
+    error = job.node.error
+    if state == "FAIL":
+        language = "PYTHON" if job.model is not None and job.model.kind == "python" else "SQL"
+        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error or "failed", programmingLanguage=language, producer=PRODUCER
+        )
+    return RunEvent(
+        eventType=RunState(state),
+        eventTime=when.isoformat(),
+        run=Run(runId=run.run_id, facets=run_facets),
+        job=Job(namespace=run.namespace, name=run.job, facets=_job_facets(job)),
+        inputs=inputs,
+        outputs=outputs,
+        producer=PRODUCER,
+    )
+
+
+def _job_facets(job: _NodeJob) -> dict[str, Any]:
+    from openlineage.client.facet_v2 import job_type_job, sql_job
+
+    kind = "MODEL" if job.model is not None else "SOURCE"
+    facets: dict[str, Any] = {
+        "jobType": job_type_job.JobTypeJobFacet(
+            processingType="BATCH", integration="SQLOPS", jobType=kind, producer=PRODUCER
+        )
+    }
+    if job.model is not None and job.model.kind == "sql":
+        facets["sql"] = sql_job.SQLJobFacet(
+            query=job.model.sql, dialect="duckdb", producer=PRODUCER
+        )
+    return facets
+
+
+def _parent_event(parent: _Run, state: str, when: datetime) -> RunEvent:
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import job_type_job
+
+    facets: dict[str, Any] = {
+        "jobType": job_type_job.JobTypeJobFacet(
+            processingType="BATCH", integration="SQLOPS", jobType="COMMAND", producer=PRODUCER
+        )
+    }
+    return RunEvent(
+        eventType=RunState(state),
+        eventTime=when.isoformat(),
+        run=Run(runId=parent.run_id, facets={"processing_engine": _engine_facet()}),
+        job=Job(namespace=parent.namespace, name=parent.job, facets=facets),
+        producer=PRODUCER,
+    )
+
+
+def _engine_facet() -> Any:
+    from importlib.metadata import version
+
+    from openlineage.client.facet_v2 import processing_engine_run
+
+    return processing_engine_run.ProcessingEngineRunFacet(
+        version=__version__,
+        name="sqlops",
+        openlineageAdapterVersion=version("openlineage-python"),
+        producer=PRODUCER,
+    )
+
+
+def _write(path: Path, events: Sequence[RunEvent]) -> None:
+    """Append with the client's file transport; its failures (it wraps them all in
+    RuntimeError) become one FileAccessError saying the build itself is in place."""
+    from openlineage.client.transport.file import FileConfig, FileTransport
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        transport = FileTransport(FileConfig(log_file_path=str(path), append=True))
+        for event in events:
+            transport.emit(event)
+    except (OSError, RuntimeError) as exc:
+        raise FileAccessError(
+            f"the build finished but its OpenLineage events could not be written: {exc}",
+            path=path,
+            hint="check [governance] openlineage; the built tables are in place",
+        ) from exc
