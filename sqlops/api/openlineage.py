@@ -68,8 +68,6 @@ def emit_build(
     carries the build's start and each end adds the node's own duration.
     """
     check_available()
-    from openlineage.client.event_v2 import OutputDataset
-
     ran = [n for n in result.nodes if n.status in ("success", "error")]
     if not ran:
         return 0
@@ -78,27 +76,31 @@ def emit_build(
     names = _Names(project.root, project.config.warehouse_path)
     schemas = _built_schemas(project)
     checks = _checks_by_table(contract_results)
-    parent = _Run(names.job, "build", _run_uuid(begin, result.run_id, "build"))
-    events = [_parent_event(parent, "START", begin)]
+    build = _Run(names.job, "build", _run_uuid(begin, result.run_id, "build"), None)
+    events = [_run_event(build, "START", begin, _job_facets("COMMAND"))]
     for node in ran:
-        node_run = _Run(names.job, node.name, _run_uuid(begin, result.run_id, node.name))
         job = _NodeJob(node, spec.models.get(node.name), spec.sources.get(node.name))
-        inputs = _inputs(names, spec, job, schemas)
-        output = _output(names, job, schemas, checks.get(node.name, []))
+        run = _Run(names.job, node.name, _run_uuid(begin, result.run_id, node.name), build)
         finish = begin + timedelta(seconds=node.seconds)
-        named = [OutputDataset(output.namespace, output.name)]  # facets: known at the end
-        events.append(_event(node_run, parent, job, "START", begin, inputs, named))
-        events.append(_event(node_run, parent, job, _state(node), finish, inputs, [output]))
-    events.append(_parent_event(parent, "COMPLETE" if result.ok else "FAIL", end))
+        events += _node_events(names, job, run, schemas, (begin, finish))
+        evaluated = [c for c in checks.get(node.name, ()) if c["outcome"] != _UNEVALUATED]
+        if evaluated:
+            name = f"{node.name}.contract"
+            check = _Run(names.job, name, _run_uuid(begin, result.run_id, name), build)
+            events += _check_events(names, node.name, check, evaluated, (begin, finish))
+    events.append(_run_event(build, "COMPLETE" if result.ok else "FAIL", end, events[0].job.facets))
     _write(project.root / project.config.governance.openlineage, events)
     return len(events)
 
 
 @dataclass(frozen=True)
 class _Run:
+    """One OpenLineage run: its job's namespace and name, its id, the run it is part of."""
+
     namespace: str
     job: str
     run_id: str
+    parent: _Run | None
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,8 @@ def _checks_by_table(records: Iterable[Any]) -> dict[str, list[Mapping[str, Any]
     return out
 
 
-def _state(node: NodeResult) -> str:
-    return "COMPLETE" if node.status == "success" else "FAIL"
-
-
 def _inputs(
-    names: _Names, spec: ProjectSpec, job: _NodeJob, schemas: Mapping[str, Mapping[str, str]]
+    names: _Names, job: _NodeJob, schemas: Mapping[str, Mapping[str, str]]
 ) -> list[InputDataset]:
     from openlineage.client.event_v2 import InputDataset
 
@@ -186,13 +184,10 @@ def _source_inputs(names: _Names, source: Source | None) -> list[tuple[str, str]
 
 
 def _output(
-    names: _Names,
-    job: _NodeJob,
-    schemas: Mapping[str, Mapping[str, str]],
-    checks: Sequence[Mapping[str, Any]],
+    names: _Names, job: _NodeJob, schemas: Mapping[str, Mapping[str, str]]
 ) -> OutputDataset:
     """The relation a node writes: on success its schema, column lineage and row count;
-    on failure only what the checks found (the previous version stayed in place)."""
+    on failure only its name (the previous version stayed in place)."""
     from openlineage.client.event_v2 import OutputDataset
     from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
 
@@ -208,7 +203,6 @@ def _output(
             output_facets["outputStatistics"] = stats.OutputStatisticsOutputDatasetFacet(
                 rowCount=job.node.rows, producer=PRODUCER
             )
-    facets.update(_quality_facets(checks))
     return OutputDataset(names.warehouse, name, facets=facets, outputFacets=output_facets)
 
 
@@ -303,15 +297,51 @@ def _source_hop(
     return {c: [(ns, name, c)] for c in columns}, []
 
 
-def _quality_facets(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``dataQualityAssertions`` (one per evaluated check) and ``dataQualityMetrics`` (the
-    rows checked) on the dataset the checks ran on, before it was published."""
-    from openlineage.client.facet_v2 import data_quality_assertions_dataset as dqa
-    from openlineage.client.facet_v2 import data_quality_metrics_dataset as dqm
+def _node_events(
+    names: _Names,
+    job: _NodeJob,
+    run: _Run,
+    schemas: Mapping[str, Mapping[str, str]],
+    times: tuple[datetime, datetime],
+) -> list[RunEvent]:
+    """START (inputs and the output named) and COMPLETE or FAIL (the output's facets, the
+    error) of one source or model."""
+    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.facet_v2 import error_message_run, sql_job
 
-    evaluated = [c for c in checks if c["outcome"] != _UNEVALUATED]
-    if not evaluated:
-        return {}
+    inputs = _inputs(names, job, schemas)
+    output = _output(names, job, schemas)
+    model = job.model
+    facets = _job_facets("MODEL" if model is not None else "SOURCE")
+    if model is not None and model.kind == "sql":
+        facets["sql"] = sql_job.SQLJobFacet(query=model.sql, dialect="duckdb", producer=PRODUCER)
+    named = [OutputDataset(output.namespace, output.name)]
+    start = _run_event(run, "START", times[0], facets, inputs, named)
+    if job.node.status == "success":
+        return [start, _run_event(run, "COMPLETE", times[1], facets, inputs, [output])]
+    error = error_message_run.ErrorMessageRunFacet(
+        message=job.node.error or "failed",
+        programmingLanguage="PYTHON" if model is not None and model.kind == "python" else "SQL",
+        producer=PRODUCER,
+    )
+    end = _run_event(run, "FAIL", times[1], facets, inputs, [output], {"errorMessage": error})
+    return [start, end]
+
+
+def _check_events(
+    names: _Names,
+    table: str,
+    run: _Run,
+    checks: Sequence[Mapping[str, Any]],
+    times: tuple[datetime, datetime],
+) -> list[RunEvent]:
+    """The contract checks of one table as a job of their own that reads it, the way
+    OpenLineage places test results: ``dataQualityAssertions`` and ``dataQualityMetrics``
+    are facets of an input dataset (sqlops checks the rows before publishing them)."""
+    from openlineage.client.event_v2 import InputDataset
+    from openlineage.client.facet_v2 import data_quality_assertions_dataset as dqa
+    from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as dqm
+
     assertions = [
         dqa.Assertion(
             assertion=str(c["check"]),
@@ -320,88 +350,62 @@ def _quality_facets(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             severity=c["severity"] or ("warn" if c["outcome"] == "warn" else None),
             actual=None if c["failures"] is None else str(c["failures"]),
         )
-        for c in evaluated
+        for c in checks
     ]
-    rows = [int(c["rows"]) for c in evaluated if c["rows"] is not None]
     facets: dict[str, Any] = {
         "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(
             assertions=assertions, producer=PRODUCER
         )
     }
+    rows = [int(c["rows"]) for c in checks if c["rows"] is not None]
     if rows:
-        facets["dataQualityMetrics"] = dqm.DataQualityMetricsDatasetFacet(
+        facets["dataQualityMetrics"] = dqm.DataQualityMetricsInputDatasetFacet(
             columnMetrics={}, rowCount=max(rows), producer=PRODUCER
         )
-    return facets
+    inputs = [InputDataset(names.warehouse, table, inputFacets=facets)]
+    job_facets = _job_facets("TEST")
+    return [
+        _run_event(run, "START", times[0], job_facets, [InputDataset(names.warehouse, table)]),
+        _run_event(run, "COMPLETE", times[1], job_facets, inputs),
+    ]
 
 
-def _event(
-    run: _Run,
-    parent: _Run,
-    job: _NodeJob,
-    state: str,
-    when: datetime,
-    inputs: list[InputDataset],
-    outputs: list[OutputDataset],
-) -> RunEvent:
-    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
-    from openlineage.client.facet_v2 import error_message_run, parent_run
+def _job_facets(kind: str) -> dict[str, Any]:
+    from openlineage.client.facet_v2 import job_type_job
 
-    run_facets: dict[str, Any] = {
-        "parent": parent_run.ParentRunFacet(
-            run=parent_run.Run(runId=parent.run_id),
-            job=parent_run.Job(namespace=parent.namespace, name=parent.job),
-            producer=PRODUCER,
-        ),
-        "processing_engine": _engine_facet(),
-    }
-    error = job.node.error
-    if state == "FAIL":
-        language = "PYTHON" if job.model is not None and job.model.kind == "python" else "SQL"
-        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=error or "failed", programmingLanguage=language, producer=PRODUCER
-        )
-    return RunEvent(
-        eventType=RunState(state),
-        eventTime=when.isoformat(),
-        run=Run(runId=run.run_id, facets=run_facets),
-        job=Job(namespace=run.namespace, name=run.job, facets=_job_facets(job)),
-        inputs=inputs,
-        outputs=outputs,
-        producer=PRODUCER,
-    )
-
-
-def _job_facets(job: _NodeJob) -> dict[str, Any]:
-    from openlineage.client.facet_v2 import job_type_job, sql_job
-
-    kind = "MODEL" if job.model is not None else "SOURCE"
-    facets: dict[str, Any] = {
+    return {
         "jobType": job_type_job.JobTypeJobFacet(
             processingType="BATCH", integration="SQLOPS", jobType=kind, producer=PRODUCER
         )
     }
-    if job.model is not None and job.model.kind == "sql":
-        facets["sql"] = sql_job.SQLJobFacet(
-            query=job.model.sql, dialect="duckdb", producer=PRODUCER
-        )
-    return facets
 
 
-def _parent_event(parent: _Run, state: str, when: datetime) -> RunEvent:
+def _run_event(
+    run: _Run,
+    state: str,
+    when: datetime,
+    job_facets: Mapping[str, Any] | None,
+    inputs: Sequence[InputDataset] = (),
+    outputs: Sequence[OutputDataset] = (),
+    run_facets: Mapping[str, Any] | None = None,
+) -> RunEvent:
     from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
-    from openlineage.client.facet_v2 import job_type_job
+    from openlineage.client.facet_v2 import parent_run
 
-    facets: dict[str, Any] = {
-        "jobType": job_type_job.JobTypeJobFacet(
-            processingType="BATCH", integration="SQLOPS", jobType="COMMAND", producer=PRODUCER
+    facets: dict[str, Any] = {"processing_engine": _engine_facet(), **(run_facets or {})}
+    if run.parent is not None:
+        facets["parent"] = parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=run.parent.run_id),
+            job=parent_run.Job(namespace=run.parent.namespace, name=run.parent.job),
+            producer=PRODUCER,
         )
-    }
     return RunEvent(
         eventType=RunState(state),
         eventTime=when.isoformat(),
-        run=Run(runId=parent.run_id, facets={"processing_engine": _engine_facet()}),
-        job=Job(namespace=parent.namespace, name=parent.job, facets=facets),
+        run=Run(runId=run.run_id, facets=facets),
+        job=Job(namespace=run.namespace, name=run.job, facets=dict(job_facets or {})),
+        inputs=list(inputs),
+        outputs=list(outputs),
         producer=PRODUCER,
     )
 
