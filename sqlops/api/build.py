@@ -117,13 +117,13 @@ class BuildMixin(CommitMixin):
                 config, at_id, select, exclude, full_refresh, sources, run_id, on_event
             )
             catalog.record_build(result, "build", started)
-            if config.governance.openlineage:
-                emit_build(self, spec, result, started=started)
             build_features(self, spec, result)
             if result.ok and not sources:
                 reads = {f for m in spec.models.values() for f in m.files_read}
                 nodes = [_node_record(n) for n in result.nodes]
                 shortcut.save(config, inputs, nodes, sorted(reads))
+            if config.governance.openlineage:  # last: a write error leaves the build whole
+                emit_build(self, spec, result, started=started)
         return result
 
     def _build_on_branch(

@@ -77,7 +77,8 @@ def emit_build(
     schemas = _built_schemas(project)
     checks = _checks_by_table(contract_results)
     build = _Run(names.job, "build", _run_uuid(begin, result.run_id, "build"), None)
-    events = [_run_event(build, "START", begin, _job_facets("COMMAND"))]
+    command = _job_facets("COMMAND")
+    events = [_run_event(build, "START", begin, command)]
     for node in ran:
         job = _NodeJob(node, spec.models.get(node.name), spec.sources.get(node.name))
         run = _Run(names.job, node.name, _run_uuid(begin, result.run_id, node.name), build)
@@ -88,7 +89,7 @@ def emit_build(
             name = f"{node.name}.contract"
             check = _Run(names.job, name, _run_uuid(begin, result.run_id, name), build)
             events += _check_events(names, node.name, check, evaluated, (begin, finish))
-    events.append(_run_event(build, "COMPLETE" if result.ok else "FAIL", end, events[0].job.facets))
+    events.append(_run_event(build, "COMPLETE" if result.ok else "FAIL", end, command))
     _write(project.root / project.config.governance.openlineage, events)
     return len(events)
 
@@ -434,8 +435,10 @@ def _write(path: Path, events: Sequence[RunEvent]) -> None:
         for event in events:
             transport.emit(event)
     except (OSError, RuntimeError) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__  # the transport wraps it
+        reason = getattr(cause, "strerror", None) or str(exc)
         raise FileAccessError(
-            f"the build finished but its OpenLineage events could not be written: {exc}",
+            f"the build finished but its OpenLineage events could not be written ({reason})",
             path=path,
             hint="check [governance] openlineage; the built tables are in place",
         ) from exc

@@ -318,3 +318,45 @@ def test_no_setting_no_file(make_project: ProjectFactory) -> None:
     root = make_project(files)
     assert sqlops.Project(root).build().ok
     assert not (root / EVENTS).exists()
+
+
+PY_MODEL = '''
+import polars as pl
+import sqlops
+
+
+@sqlops.model(inputs=["marts.revenue"], materialized="table")
+def doubled(revenue: pl.LazyFrame) -> pl.LazyFrame:
+    """Revenue twice over."""
+    return revenue.with_columns(pl.col("revenue") * 2)
+'''
+
+
+def test_python_model_has_a_schema_but_no_column_lineage(make_project: ProjectFactory) -> None:
+    """Python is opaque to sqlglot: no facet beats a wrong one."""
+    root = make_project({**FILES, "sql/marts/py_models.py": PY_MODEL})
+    assert sqlops.Project(root).build().ok
+    events = read_events(root)
+    end = by_job(events)["marts.doubled"][-1]
+    assert end["eventType"] == "COMPLETE"
+    assert [i["name"] for i in end["inputs"]] == ["marts.revenue"]
+    assert "sql" not in end["job"]["facets"]
+    facets = end_output(events, "marts.doubled")["facets"]
+    assert [f["name"] for f in facets["schema"]["fields"]] == [
+        "customer_id",
+        "region",
+        "revenue",
+        "n",
+    ]
+    assert "columnLineage" not in facets
+
+
+def test_an_unwritable_event_file_is_one_error_after_a_whole_build(
+    make_project: ProjectFactory,
+) -> None:
+    root = make_project(FILES)
+    (root / EVENTS).mkdir(parents=True)  # a folder where the file should be
+    project = sqlops.Project(root)
+    with pytest.raises(sqlops.FileAccessError, match="OpenLineage events could not be written"):
+        project.build()
+    assert all(m.action == "skip" for m in project.plan().models)  # the build itself is in place
