@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,18 +77,18 @@ def emit_build(
     names = _Names(project.root, project.config.warehouse_path)
     schemas = _built_schemas(project)
     checks = _checks_by_table(contract_results)
-    build = _Run(names.job, "build", _run_uuid(begin, result.run_id, "build"), None)
+    build = _Run(names.job, "build", _run_uuid(result.run_id, "build"), None)
     command = _job_facets("COMMAND")
     events = [_run_event(build, "START", begin, command)]
     for node in ran:
         job = _NodeJob(node, spec.models.get(node.name), spec.sources.get(node.name))
-        run = _Run(names.job, node.name, _run_uuid(begin, result.run_id, node.name), build)
+        run = _Run(names.job, node.name, _run_uuid(result.run_id, node.name), build)
         finish = begin + timedelta(seconds=node.seconds)
         events += _node_events(names, job, run, schemas, (begin, finish))
         evaluated = [c for c in checks.get(node.name, ()) if c["outcome"] != _UNEVALUATED]
         if evaluated:
             name = f"{node.name}.contract"
-            check = _Run(names.job, name, _run_uuid(begin, result.run_id, name), build)
+            check = _Run(names.job, name, _run_uuid(result.run_id, name), build)
             events += _check_events(names, node.name, check, evaluated, (begin, finish))
     events.append(_run_event(build, "COMPLETE" if result.ok else "FAIL", end, command))
     _write(project.root / project.config.governance.openlineage, events)
@@ -130,12 +131,18 @@ class _Names:
         return f"{source.format}://{Path(source.location).resolve().as_posix()}", source.table or ""
 
 
-def _run_uuid(begin: datetime, run_id: str, name: str) -> str:
-    """A UUIDv7 (OpenLineage's advice: time-ordered) derived from sqlops' run id and the
-    node, so the START and the end of one node share it and reruns never collide."""
+def _run_uuid(run_id: str, name: str) -> str:
+    """A UUIDv7 (time-ordered, as OpenLineage advises) that is a function of sqlops' run id
+    and the job alone, so the START and the end of a run share it, every emission of one
+    build names the same runs, and no two builds collide. The time is the run id's own
+    (``20261208T004816_ab12cd``: the build's start, UTC)."""
     from openlineage.client.uuid import generate_static_uuid
 
-    return str(generate_static_uuid(begin, f"{run_id}/{name}".encode()))
+    try:
+        instant = datetime.strptime(run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        instant = datetime.fromtimestamp(0, UTC)
+    return str(generate_static_uuid(instant, f"{run_id}/{name}".encode()))
 
 
 def _built_schemas(project: ProjectBase) -> dict[str, dict[str, str]]:
@@ -154,10 +161,13 @@ def _checks_by_table(records: Iterable[Any]) -> dict[str, list[Mapping[str, Any]
     fields = ("table", "check", "column", "outcome", "failures", "rows", "severity")
     out: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
-        get = record.get if isinstance(record, Mapping) else lambda k, r=record: getattr(r, k, None)
-        row = {f: get(f) for f in fields}
+        row = {f: _get(record, f) for f in fields}
         out.setdefault(str(row["table"]).lower(), []).append(row)
     return out
+
+
+def _get(record: Any, name: str) -> Any:
+    return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
 
 
 def _inputs(
@@ -219,7 +229,7 @@ def _schema_facets(columns: Mapping[str, str]) -> dict[str, Any]:
     return {"schema": schema.SchemaDatasetFacet(fields=fields, producer=PRODUCER)}
 
 
-Field = tuple[str, str, str]  # (dataset namespace, dataset name, column)
+_Field = tuple[str, str, str]  # (dataset namespace, dataset name, column)
 
 
 def _column_lineage(
@@ -239,7 +249,7 @@ def _column_lineage(
         return None
     values, filters = traced
 
-    def fields(found: Iterable[Field], kind: str) -> list[cl.InputField]:
+    def fields(found: Iterable[_Field], kind: str) -> list[cl.InputField]:
         return [cl.InputField(ns, n, c, [cl.Transformation(type=kind)]) for ns, n, c in found]
 
     return cl.ColumnLineageDatasetFacet(
@@ -254,7 +264,7 @@ def _model_hop(
     model: Model,
     columns: Mapping[str, str],
     schemas: Mapping[str, Mapping[str, str]],
-) -> tuple[dict[str, list[Field]], list[Field]] | None:
+) -> tuple[dict[str, list[_Field]], list[_Field]] | None:
     """One hop of a SQL model's column lineage, as ``sqlops lineage --column`` traces it,
     with every ``*`` expanded from the built schemas."""
     if model.kind != "sql":
@@ -288,9 +298,10 @@ def _model_hop(
 
 def _source_hop(
     names: _Names, source: Source | None, columns: Mapping[str, str]
-) -> tuple[dict[str, list[Field]], list[Field]] | None:
-    """A source read from one dataset (a file, a database table): each column from the
-    same-named one; from several files, no facet (which file holds a column is unknown)."""
+) -> tuple[dict[str, list[_Field]], list[_Field]] | None:
+    """A source read from one dataset (a file, its glob, a database table): each column
+    from the same-named one; from files listed one by one, no facet (which of them holds
+    a column is unknown)."""
     read = _source_inputs(names, source)
     if len(read) != 1:
         return None
@@ -411,6 +422,7 @@ def _run_event(
     )
 
 
+@cache  # one per process: the versions do not change, and metadata lookups are slow
 def _engine_facet() -> Any:
     from importlib.metadata import version
 

@@ -263,6 +263,7 @@ def test_contract_results_become_assertions_and_metrics(make_project: ProjectFac
     root = make_project(FILES)
     project = sqlops.Project(root)
     result = project.build()
+    run_ids = {e["job"]["name"]: e["run"]["runId"] for e in read_events(root)}
     (root / EVENTS).unlink()
     records = [
         CheckRecord("marts.revenue", "not_null", "region", "passed", 0, 2),
@@ -282,6 +283,7 @@ def test_contract_results_become_assertions_and_metrics(make_project: ProjectFac
     assert written == len(events) == 2 * len(result.nodes) + 2 + 2  # + build, + the checks
     jobs = by_job(events)
     assert set(jobs) == {n.name for n in result.nodes} | {"build", "marts.revenue.contract"}
+    assert {n: jobs[n][0]["run"]["runId"] for n in run_ids} == run_ids  # same build, same runs
     start, end = jobs["marts.revenue.contract"]
     assert (start["eventType"], end["eventType"]) == ("START", "COMPLETE")
     assert end["job"]["facets"]["jobType"]["jobType"] == "TEST"
