@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlops.api.commit import CommitMixin
 from sqlops.api.features import build_features, sample_requests
+from sqlops.api.openlineage import check_available, emit_build
 from sqlops.config import Config
 from sqlops.errors import VersioningError
 from sqlops.execute.results import BuildResult, NodeResult, OnEvent
@@ -102,6 +103,8 @@ class BuildMixin(CommitMixin):
         started = now()
         run_id = started.strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:6]
         catalog = Catalog(config.catalog_path)
+        if config.governance.openlineage:  # refuse now, not after a build it cannot record
+            check_available()
         with build_lock(config.state_path, wait):
             inputs = shortcut.inputs_digest(config, select, exclude)
             saved = None if full_refresh or sources else shortcut.saved_nodes(config, inputs)
@@ -119,6 +122,8 @@ class BuildMixin(CommitMixin):
                 reads = {f for m in spec.models.values() for f in m.files_read}
                 nodes = [_node_record(n) for n in result.nodes]
                 shortcut.save(config, inputs, nodes, sorted(reads))
+            if config.governance.openlineage:  # last: a write error leaves the build whole
+                emit_build(self, spec, result, started=started)
         return result
 
     def _build_on_branch(
