@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 # the stage field a version record is written with; its stage now is derived from the
 # approval events (``governance/approval.py``), so this stays as saved records have it
-DEFAULT_STAGE = "none"
+DEFAULT_STAGE = "candidate"  # a new version's stage; records saved before approvals say "none"
 # a save waits this long for a running build or gc to finish
 LOCK_WAIT = 600.0
 # the shared registry's records in a version store: <MODELS><quoted name>/<version>.json

@@ -460,3 +460,32 @@ def unowned(rows: list[dict[str, Any]]) -> None:
         out().print(f"{len(rows)} without an owner: " + ", ".join(r["name"] for r in rows))
     else:
         out().print("every source, model, feature view and saved model has an owner")
+
+
+def model_event(event: Mapping[str, Any]) -> None:
+    verb = "approved" if event["kind"] == "approve" else "rejected"
+    why = f": {event['reason']}" if event["reason"] else ""
+    out().print(escape(f"{event['by']} {verb} {event['model']} version {event['version']}{why}"))
+
+
+def model_moved(model: Mapping[str, Any]) -> None:
+    out().print(escape(f"{model['name']} version {model['version']} is in {model['stage']}"))
+
+
+def model_history(history: list[dict[str, Any]]) -> None:
+    rows = [
+        {
+            **h,
+            "at": str(h["at"])[:19],
+            "what": f"{h['from_stage']} -> {h['to_stage']}" + (" (derived)" if h["implied"] else "")
+            if h["kind"] == "promote"
+            else h["kind"],
+        }
+        for h in history
+    ]
+    records(rows, ["at", "version", "what", "by", "reason"], title="history")
+
+
+def markdown_text(text: str) -> None:
+    """Raw Markdown on stdout, so ``> card.md`` writes a file."""
+    sys.stdout.write(text if text.endswith("\n") else f"{text}\n")

@@ -54,7 +54,7 @@ def test_models_list_json_shape(project: Path) -> None:
 
 def test_models_show_latest_and_a_version(project: Path) -> None:
     latest = run_json(project, "models", "show", "churn")
-    assert isinstance(latest, dict) and set(latest) == FIELDS
+    assert isinstance(latest, dict) and set(latest) == {*FIELDS, "history"}
     assert (latest["version"], latest["features"]) == (2, ["v:a", "v:b"])
     first = run_json(project, "models", "show", "churn", "--version", "1")
     assert isinstance(first, dict) and first["metrics"] == {"accuracy": 0.5}
