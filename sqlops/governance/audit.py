@@ -129,6 +129,7 @@ class AuditLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock: Any = None  # filelock's, made on the first append (its import is 25 ms)
 
     def append(
         self,
@@ -141,7 +142,9 @@ class AuditLog:
     ) -> AuditRecord:
         """Write one record at the end of the chain and fsync it; the record written."""
         fields = _checked(action, who=who, target=target, outcome=outcome, details=details)
-        with _locked(self.path), os_errors(self.path, "append to the audit log"):
+        if self._lock is None:
+            self._lock = _lock(self.path)
+        with _held(self._lock, self.path), os_errors(self.path, "append to the audit log"):
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 size = os.fstat(fd).st_size
@@ -249,14 +252,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _lock(path: Path) -> Any:
     """The log's inter-process lock (the OS's, so a killed writer never leaves it held)."""
     from filelock import FileLock
 
     with os_errors(path, "lock the audit log"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(path.with_name(path.name + ".lock"))
+    return FileLock(path.with_name(path.name + ".lock"))
+
+
+@contextmanager
+def _held(lock: Any, path: Path) -> Iterator[None]:
+    with os_errors(path, "lock the audit log"):
         lock.acquire()
     try:
         yield
