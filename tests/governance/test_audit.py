@@ -42,7 +42,7 @@ def test_chain_verifies_and_links_each_line_to_the_one_before(tmp_path: Path) ->
     raw = _lines(path)
     records = [json.loads(line) for line in raw]
     assert records[0]["prev"] == GENESIS == hashlib.sha256(b"").hexdigest()
-    for before, line, record in zip(raw, raw[1:], records[1:], strict=False):
+    for before, record in zip(raw, records[1:], strict=False):
         assert record["prev"] == hashlib.sha256(before.rstrip(b"\n")).hexdigest()
     assert [r["seq"] for r in records] == list(range(1, 11))
     assert result.head == hashlib.sha256(raw[-1].rstrip(b"\n")).hexdigest()
@@ -210,7 +210,9 @@ def test_checkpoint_of_a_broken_chain_is_refused(tmp_path: Path) -> None:
         (b"[1,2]\n", "lacks action"),
     ],
 )
-def test_corrupt_line_is_an_audit_error_naming_it(tmp_path: Path, line: bytes, message: str) -> None:
+def test_corrupt_line_is_an_audit_error_naming_it(
+    tmp_path: Path, line: bytes, message: str
+) -> None:
     path = _log(tmp_path, 5)
     lines = _lines(path)
     lines[2] = line
