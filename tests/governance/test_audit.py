@@ -314,3 +314,21 @@ def test_two_processes_appending_at_once_keep_one_chain(tmp_path: Path) -> None:
     whos = [r.who for r in records]
     assert whos.count("p1") == whos.count("p2") == 500
     assert len(set(whos[:600])) == 2, "the appends did not overlap: the test proves nothing"
+
+
+def test_append_reads_only_the_tail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An append reads the last line from the end, not the whole log."""
+    import sqlops.governance.audit as audit
+
+    path = _log(tmp_path, 3)
+    path.write_bytes(b"{}\n" * 200_000 + path.read_bytes())  # 600 KiB before the tail
+    read_sizes: list[int] = []
+    real = audit.os.read
+
+    def counting(fd: int, n: int) -> bytes:
+        read_sizes.append(n)
+        return real(fd, n)
+
+    monkeypatch.setattr(audit.os, "read", counting)
+    record = AuditLog(path).append("build", who="ana", target="t", outcome="ok")
+    assert 0 < sum(read_sizes) <= 4096 and record.seq == 4
