@@ -198,6 +198,13 @@ def drift(
             f"{relation} lacks column {', '.join(missing)} of the drift reference",
             hint="monitor the table the reference was profiled from, or profile it again",
         )
+    numeric = [c.name for c in reference.columns if isinstance(c, NumericProfile)]
+    changed = [c for c in numeric if _kind(present[c]) != "numeric"]
+    if changed:
+        raise MonitorError(
+            f"{relation}.{changed[0]} is {present[changed[0]]} now; its reference is numeric",
+            hint="cast it back in the model, or profile the reference again",
+        )
     rows, binned = _binned(engine, relation, reference.columns)
     large = reference.rows > config.large_reference
     results: list[DriftResult] = []
@@ -228,7 +235,9 @@ def _compare(
         below_sum, above_sum = float(found["below_sum"]), float(found["above_sum"])
         ks = stats.ks_statistic([0, *ref.counts], [below_count, *cur.counts])
         ks_p = stats.ks_p_value(ks, ref.values, cur.values)
-        area = stats.wasserstein(ref.edges, ref.counts, cur.counts, below_sum, above_sum)
+        area = stats.wasserstein(
+            ref.edges, ref.counts, cur.counts, below_sum, above_sum, steps=ref.exact
+        )
         distance = area / max(ref.std, 0.001)
         return [
             _psi_result(ref.name, psi, config),
@@ -355,11 +364,18 @@ def _summary(
         return {}
     sql = f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {qualified(relation)})"
     params = {"p": probs} if "numeric" in kinds.values() else None
-    row = engine.execute(sql, params).fetchone() or ()
+    row = _one_row(engine, sql, params)
     out: dict[str, dict[str, Any]] = {name: {} for name in kinds}
     for (name, key), value in zip(keys, row, strict=True):
         out[name][key] = value
     return out
+
+
+def _one_row(engine: Engine, sql: str, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """An aggregate's row, read to the end: DuckDB refuses later work on a connection
+    (``register``) while a result is half-read."""
+    rows = engine.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else ()
 
 
 def _edges(
@@ -416,7 +432,7 @@ def _binned(
             keys.append((spec.name, "histogram"))
     inner = ", ".join(f"{_value(s.name, s.kind)} AS v{i}" for i, s in enumerate(specs)) or "1"
     sql = f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {qualified(relation)})"
-    row = engine.execute(sql, params or None).fetchone() or ()
+    row = _one_row(engine, sql, params or None)
     out: dict[str, dict[str, Any]] = {s.name: {} for s in specs}
     for (name, key), value in zip(keys, row[1:], strict=True):
         out[name][key] = value

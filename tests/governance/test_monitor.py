@@ -158,6 +158,9 @@ def test_ks_is_exact_when_every_value_is_an_edge(engine: Engine) -> None:
     assert ks.threshold == 0.05  # a small reference: the test decides
     en = 800 * 600 / 1400
     assert ks.value == pytest.approx(stats.kstwobign.sf(math.sqrt(en) * ks.statistic), rel=1e-9)
+    wasserstein = _by(drift(engine, "m.cur", reference), "k", "wasserstein").value
+    exact = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert wasserstein == pytest.approx(exact, rel=1e-12)
     # the asymptotic p-value is near scipy's default (exact at this size)
     assert ks.value == pytest.approx(stats.ks_2samp(ref, cur).pvalue, rel=0.15)
 
@@ -263,6 +266,14 @@ def test_table_missing_a_reference_column_is_refused(engine: Engine) -> None:
     _table(engine, "cur", pl.DataFrame({"x": [1.0, 2.0]}))
     with pytest.raises(MonitorError, match=r"m\.cur lacks column y of the drift reference"):
         drift(engine, "m.cur", profile(engine, "m.ref"))
+
+
+def test_numeric_column_turned_text_is_refused(engine: Engine) -> None:
+    _table(engine, "ref", pl.DataFrame({"x": [float(i) for i in range(100)]}))
+    reference = profile(engine, "m.ref")
+    _table(engine, "ref", pl.DataFrame({"x": [str(i) for i in range(100)]}))
+    with pytest.raises(MonitorError, match=r"m\.ref\.x is VARCHAR now; its reference is numeric"):
+        drift(engine, "m.ref", reference)
 
 
 def test_unsupported_or_unknown_named_columns_are_refused(engine: Engine) -> None:
