@@ -332,3 +332,22 @@ def test_append_reads_only_the_tail(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(audit.os, "read", counting)
     record = AuditLog(path).append("build", who="ana", target="t", outcome="ok")
     assert 0 < sum(read_sizes) <= 4096 and record.seq == 4
+
+
+def test_threads_sharing_one_log_keep_one_chain(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+
+    def work(who: str) -> None:
+        for i in range(40):
+            log.append("export", who=who, target=f"t{i}", outcome="ok")
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = verify(path)
+    assert result.ok and result.count == 160
