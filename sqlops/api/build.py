@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlops.api.audit import record
 from sqlops.api.commit import CommitMixin
 from sqlops.api.features import build_features, sample_requests
 from sqlops.api.openlineage import check_available, emit_build
@@ -78,11 +79,19 @@ class BuildMixin(CommitMixin):
         ``result.raise_on_error()`` to turn them into a ``BuildFailed``.
         """
         if branch is not None:
-            return self._build_on_branch(
+            result = self._build_on_branch(
                 branch, select, exclude, full_refresh, sources, on_event, wait, at
             )
-        config, at_id = self._inputs_at(at) if at is not None else (self.config, None)
-        return self._build(config, select, exclude, at_id, full_refresh, sources, on_event, wait)
+        else:
+            config, at_id = self._inputs_at(at) if at is not None else (self.config, None)
+            result = self._build(
+                config, select, exclude, at_id, full_refresh, sources, on_event, wait
+            )
+        counts = {s: sum(n.status == s for n in result.nodes) for s in ("success", "error")}
+        target = ",".join([*select, *(f"-{x}" for x in exclude)]) or "all"
+        outcome = "success" if result.ok else "failed"
+        record(self, "build", target, outcome, {"run": result.run_id, **counts})
+        return result
 
     def _build(
         self,

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from sqlops._version import __version__
+from sqlops.api.audit import record
 from sqlops.api.checkout import CheckoutMixin
 from sqlops.api.gitmeta import git_commit
 from sqlops.plan.fingerprint import digest
@@ -78,6 +79,7 @@ class CommitMixin(CheckoutMixin):
                 }
                 self._point_at(made, only=moved)
             self._set_base(made.id)
+            record(self, "commit", branch, "committed", {"commit": made.id, "tables": len(changes)})
             if made.parents[:1] == (head_id,) and base_id == head_id:
                 self._note_committed(made.id, sources)
             return made

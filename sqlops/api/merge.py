@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from sqlops.api.audit import record
 from sqlops.api.checkout import CheckoutMixin
 from sqlops.api.query import QueryMixin
 from sqlops.errors import ChecksFailed, MergeConflict
@@ -32,6 +33,8 @@ class MergeMixin(CheckoutMixin, QueryMixin):
         if checks:
             failures = run_checks(checks, self._candidate(source, dest, cid))
             if failures:
+                details = {"commit": cid, "failed_checks": len(failures)}
+                record(self, "merge", f"{source}->{dest}", "refused", details)
                 raise ChecksFailed(source, dest, failures)
             message += f" ({len(checks)} pre-merge checks passed)"
 
@@ -42,8 +45,11 @@ class MergeMixin(CheckoutMixin, QueryMixin):
                 raise MergeConflict(source, dest, exc.tables) from exc
 
         if dest != self.branch:
-            return merge()
-        return self._into_checked_out(f"merging {source} into {dest}", merge)
+            made = merge()
+        else:
+            made = self._into_checked_out(f"merging {source} into {dest}", merge)
+        record(self, "merge", f"{source}->{dest}", "merged", {"commit": made.id})
+        return made
 
     def revert(self, ref: str) -> Commit:
         """A new commit on the current branch undoing what ``ref`` changed; the warehouse

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from sqlops.api.audit import AuditMixin
 from sqlops.api.branches import BranchesMixin
 from sqlops.api.datafiles import DataFilesMixin
 from sqlops.api.features import FeatureStore
@@ -13,12 +14,21 @@ from sqlops.api.gc import GcMixin
 from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
 from sqlops.api.models import ModelRegistry
+from sqlops.api.monitor import MonitorMixin
 from sqlops.api.owners import OwnersMixin
 from sqlops.api.status import StatusMixin
 
 
 class Project(
-    StatusMixin, DataFilesMixin, MergeMixin, BranchesMixin, LineageMixin, GcMixin, OwnersMixin
+    StatusMixin,
+    DataFilesMixin,
+    MergeMixin,
+    BranchesMixin,
+    LineageMixin,
+    GcMixin,
+    OwnersMixin,
+    AuditMixin,
+    MonitorMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS contract_results (
 );
 CREATE TABLE IF NOT EXISTS drift_results (
     run_id VARCHAR NOT NULL, checked_at TIMESTAMPTZ NOT NULL, "table" VARCHAR NOT NULL,
-    reference VARCHAR NOT NULL, "column" VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    reference VARCHAR NOT NULL, "column" VARCHAR, metric VARCHAR NOT NULL,
     value DOUBLE, threshold DOUBLE, level VARCHAR NOT NULL
 );
 """

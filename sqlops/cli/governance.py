@@ -3,7 +3,18 @@ governance report."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from sqlops.cli.base import Json, app, open_project
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: list, verify, checkpoint.", invoke_without_command=True
+)
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()
@@ -17,3 +28,73 @@ def owners(json: Json = False) -> None:
         return
     render.records(rows, ["kind", "name", "owner", "where"])
     render.unowned([r for r in rows if not r["owner"]])
+
+
+@audit_app.callback()
+def audit(
+    ctx: typer.Context,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Only records at or after (UTC).")
+    ] = None,
+    json: Json = False,
+) -> None:
+    """List the audit log's records (who, what, when, outcome), oldest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlops.cli import render
+
+    rows = [r.to_dict() for r in open_project().audit(since)]
+    if json:
+        render.as_json({"records": rows})
+    else:
+        render.records(rows, ["seq", "time", "who", "action", "target", "outcome"])
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A checkpoint file to check against.")
+    ] = None,
+    json: Json = False,
+) -> None:
+    """Verify the hash chain; exits 1 naming the first edited, removed, reordered or inserted
+    line, or a truncation the checkpoint shows."""
+    from sqlops.cli import render
+
+    result = open_project().audit_verify(checkpoint)
+    render.as_json(result.to_dict()) if json else render.audit_verified(result.to_dict())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the checkpoint.")],
+) -> None:
+    """Write the log's head (count and hash, HMAC-keyed when the secret is set) to a file
+    kept where the log's writers cannot reach it."""
+    from sqlops.cli import render
+
+    made = open_project().audit_checkpoint(out)
+    render.out().print(f"checkpoint of {made.count} record(s) written to {out}")
+
+
+@app.command()
+def monitor(
+    table: Annotated[str, typer.Argument(help="The built table to monitor.")],
+    reference: Annotated[
+        str,
+        typer.Option(
+            "--reference", "-r", help="A version (branch, tag, commit) or a saved training set."
+        ),
+    ],
+    json: Json = False,
+) -> None:
+    """Drift of each column against a reference (PSI, KS, Wasserstein, chi-square,
+    Jensen-Shannon, null rate, row count); exits 1 when any column drifted."""
+    from sqlops.cli import render
+
+    report = open_project().monitor(table, reference)
+    render.as_json(report.to_dict()) if json else render.drift(report.to_dict())
+    if report.drifted:
+        raise typer.Exit(1)

@@ -489,3 +489,20 @@ def model_history(history: list[dict[str, Any]]) -> None:
 def markdown_text(text: str) -> None:
     """Raw Markdown on stdout, so ``> card.md`` writes a file."""
     sys.stdout.write(text if text.endswith("\n") else f"{text}\n")
+
+
+def audit_verified(result: Mapping[str, Any]) -> None:
+    if result["ok"]:
+        out().print(f"audit log verified: {result['count']} record(s), head {result['head'][:16]}")
+    else:
+        err().print(
+            escape(f"audit log NOT verified: line {result['bad_line']}: {result['reason']}")
+        )
+
+
+def drift(report: Mapping[str, Any]) -> None:
+    rows = report["columns"]
+    records(rows, ["column", "metric", "value", "threshold", "level"],
+            title=f"{report['table']} against {report['reference']}")  # fmt: skip
+    drifted = sorted({str(r["column"]) for r in rows if r["level"] == "drift"})
+    out().print(f"drift in: {', '.join(drifted)}" if drifted else "no drift")

@@ -204,7 +204,7 @@ def drift(
             hint="monitor the table the reference was profiled from, or profile it again",
         )
     numeric = [c.name for c in reference.columns if isinstance(c, NumericProfile)]
-    changed = [c for c in numeric if _kind(present[c]) != "numeric"]
+    changed = [c for c in numeric if column_kind(present[c]) != "numeric"]
     if changed:
         raise MonitorError(
             f"{relation}.{changed[0]} is {present[changed[0]]} now; its reference is numeric",
@@ -322,7 +322,7 @@ def _kinds(engine: Engine, relation: str, columns: Sequence[str] | None) -> dict
     for name in columns if columns is not None else types:
         if name not in types:
             raise MonitorError(f"{relation} has no column {name}", hint="name one of its columns")
-        kind = _kind(types[name])
+        kind = column_kind(types[name])
         if kind is None and columns is not None:
             raise MonitorError(
                 f"{relation}.{name} is {types[name]}: drift is measured on numbers and text",
@@ -333,7 +333,7 @@ def _kinds(engine: Engine, relation: str, columns: Sequence[str] | None) -> dict
     return kinds
 
 
-def _kind(duck_type: str) -> str | None:
+def column_kind(duck_type: str) -> str | None:
     if _NUMERIC.fullmatch(duck_type):
         return "numeric"
     return "categorical" if _CATEGORICAL.fullmatch(duck_type) else None
