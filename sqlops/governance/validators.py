@@ -175,6 +175,14 @@ def _bind(expr: str, body: str) -> str:
     return f"list_transform([{expr}], lambda d: {body})[1]"
 
 
+def _without(v: str, chars: str) -> str:
+    """``v`` without any of ``chars``: chained ``replace`` calls, several times faster than
+    a global ``regexp_replace`` in DuckDB."""
+    for ch in chars:
+        v = f"replace({v}, {_lit(ch)}, '')"
+    return v
+
+
 def _guarded(cheap: str, check: str) -> str:
     return f"CASE WHEN {cheap} THEN {check} ELSE false END"
 
@@ -191,13 +199,13 @@ def _check_digits_sql(weights: tuple[tuple[int, ...], tuple[int, ...]], size: in
 
 def cpf_sql(v: str) -> str:
     cheap = f"length({v}) BETWEEN 11 AND 14 AND regexp_full_match({v}, {_lit(CPF_RE)})"
-    doc = f"replace(replace({v}, '.', ''), '-', '')"
+    doc = _without(v, ".-")
     return _guarded(cheap, _bind(doc, _check_digits_sql(CPF_WEIGHTS, 11)))
 
 
 def cnpj_sql(v: str) -> str:
     cheap = f"length({v}) BETWEEN 14 AND 18 AND regexp_full_match({v}, {_lit(CNPJ_RE)})"
-    doc = f"regexp_replace({v}, '[./-]', '', 'g')"
+    doc = _without(v, "./-")
     return _guarded(cheap, _bind(doc, _check_digits_sql(CNPJ_WEIGHTS, 14)))
 
 
@@ -211,7 +219,7 @@ def luhn_sql(digits: str) -> str:
 def card_sql(v: str) -> str:
     cheap = f"length({v}) BETWEEN 13 AND 23 AND regexp_full_match({v}, {_lit(CARD_RE)})"
     check = f"regexp_full_match(d, '[0-9]{{13,19}}') AND {luhn_sql('d')}"
-    return _guarded(cheap, _bind(f"regexp_replace({v}, '[ -]', '', 'g')", check))
+    return _guarded(cheap, _bind(_without(v, " -"), check))
 
 
 def iban_sql(v: str) -> str:
@@ -222,7 +230,7 @@ def iban_sql(v: str) -> str:
     )
     cheap = f"length({v}) BETWEEN 15 AND 42 AND regexp_matches({v}, '^[A-Z]{{2}}[0-9]{{2}}')"
     check = f"regexp_full_match(d, {_lit(IBAN_RE)}) AND {fold}"
-    return _guarded(cheap, _bind(f"replace({v}, ' ', '')", check))
+    return _guarded(cheap, _bind(_without(v, " "), check))
 
 
 def email_sql(v: str) -> str:
@@ -235,7 +243,7 @@ def phone_sql(v: str) -> str:
         f"(starts_with({v}, '+') AND regexp_full_match(d, {_lit(E164_RE)})) "
         f"OR regexp_full_match(d, {_lit(BR_PHONE_RE)})"
     )
-    return _guarded(cheap, _bind(f"regexp_replace({v}, '[ .()-]', '', 'g')", check))
+    return _guarded(cheap, _bind(_without(v, " .()-"), check))
 
 
 def ip_sql(v: str) -> str:
