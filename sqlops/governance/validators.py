@@ -188,13 +188,19 @@ def _guarded(cheap: str, check: str) -> str:
 
 
 def _mod11_sql(weights: tuple[int, ...]) -> str:
-    terms = " + ".join(f"(ascii(d[{i + 1}]) - 48) * {w}" for i, w in enumerate(weights))
-    return f"(10 * ({terms}) % 11) % 10 = ascii(d[{len(weights) + 1}]) - 48"
+    """The check digit after ``len(weights)`` positions of ``n`` (the characters' values)
+    equals the mod-11 digit of their weighted sum; a dot product over the list is faster
+    in DuckDB than one ``ascii(d[i])`` term per position."""
+    size = len(weights)
+    dot = f"list_dot_product(n[1:{size}], {list(weights)}::INTEGER[])"
+    return f"(10 * {dot} % 11) % 10 = n[{size + 1}]"
 
 
 def _check_digits_sql(weights: tuple[tuple[int, ...], tuple[int, ...]], size: int) -> str:
     first, second = (_mod11_sql(w) for w in weights)
-    return f"d <> repeat(d[1], {size}) AND {first} AND {second}"
+    values = "list_transform(string_split(d, ''), lambda c: CAST(ascii(c) - 48 AS INTEGER))"
+    digits = f"list_transform([{values}], lambda n: {first} AND {second})[1]"
+    return f"d <> repeat(d[1], {size}) AND {digits}"
 
 
 def cpf_sql(v: str) -> str:
