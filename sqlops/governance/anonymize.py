@@ -19,6 +19,10 @@ Each rule returns (NULL in, NULL out for every rule):
   ``day``; a number down to the lower bound of its band of width N (``band:10``: 37 -> 30,
   -3 -> -10); a text to its first N characters (``prefix:3``).
 * ``drop``: None, the column is left out of the read.
+
+DuckDB refuses prepared parameters in ``CREATE VIEW``; a view that hashes reads the padded
+keys from a TEMP table instead (:func:`create_hmac_table`, then ``hmac_from=`` its name),
+filled through parameters as well, so neither the view's text nor any SQL holds the key.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlops.config.governance import ColumnPolicy
 from sqlops.errors import PrivacyError
+from sqlops.execute.engine import Engine
 
 IPAD_PARAM = "sqlops_hmac_ipad"
 OPAD_PARAM = "sqlops_hmac_opad"
@@ -66,14 +71,28 @@ def hmac_params(key: bytes | None, *, column: str = "") -> dict[str, bytes]:
     }
 
 
-def column_expression(policy: ColumnPolicy, column_sql: str, dtype: str) -> str | None:
+def create_hmac_table(engine: Engine, name: str, key: bytes | None, *, column: str = "") -> None:
+    """A TEMP table ``name`` of one row (``ipad``, ``opad``) for views that hash, filled
+    through bound parameters. A role's SQL must not be allowed to read it."""
+    params = hmac_params(key, column=column)
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        f"SELECT ${IPAD_PARAM}::BLOB AS ipad, ${OPAD_PARAM}::BLOB AS opad",
+        params,
+    )
+
+
+def column_expression(
+    policy: ColumnPolicy, column_sql: str, dtype: str, *, hmac_from: str | None = None
+) -> str | None:
     """The expression that stands for ``column_sql`` (already quoted) in an anonymized read,
-    or None for ``drop`` (and for a column without a rule: the caller reads it as is)."""
+    or None for ``drop`` (and for a column without a rule: the caller reads it as is).
+    A ``hash`` binds ``hmac_params`` by name, or reads the table ``hmac_from`` names."""
     rule, kind = policy.anonymize, _kind(dtype)
     if rule is None or rule == "drop":
         return None
     if rule == "hash":
-        return _hash(column_sql, kind)
+        return _hash(column_sql, kind, hmac_from)
     if rule == "mask":
         text = column_sql if kind == "text" else f"CAST({column_sql} AS VARCHAR)"
         return (
@@ -121,15 +140,19 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _hash(column_sql: str, kind: str) -> str:
+def _hash(column_sql: str, kind: str, hmac_from: str | None) -> str:
     if kind == "blob":
         message = column_sql
     elif kind == "text":
         message = f"encode({column_sql})"
     else:
         message = f"encode(CAST({column_sql} AS VARCHAR))"
-    inner = f"unhex(sha256(${IPAD_PARAM} || {message}))"
-    return f"sha256(${OPAD_PARAM} || {inner})"
+    ipad, opad = (
+        (f"(SELECT ipad FROM {hmac_from})", f"(SELECT opad FROM {hmac_from})")
+        if hmac_from
+        else (f"${IPAD_PARAM}", f"${OPAD_PARAM}")
+    )
+    return f"sha256({opad} || unhex(sha256({ipad} || {message})))"
 
 
 def _generalize(policy: ColumnPolicy, column_sql: str, dtype: str, kind: str) -> str:

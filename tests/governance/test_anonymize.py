@@ -19,6 +19,7 @@ from sqlops.execute.engine import Engine
 from sqlops.governance.anonymize import (
     anonymized_select,
     column_expression,
+    create_hmac_table,
     hmac_params,
     quote,
 )
@@ -104,6 +105,19 @@ def test_hash_keeps_null_and_never_puts_the_key_in_sql(engine: Engine):
     for padded in params.values():
         assert padded.hex() not in expr and len(padded) == 64
     assert "$sqlops_hmac_ipad" in expr and "$sqlops_hmac_opad" in expr
+
+
+def test_hash_in_a_view_reads_the_padded_keys_from_a_temp_table(engine: Engine):
+    key, con = b"view-secret", engine.con.cursor()
+    view_engine = Engine(con, ":memory:")
+    create_hmac_table(view_engine, "sqlops_hmac_keys", key)
+    expr = column_expression(policy("hash"), "m", "VARCHAR", hmac_from="sqlops_hmac_keys")
+    con.execute(f"CREATE TEMP VIEW hashed AS SELECT {expr} AS h FROM (SELECT 'a@b.com' AS m)")
+    view_sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'hashed'").fetchone()
+    assert view_sql is not None and "view-secret" not in view_sql[0]
+    assert con.execute("SELECT h FROM hashed").fetchall() == [
+        (hmac.new(key, b"a@b.com", hashlib.sha256).hexdigest(),)
+    ]
 
 
 @pytest.mark.parametrize("key", [None, b""])
