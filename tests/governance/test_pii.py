@@ -4,6 +4,7 @@ values finds each column with the brute-force match rate and never shows a value
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import string
@@ -286,3 +287,19 @@ def test_proposed_tags_skip_columns_whose_tag_agrees():
         PiiFinding("m.t", "b", "cpf", 1.0, 1.0, True),
     ]
     assert proposed_tags(findings) == {"m.t": {"a": {"pii": "email"}}}
+
+
+def test_ip_addresses_equal_the_ipaddress_module(engine: Engine):
+    """Generated IPv4 and IPv6 addresses (compressed and exploded) are IPs; IPv4-mapped and
+    zone forms are left out of the pattern, so they are not generated."""
+    rng = random.Random(13)
+    v4 = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(200)]
+    v6 = [
+        ipaddress.IPv6Address(rng.getrandbits(128) >> rng.randrange(0, 128, 16)) for _ in range(200)
+    ]
+    v6s = [a.compressed for a in v6 if a.ipv4_mapped is None] + [a.exploded for a in v6]
+    bad = ["1.2.3", "1.2.3.4.5", "01.2.3.4", "1::2::3", "12345::", "g::1", "::ffff:1.2.3.4"]
+    values = v4 + v6s + bad
+    expected = [True] * (len(v4) + len(v6s)) + [False] * len(bad)
+    assert sql_verdicts(engine, "ip_address", values) == expected
+    assert python_verdicts("ip_address", values) == expected
