@@ -16,6 +16,7 @@ from sqlops.api.merge import MergeMixin
 from sqlops.api.models import ModelRegistry
 from sqlops.api.monitor import MonitorMixin
 from sqlops.api.owners import OwnersMixin
+from sqlops.api.privacy import PrivacyMixin
 from sqlops.api.status import StatusMixin
 
 
@@ -29,6 +30,7 @@ class Project(
     OwnersMixin,
     AuditMixin,
     MonitorMixin,
+    PrivacyMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 

@@ -15,6 +15,8 @@ audit_app = typer.Typer(
     help="The tamper-evident audit log: list, verify, checkpoint.", invoke_without_command=True
 )
 app.add_typer(audit_app, name="audit")
+pii_app = typer.Typer(help="Personal data: find it, tag it.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
 
 
 @app.command()
@@ -98,3 +100,22 @@ def monitor(
     render.as_json(report.to_dict()) if json else render.drift(report.to_dict())
     if report.drifted:
         raise typer.Exit(1)
+
+
+@pii_app.command("scan")
+def pii_scan(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to scan (default: all).")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the proposed tags into the config file.")
+    ] = False,
+    json: Json = False,
+) -> None:
+    """Find columns holding personal data (e-mail, phone, card, IP, IBAN, CPF, CNPJ, SSN,
+    birth date, names) by name and by validated values, whatever their tags say; and the
+    k-anonymity of declared quasi-identifiers."""
+    from sqlops.cli import render
+
+    report = open_project().pii_scan(tables or (), apply=apply)
+    render.as_json(report.to_dict()) if json else render.pii_report(report.to_dict())

@@ -506,3 +506,21 @@ def drift(report: Mapping[str, Any]) -> None:
             title=f"{report['table']} against {report['reference']}")  # fmt: skip
     drifted = sorted({str(r["column"]) for r in rows if r["level"] == "drift"})
     out().print(f"drift in: {', '.join(drifted)}" if drifted else "no drift")
+
+
+def pii_report(report: Mapping[str, Any]) -> None:
+    rows = [{**c, "declared": "yes" if c["declared"] else "NO"} for c in report["columns"]]
+    records(rows, ["table", "column", "kind", "match_rate", "confidence", "declared"])
+    for k in report["k_anonymity"]:
+        out().print(
+            escape(
+                f"{k['table']}: k-anonymity over {', '.join(k['quasi_identifiers'])}: smallest "
+                f"class {k['smallest_class']}, {k['share_under_k']:.1%} of rows in classes "
+                f"under k={k['k']}"
+            )
+        )
+    untagged = [c for c in report["columns"] if not c["declared"]]
+    if report["applied"]:
+        out().print(f"tags written for {sum(len(c) for c in report['applied'].values())} column(s)")
+    elif untagged:
+        out().print(f"{len(untagged)} column(s) look like PII but carry no tag (--apply tags them)")
