@@ -1,0 +1,176 @@
+"""The sandbox a role's SQL runs in: one function that returns a locked-down connection on
+the role's file or refuses, and ``role_query``, which puts the allow-list in front of it.
+
+Two layers, each enough on its own for what it covers: sqlglot's allow-list
+(``project/sqlcheck.py``) refuses anything but one SELECT over the role's tables; DuckDB's
+lock-down (no file access, no extensions, no secrets, no Python replacement scans, the
+configuration locked) holds for SQL that reaches DuckDB by any other way. Nothing is
+filtered in Python: the role's file holds only what the role may see.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlops.errors import ExecutionError, PolicyDenied, SqlopsError
+from sqlops.execute.engine import Engine
+from sqlops.governance.policy import META_SCHEMA, role_meta
+from sqlops.project.sqlcheck import role_sql_violations
+
+if TYPE_CHECKING:
+    import polars as pl
+
+CATALOG = "sqlops_role"  # the role file's name on the sandbox connection
+# in order: what the connection may reach, then nothing may change it. The attached file
+# keeps working with no allowed path at all (tested), so none is allowed.
+LOCKDOWN: tuple[tuple[str, str, str], ...] = (
+    ("allowed_directories", "[]", "[]"),
+    ("allowed_paths", "[]", "[]"),
+    ("allowed_configs", "[]", "[]"),
+    ("autoload_known_extensions", "false", "false"),
+    ("autoinstall_known_extensions", "false", "false"),
+    ("allow_community_extensions", "false", "false"),
+    ("allow_unsigned_extensions", "false", "false"),
+    ("allow_persistent_secrets", "false", "false"),
+    ("python_enable_replacements", "false", "false"),
+    ("python_scan_all_frames", "false", "false"),
+    ("enable_external_access", "false", "false"),
+    ("lock_configuration", "true", "true"),
+)
+_FUNCTIONS = (
+    "SELECT DISTINCT function_name FROM duckdb_functions() "
+    "WHERE function_type IN ('scalar', 'aggregate', 'macro', 'window')"
+)
+_MISSING_COLUMN = re.compile(r'column (?:with name )?"?([^"\s]+)"? (?:not found|does not exist)')
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A locked-down connection on one role's file, with what the allow-list needs."""
+
+    engine: Engine
+    role: str
+    relations: Mapping[str, tuple[str, ...]]
+    functions: frozenset[str]
+    denied: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def open_sandbox(
+    role_db: Path, role: str, *, threads: int | None = None, memory_limit: str | None = None
+) -> Sandbox:
+    """An in-memory connection with the role's file attached read-only as its default
+    catalog, then locked down; the settings are read back and any that differs refuses.
+    A role file made for another role refuses too."""
+    meta = role_meta(role_db)
+    if meta.get("role") != role:
+        raise PolicyDenied(
+            f"no role file for it at {role_db}",
+            role=role,
+            target=str(role_db),
+            hint="materialize the role's tables first (materialize_role)",
+        )
+    engine = Engine.open(threads=threads, memory_limit=memory_limit, macros=False)
+    try:
+        literal = str(role_db).replace("'", "''")
+        engine.execute(f"ATTACH '{literal}' AS {CATALOG} (READ_ONLY)")
+        engine.execute(f"USE {CATALOG}")
+        for name, value, _ in LOCKDOWN:
+            engine.execute(f"SET {name} = {value}")
+        _verify(engine, role)
+        return Sandbox(
+            engine,
+            role,
+            _relations(engine),
+            frozenset(str(r[0]) for r in engine.execute(_FUNCTIONS).fetchall()),
+            tuple(json.loads(meta.get("denied", "[]"))),
+        )
+    except BaseException:
+        engine.close()
+        raise
+
+
+def _verify(engine: Engine, role: str) -> None:
+    """Refuse unless every lock-down setting reads back as set, the role's file is the
+    default catalog and read-only, and no other file is attached."""
+    names = [name for name, _, _ in LOCKDOWN]
+    rows = engine.execute(
+        "SELECT name, lower(value) FROM duckdb_settings() WHERE list_contains(?, name)", [names]
+    ).fetchall()
+    actual = {str(name): str(value) for name, value in rows}
+    for name, _, expected in LOCKDOWN:
+        if actual.get(name) != expected:
+            raise PolicyDenied(
+                f"the sandbox setting {name} reads {actual.get(name)!r}, not {expected}",
+                role=role,
+                target=name,
+                hint="this DuckDB build cannot be locked down; upgrade or report it",
+            )
+    current = engine.execute("SELECT current_database()").fetchall()[0][0]
+    attached = engine.execute(
+        "SELECT database_name, readonly FROM duckdb_databases() WHERE NOT internal"
+    ).fetchall()
+    files = {str(name): bool(ro) for name, ro in attached if name != "memory"}
+    if current != CATALOG or files != {CATALOG: True}:
+        raise PolicyDenied(
+            f"the sandbox attaches {sorted(files)} (default {current}), not only its role file",
+            role=role,
+            target=CATALOG,
+        )
+
+
+def _relations(engine: Engine) -> dict[str, tuple[str, ...]]:
+    rows = engine.execute(
+        "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name <> ? ORDER BY column_index",
+        [CATALOG, META_SCHEMA],
+    ).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column in rows:
+        tables.setdefault(str(table), []).append(str(column))
+    return {name: tuple(cols) for name, cols in tables.items()}
+
+
+def role_query(
+    sandbox: Sandbox, sql: str, params: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
+    """Run one SELECT as the role: the allow-list first (a one-line ``PolicyDenied``
+    naming what it refused), then the sandbox connection."""
+    role = sandbox.role
+    problems = role_sql_violations(sql, sandbox.relations, sandbox.functions)
+    if problems:
+        raise PolicyDenied(
+            "; ".join(problems), role=role, target=problems[0], hint="run one SELECT over "
+            f"the role's tables ({', '.join(sorted(sandbox.relations)) or 'none'})"
+        )
+    try:
+        frame = sandbox.engine.polars(sql, params or None)
+    except SqlopsError as exc:
+        raise _query_error(sandbox, exc) from exc
+    if frame is None:  # the allow-list passed only a query, so this is a bug
+        raise PolicyDenied("the statement returned no rows", role=role, target=sql)
+    return frame
+
+
+def _query_error(sandbox: Sandbox, exc: SqlopsError) -> SqlopsError:
+    """A failed role query as one line. The role's file holds only masked values of the
+    rows the role may see (denied columns absent, filtered rows absent), so an error can
+    only echo what the role may read anyway; quoted values are still cut, so an error never
+    carries a value at all (a log or an audit line may keep it)."""
+    message = exc.message.strip().splitlines()[0] if exc.message.strip() else "query failed"
+    missing = _MISSING_COLUMN.search(message)
+    if missing:
+        name = missing.group(1).lower()
+        hits = [c for c in sandbox.denied if c.rsplit(".", 1)[1] == name]
+        if hits:
+            return PolicyDenied(f"the column {hits[0]} is denied", role=sandbox.role, target=hits[0])
+    message = _QUOTED.sub("'…'", message)
+    return ExecutionError(f"role {sandbox.role}: {message}")
