@@ -243,9 +243,7 @@ def materialize_role(
     return signature
 
 
-def _write_tables(
-    owner: Engine, plan: RolePlan, params: Mapping[str, Any], signature: str
-) -> None:
+def _write_tables(owner: Engine, plan: RolePlan, params: Mapping[str, Any], signature: str) -> None:
     schemas = sorted({t.name.split(".")[0] for t in plan.tables} | {META_SCHEMA})
     for schema in schemas:
         owner.execute(f"CREATE SCHEMA IF NOT EXISTS {_OUT}.{quote(schema)}")

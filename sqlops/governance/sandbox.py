@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,22 +28,25 @@ if TYPE_CHECKING:
     import polars as pl
 
 CATALOG = "sqlops_role"  # the role file's name on the sandbox connection
-# in order: what the connection may reach, then nothing may change it. The attached file
-# keeps working with no allowed path at all (tested), so none is allowed.
-LOCKDOWN: tuple[tuple[str, str, str], ...] = (
-    ("allowed_directories", "[]", "[]"),
-    ("allowed_paths", "[]", "[]"),
-    ("allowed_configs", "[]", "[]"),
-    ("autoload_known_extensions", "false", "false"),
-    ("autoinstall_known_extensions", "false", "false"),
-    ("allow_community_extensions", "false", "false"),
-    ("allow_unsigned_extensions", "false", "false"),
-    ("allow_persistent_secrets", "false", "false"),
-    ("python_enable_replacements", "false", "false"),
-    ("python_scan_all_frames", "false", "false"),
-    ("enable_external_access", "false", "false"),
-    ("lock_configuration", "true", "true"),
+# in order: what the connection may reach, then nothing may change it. No path is allowed;
+# DuckDB itself then allows what it needs (read back in ``_verify``): the attached role
+# file with its write-ahead log names, and the temp directory where a large query spills,
+# so each sandbox gets a private one rather than the ``.tmp`` other connections share.
+LOCKDOWN: tuple[tuple[str, str], ...] = (
+    ("allowed_directories", "[]"),
+    ("allowed_paths", "[]"),
+    ("allowed_configs", "[]"),
+    ("autoload_known_extensions", "false"),
+    ("autoinstall_known_extensions", "false"),
+    ("allow_community_extensions", "false"),
+    ("allow_unsigned_extensions", "false"),
+    ("allow_persistent_secrets", "false"),
+    ("python_enable_replacements", "false"),
+    ("python_scan_all_frames", "false"),
+    ("enable_external_access", "false"),
+    ("lock_configuration", "true"),
 )
+_ROLE_FILES = ("", ".wal", ".wal.recovery", ".wal.checkpoint")
 _FUNCTIONS = (
     "SELECT DISTINCT function_name FROM duckdb_functions() "
     "WHERE function_type IN ('scalar', 'aggregate', 'macro', 'window')"
@@ -59,9 +64,14 @@ class Sandbox:
     relations: Mapping[str, tuple[str, ...]]
     functions: frozenset[str]
     denied: tuple[str, ...] = ()
+    scratch: Path | None = None  # the private temp directory, removed at close
 
     def close(self) -> None:
-        self.engine.close()
+        try:
+            self.engine.close()
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def open_sandbox(
@@ -70,6 +80,7 @@ def open_sandbox(
     """An in-memory connection with the role's file attached read-only as its default
     catalog, then locked down; the settings are read back and any that differs refuses.
     A role file made for another role refuses too."""
+    role_db = role_db.resolve()
     meta = role_meta(role_db)
     if meta.get("role") != role:
         raise PolicyDenied(
@@ -79,37 +90,45 @@ def open_sandbox(
             hint="materialize the role's tables first (materialize_role)",
         )
     engine = Engine.open(threads=threads, memory_limit=memory_limit, macros=False)
+    scratch = Path(tempfile.mkdtemp(prefix="sqlops-role-"))
     try:
-        literal = str(role_db).replace("'", "''")
-        engine.execute(f"ATTACH '{literal}' AS {CATALOG} (READ_ONLY)")
+        engine.execute(f"ATTACH {_literal(role_db)} AS {CATALOG} (READ_ONLY)")
         engine.execute(f"USE {CATALOG}")
-        for name, value, _ in LOCKDOWN:
+        engine.execute(f"SET temp_directory = {_literal(scratch)}")
+        for name, value in LOCKDOWN:
             engine.execute(f"SET {name} = {value}")
-        _verify(engine, role)
+        _verify(engine, role, role_db, scratch)
         return Sandbox(
             engine,
             role,
             _relations(engine),
             frozenset(str(r[0]) for r in engine.execute(_FUNCTIONS).fetchall()),
             tuple(json.loads(meta.get("denied", "[]"))),
+            scratch,
         )
     except BaseException:
         engine.close()
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
-def _verify(engine: Engine, role: str) -> None:
-    """Refuse unless every lock-down setting reads back as set, the role's file is the
-    default catalog and read-only, and no other file is attached."""
-    names = [name for name, _, _ in LOCKDOWN]
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _verify(engine: Engine, role: str, role_db: Path, scratch: Path) -> None:
+    """Refuse unless every lock-down setting reads back as set (the path lists holding only
+    the role's file and the private temp directory), the role's file is the default
+    catalog and read-only, and no other file is attached."""
+    names = [name for name, _ in LOCKDOWN]
     rows = engine.execute(
-        "SELECT name, lower(value) FROM duckdb_settings() WHERE list_contains(?, name)", [names]
+        "SELECT name, value FROM duckdb_settings() WHERE list_contains(?, name)", [names]
     ).fetchall()
     actual = {str(name): str(value) for name, value in rows}
-    for name, _, expected in LOCKDOWN:
-        if actual.get(name) != expected:
+    for name, value in LOCKDOWN:
+        if not _holds(name, value, actual.get(name), role_db, scratch):
             raise PolicyDenied(
-                f"the sandbox setting {name} reads {actual.get(name)!r}, not {expected}",
+                f"the sandbox setting {name} reads {actual.get(name)!r}, not {value}",
                 role=role,
                 target=name,
                 hint="this DuckDB build cannot be locked down; upgrade or report it",
@@ -127,6 +146,22 @@ def _verify(engine: Engine, role: str) -> None:
         )
 
 
+def _holds(name: str, value: str, actual: str | None, role_db: Path, scratch: Path) -> bool:
+    if actual is None:
+        return False
+    if name == "allowed_directories":
+        return _listed(actual) == {f"{scratch}/"}
+    if name == "allowed_paths":
+        return _listed(actual) <= {f"{role_db}{suffix}" for suffix in _ROLE_FILES}
+    return actual.lower() == value
+
+
+def _listed(value: str) -> set[str]:
+    """DuckDB's text of a list setting, ``[a, b]``, as a set (paths hold no ``, ``)."""
+    inner = value.strip().removeprefix("[").removesuffix("]").strip()
+    return set(inner.split(", ")) if inner else set()
+
+
 def _relations(engine: Engine) -> dict[str, tuple[str, ...]]:
     rows = engine.execute(
         "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
@@ -139,17 +174,18 @@ def _relations(engine: Engine) -> dict[str, tuple[str, ...]]:
     return {name: tuple(cols) for name, cols in tables.items()}
 
 
-def role_query(
-    sandbox: Sandbox, sql: str, params: Mapping[str, Any] | None = None
-) -> pl.DataFrame:
+def role_query(sandbox: Sandbox, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """Run one SELECT as the role: the allow-list first (a one-line ``PolicyDenied``
     naming what it refused), then the sandbox connection."""
     role = sandbox.role
     problems = role_sql_violations(sql, sandbox.relations, sandbox.functions)
     if problems:
         raise PolicyDenied(
-            "; ".join(problems), role=role, target=problems[0], hint="run one SELECT over "
-            f"the role's tables ({', '.join(sorted(sandbox.relations)) or 'none'})"
+            "; ".join(problems),
+            role=role,
+            target=problems[0],
+            hint="run one SELECT over "
+            f"the role's tables ({', '.join(sorted(sandbox.relations)) or 'none'})",
         )
     try:
         frame = sandbox.engine.polars(sql, params or None)
@@ -171,6 +207,8 @@ def _query_error(sandbox: Sandbox, exc: SqlopsError) -> SqlopsError:
         name = missing.group(1).lower()
         hits = [c for c in sandbox.denied if c.rsplit(".", 1)[1] == name]
         if hits:
-            return PolicyDenied(f"the column {hits[0]} is denied", role=sandbox.role, target=hits[0])
+            return PolicyDenied(
+                f"the column {hits[0]} is denied", role=sandbox.role, target=hits[0]
+            )
     message = _QUOTED.sub("'…'", message)
     return ExecutionError(f"role {sandbox.role}: {message}")

@@ -9,10 +9,6 @@ import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-
-from sqlops.errors import PolicyError
-from sqlops.governance.policy import role_is_current, role_meta, role_signature
-
 from policywarehouse import (
     CUSTOMERS,
     ORDERS,
@@ -25,6 +21,9 @@ from policywarehouse import (
     materialize,
     plan_for,
 )
+
+from sqlops.errors import PolicyError
+from sqlops.governance.policy import role_is_current, role_meta, role_signature
 
 
 @pytest.fixture
@@ -55,9 +54,18 @@ def test_not_anonymized_reads_tagged_columns_as_they_are(wh: Warehouse) -> None:
     ("change", "words"),
     [
         ({"tables": ("mart.*",)}, ["'mart.*' matches no table", "analyst"]),
-        ({"deny_columns": ("marts.customer.cpf",)}, ["unknown table marts.customer", "did you mean marts.customers"]),
-        ({"deny_columns": ("marts.customers.cpff",)}, ["unknown column marts.customers.cpff", "did you mean cpf"]),
-        ({"row_filters": {"marts.order": "country = 'BR'"}}, ["unknown table marts.order", "did you mean marts.orders"]),
+        (
+            {"deny_columns": ("marts.customer.cpf",)},
+            ["unknown table marts.customer", "did you mean marts.customers"],
+        ),
+        (
+            {"deny_columns": ("marts.customers.cpff",)},
+            ["unknown column marts.customers.cpff", "did you mean cpf"],
+        ),
+        (
+            {"row_filters": {"marts.order": "country = 'BR'"}},
+            ["unknown table marts.order", "did you mean marts.orders"],
+        ),
         ({"row_filters": {"raw.orders": "country = 'BR'"}}, ["do not grant"]),
         ({"row_filters": {"marts.orders": "contry = 'BR'"}}, ["unknown column contry"]),
         ({"row_filters": {"marts.orders": "order_id in (select 1)"}}, ["SUBQUERY"]),
@@ -82,8 +90,12 @@ def test_materialized_tables_equal_a_hand_written_filter_and_projection(wh: Ware
     target = materialize(wh, plan_for(wh))
     con = duckdb.connect(str(target), read_only=True)
     try:
-        orders = pl.from_arrow(con.sql("SELECT * FROM marts.orders ORDER BY order_id").to_arrow_table())
-        customers = pl.from_arrow(con.sql("SELECT * FROM marts.customers ORDER BY customer_id").to_arrow_table())
+        orders = pl.from_arrow(
+            con.sql("SELECT * FROM marts.orders ORDER BY order_id").to_arrow_table()
+        )
+        customers = pl.from_arrow(
+            con.sql("SELECT * FROM marts.customers ORDER BY customer_id").to_arrow_table()
+        )
     finally:
         con.close()
     assert_frame_equal(orders, ORDERS.filter(pl.col("country") == "BR"))
