@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.errors import ExecutionError, PolicyDenied, SqlopsError
-from sqlops.execute.engine import Engine
+from sqlops.execute.engine import Engine, Where
 from sqlops.governance.policy import META_SCHEMA, role_meta
 from sqlops.project.sqlcheck import role_sql_violations
 
@@ -179,6 +179,8 @@ def role_query(sandbox: Sandbox, sql: str, params: Mapping[str, Any] | None = No
     naming what it refused), then the sandbox connection."""
     role = sandbox.role
     problems = role_sql_violations(sql, sandbox.relations, sandbox.functions)
+    if not problems:
+        problems = _duckdb_reads_one_select(sandbox.engine, sql)
     if problems:
         raise PolicyDenied(
             "; ".join(problems),
@@ -194,6 +196,19 @@ def role_query(sandbox: Sandbox, sql: str, params: Mapping[str, Any] | None = No
     if frame is None:  # the allow-list passed only a query, so this is a bug
         raise PolicyDenied("the statement returned no rows", role=role, target=sql)
     return frame
+
+
+def _duckdb_reads_one_select(engine: Engine, sql: str) -> list[str]:
+    """DuckDB's own parser must read the text as sqlglot did, one SELECT: a text the two
+    parsers split differently (comments, quoting) is refused rather than trusted."""
+    try:
+        engine.statements(sql, Where(path="<query>"))
+    except SqlopsError:
+        return ["the query does not parse as DuckDB SQL"]
+    kinds = [statement.type.name for statement in engine.con.extract_statements(sql)]
+    if kinds != ["SELECT"]:
+        return [f"DuckDB reads {', '.join(kinds) or 'nothing'}, not one SELECT"]
+    return []
 
 
 def _query_error(sandbox: Sandbox, exc: SqlopsError) -> SqlopsError:

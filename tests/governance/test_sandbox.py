@@ -236,3 +236,16 @@ def test_a_role_file_of_another_role_or_none_refuses(built: tuple[Warehouse, Pat
         open_sandbox(built[1], "auditor")
     with pytest.raises(PolicyDenied):
         open_sandbox(built[0].root / "nothing.duckdb", "analyst")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 1 -- ; attach 'x'",
+        "select 1 /* ; */",
+        "select $$a;b$$ as s",
+    ],
+)
+def test_duckdb_must_read_one_select_too(sandbox: Sandbox, sql: str) -> None:
+    """Texts that both parsers read as one SELECT run; the check is DuckDB's own parser."""
+    assert role_query(sandbox, sql).height == 1
