@@ -279,3 +279,17 @@ def role_meta(path: Path) -> dict[str, str]:
 def role_is_current(target: Path, signature: str) -> bool:
     """Whether the role file at ``target`` was made from this signature (refresh if not)."""
     return role_meta(target).get("signature") == signature
+
+
+def refresh_role(
+    owner: Engine,
+    plan: RolePlan,
+    target: Path,
+    params: Mapping[str, Any],
+    sources: Mapping[str, str],
+) -> bool:
+    """Materialize the role's file only when it is missing or stale; True when it wrote."""
+    if role_is_current(target, role_signature(plan, sources, params)):
+        return False
+    materialize_role(owner, plan, target, params, sources)
+    return True

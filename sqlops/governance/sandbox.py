@@ -6,6 +6,14 @@ Two layers, each enough on its own for what it covers: sqlglot's allow-list
 lock-down (no file access, no extensions, no secrets, no Python replacement scans, the
 configuration locked) holds for SQL that reaches DuckDB by any other way. Nothing is
 filtered in Python: the role's file holds only what the role may see.
+
+What DuckDB lets through, the allow-list stops: reading the role's own file back
+(``read_blob``, ``FROM 'file'``: the role's data only), settings (``current_setting``,
+``duckdb_settings()``), ``DESCRIBE``/``SUMMARIZE`` and TEMP tables (the role's data only).
+This is policy inside sqlops, not protection from someone who can read the project's
+files: the warehouse, the objects and the role files are plain files. Keeping a role from
+the data itself is the storage's job (lakeFS's RBAC policies per repository, branch and
+path prefix; file permissions locally); a role file is then the one thing a role is given.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from policywarehouse import (
 )
 
 from sqlops.errors import PolicyError
-from sqlops.governance.policy import role_is_current, role_meta, role_signature
+from sqlops.governance.policy import refresh_role, role_is_current, role_meta, role_signature
 
 
 @pytest.fixture
@@ -133,3 +133,17 @@ def test_a_failed_materialization_keeps_the_old_file(wh: Warehouse) -> None:
         materialize(wh, broken)
     assert target.read_bytes() == before
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+def test_refresh_writes_only_when_stale(wh: Warehouse) -> None:
+    plan = plan_for(wh)
+    target = wh.root / ".sqlops" / "roles" / "analyst.duckdb"
+    owner = wh.owner()
+    try:
+        assert refresh_role(owner, plan, target, PARAMS, {"marts.orders": "v1"})
+        stamp = target.stat().st_mtime_ns
+        assert not refresh_role(owner, plan, target, PARAMS, {"marts.orders": "v1"})
+        assert target.stat().st_mtime_ns == stamp
+        assert refresh_role(owner, plan, target, PARAMS, {"marts.orders": "v2"})
+    finally:
+        owner.close()
