@@ -76,7 +76,9 @@ def _verdict(passed: bool) -> pl.LazyFrame:
     return pl.LazyFrame({"passed": [bool(passed)]})
 
 
-def row_count(data: Any, *, min_value: int | None = None, max_value: int | None = None) -> pl.LazyFrame:
+def row_count(
+    data: Any, *, min_value: int | None = None, max_value: int | None = None
+) -> pl.LazyFrame:
     """The table has between ``min_value`` and ``max_value`` rows (either may be None)."""
     rows = _frame(data).height
     return _verdict(_within(rows, min_value, max_value))
@@ -143,18 +145,32 @@ def _aggregate(series: pl.Series, stat: str) -> Any:
 def _within(value: Any, min_value: Any, max_value: Any) -> bool:
     if value is None:
         return False  # nothing to measure is not a pass
-    return bool((min_value is None or value >= min_value) and (max_value is None or value <= max_value))
+    return bool(
+        (min_value is None or value >= min_value) and (max_value is None or value <= max_value)
+    )
 
 
 def aggregate_in_range(
-    data: Any, *, column: str, stat: str, min_value: float | None = None, max_value: float | None = None
+    data: Any,
+    *,
+    column: str,
+    stat: str,
+    min_value: float | None = None,
+    max_value: float | None = None,
 ) -> pl.LazyFrame:
     """The column's ``stat`` (mean, min, max, sum, std: sample std) lies in the bounds."""
-    return _verdict(_within(_aggregate(_frame(data).get_column(column), stat), min_value, max_value))
+    return _verdict(
+        _within(_aggregate(_frame(data).get_column(column), stat), min_value, max_value)
+    )
 
 
 def quantile_in_range(
-    data: Any, *, column: str, q: float, min_value: float | None = None, max_value: float | None = None
+    data: Any,
+    *,
+    column: str,
+    q: float,
+    min_value: float | None = None,
+    max_value: float | None = None,
 ) -> pl.LazyFrame:
     """The column's ``q`` quantile (linear interpolation, DuckDB's ``quantile_cont``) lies in
     the bounds."""
@@ -231,7 +247,9 @@ def aggregate_check(
     column: str, stat: str, min_value: float | None = None, max_value: float | None = None
 ) -> Check:
     """``aggregate_in_range``: a column's mean/min/max/sum/std within bounds."""
-    return _check("aggregate_in_range", column=column, stat=stat, min_value=min_value, max_value=max_value)
+    return _check(
+        "aggregate_in_range", column=column, stat=stat, min_value=min_value, max_value=max_value
+    )
 
 
 def quantile_check(
