@@ -116,9 +116,9 @@ def element_predicate(q: Query, name: str, stats: Mapping[str, Any], col: str, d
     if name == "str_length":
         return _length(q, stats, col)
     if name == "not_missing":
-        sentinels = [q.param(s) for s in stats.get("sentinels") or ()]
         missing = [null_predicate(col.strip('"').replace('""', '"'), duck)]
-        if duck.upper() == "VARCHAR" and sentinels:
+        if duck.upper() == "VARCHAR" and stats.get("sentinels"):
+            sentinels = [q.param(s) for s in stats["sentinels"]]
             missing.append(f"{col} IN ({', '.join(sentinels)})")
         return f"NOT coalesce({' OR '.join(missing)}, FALSE)"
     raise KeyError(name)
@@ -195,6 +195,8 @@ def aggregate_sql(stat: str, column: str, duck: str) -> str:
     sql = f"{SQL_AGGREGATES[stat]}({col})"
     if stat in ("min", "max") and is_float(duck):
         return f"coalesce({stat}({col}) FILTER (WHERE NOT isnan({col})), {sql})"
+    if stat == "sum":  # Polars sums nothing to 0, DuckDB to NULL
+        return f"coalesce({sql}, 0)"
     return sql
 
 
