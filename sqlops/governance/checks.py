@@ -67,7 +67,8 @@ def mostly_passes(failures: int, rows: int, fraction: float) -> bool:
 
 
 def _frame(data: Any) -> pl.DataFrame:
-    return data.lazyframe.collect()
+    frame: pl.DataFrame = data.lazyframe.collect()
+    return frame
 
 
 def _verdict(passed: bool) -> pl.LazyFrame:
@@ -97,9 +98,9 @@ def row_count_vs(
 def freshness(data: Any, *, column: str, max_age: str, now: str | None = None) -> pl.LazyFrame:
     """The newest ``column`` value is younger than ``max_age`` (``now`` pins the clock)."""
     series = _frame(data).get_column(column)
-    newest = series.max()
+    newest: Any = series.max()
     zone = getattr(series.dtype, "time_zone", None)
-    return _verdict(newest is not None and newest >= freshness_cutoff(max_age, zone, now))  # type: ignore[operator]
+    return _verdict(newest is not None and bool(newest >= freshness_cutoff(max_age, zone, now)))
 
 
 def references(data: Any, *, column: str, table: str, to_column: str) -> pl.LazyFrame:
@@ -119,7 +120,8 @@ def not_missing(data: Any, *, sentinels: Sequence[str] = DEFAULT_SENTINELS) -> p
         ok = ok & column.is_not_nan()
     if dtype == pl.String:
         ok = ok & column.is_in(list(sentinels)).not_()
-    return data.lazyframe.select(ok.fill_null(False))
+    out: pl.LazyFrame = data.lazyframe.select(ok.fill_null(False))
+    return out
 
 
 def mostly(
@@ -202,7 +204,8 @@ _register()
 
 
 def _check(name: str, **statistics: Any) -> Check:
-    return getattr(Check, name)(**{k: v for k, v in statistics.items() if v is not None})
+    made: Check = getattr(Check, name)(**{k: v for k, v in statistics.items() if v is not None})
+    return made
 
 
 def row_count_check(min_value: int | None = None, max_value: int | None = None) -> Check:
@@ -239,7 +242,7 @@ def mostly_check(column: str, check: Check, fraction: float) -> Check:
     Table-level, like the aggregates: pandera-polars cannot report a column check that
     returns one boolean beside element-wise failures (its failure-case concat breaks).
     """
-    stats = dict(check.statistics)
+    stats = dict(check.statistics or {})
     return _check("mostly", column=column, check=check.name, statistics=stats, fraction=fraction)
 
 

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from sqlops.execute.materialize import qualified, quote
 
+DEFAULT_SENTINELS = ("", "N/A")  # as sqlops.governance.checks (not imported: pandera-free)
+
 Kind = Literal["row", "table", "rows", "group"]
 FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
 SAMPLES = 5
@@ -117,8 +119,10 @@ def element_predicate(q: Query, name: str, stats: Mapping[str, Any], col: str, d
         return _length(q, stats, col)
     if name == "not_missing":
         missing = [null_predicate(col.strip('"').replace('""', '"'), duck)]
-        if duck.upper() == "VARCHAR" and stats.get("sentinels"):
-            sentinels = [q.param(s) for s in stats["sentinels"]]
+        given = stats.get("sentinels")
+        marks: Any = DEFAULT_SENTINELS if given is None else given
+        if duck.upper() == "VARCHAR" and marks:
+            sentinels = [q.param(s) for s in marks]
             missing.append(f"{col} IN ({', '.join(sentinels)})")
         return f"NOT coalesce({' OR '.join(missing)}, FALSE)"
     raise KeyError(name)
@@ -273,7 +277,7 @@ def _unique_sets(schema: Any) -> list[list[str]]:
     unique = schema.unique
     if not unique:
         return []
-    return [[unique]] if isinstance(unique, str) else [list(unique)]
+    return [[unique]] if isinstance(unique, str) else [[str(c) for c in unique]]
 
 
 def _plan_column(plan: Plan, name: str, column: Any, duck: str) -> None:
@@ -312,20 +316,22 @@ def _plan_table_check(
     others: Mapping[str, Mapping[str, str]],
     now: str | None,
 ) -> None:
+    from pandera.api.checks import Check
+
     from sqlops.governance import checks as sq
 
     q, stats, label = plan.query, dict(check.statistics or {}), check_label(check)
     if not _compilable(check) or not _table_level(check.name) or plan.polars:
         plan.python.append(PythonCheck(check, None, None))
         return
-    column = stats.get("column")
+    column: str = stats.get("column") or ""
     if check.name in ("references", "row_count_vs"):
         other, to = stats["table"], stats.get("to_column")
         if other not in others or (to and to not in others[other]):
             where = f"{other}.{to}" if to and other in others else other
             plan.static.append(Static(label, column, "table_missing", None, f"{where} not found"))
             return
-    duck = duck_types.get(column, "") if column else ""
+    duck = duck_types.get(column, "")
     if check.name == "row_count":
         lo, hi = stats.get("min_value"), stats.get("max_value")
         add_rows_check(q, label, lambda rows: sq._within(rows, lo, hi))
@@ -352,7 +358,7 @@ def _plan_table_check(
         good = f"{col} IS NULL OR {col} IN ({target} WHERE {quote(stats['to_column'])} IS NOT NULL)"
         add_row_check(q, label, column, "references", good, col)
     elif check.name == "mostly":
-        inner = getattr(sq.Check, stats["check"])(**stats["statistics"])
+        inner = getattr(Check, stats["check"])(**stats["statistics"])
         good = element_predicate(q, inner.name, inner.statistics, quote(column), duck)
         add_row_check(
             q, label, column, "mostly", good, quote(column), inner.ignore_na, stats["fraction"]

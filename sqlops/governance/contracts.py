@@ -149,7 +149,7 @@ def _candidates(module: ModuleType) -> dict[str, Any]:
     from pandera.api.dataframe.container import DataFrameSchema
     from pandera.api.dataframe.model import DataFrameModel
 
-    found = {}
+    found: dict[str, Any] = {}
     for attr, value in vars(module).items():
         if isinstance(value, type) and issubclass(value, DataFrameModel):
             if value.__module__ == module.__name__:
@@ -196,3 +196,16 @@ def _schema(target: Any, path: Path | None, ref: str) -> Any:
     raise ContractError(
         f"contract {ref} is not a pandera DataFrameModel or DataFrameSchema", path=path
     )
+
+
+def unportable(schema: Any) -> list[str]:
+    """Checks pandera cannot write to YAML (custom functions that are not registered):
+    ``to_yaml`` drops them silently, so an exporter must refuse or warn, naming each."""
+    from pandera.api.checks import Check
+
+    def portable(check: Any) -> bool:
+        return check.statistics is not None and hasattr(Check, check.name)
+
+    named = [(None, c) for c in schema.checks]
+    named += [(n, c) for n, col in schema.columns.items() for c in col.checks]
+    return [f"{n}: {c.name}" if n else str(c.name) for n, c in named if not portable(c)]

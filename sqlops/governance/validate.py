@@ -20,6 +20,7 @@ from sqlops.governance.compile import (
     Item,
     Plan,
     PythonCheck,
+    Static,
     check_label,
     other_tables,
     plan_contract,
@@ -67,14 +68,20 @@ def validate(
         return _not_evaluated(plan, schema, table, sev)
     rows = int(engine.fetch_value(f"SELECT count(*) FROM {qualified(relation)}") or 0)
     out = _types(engine, relation, table, schema, duck_types, rows, sev)
-    out += [
-        result(table, s.check, s.column, sev(s.check), failed=s.passed is None or None,
-               rows=rows, reason=s.reason, message=s.message)
-        for s in plan.static
-    ]  # fmt: skip
+    out += [_static(s, table, rows, sev(s.check)) for s in plan.static]
     out += _run_sql(engine, plan, table, sev)
     out += _run_python(engine, relation, table, plan.python, schema, duck_types, sev)
     return out
+
+
+def _static(s: Static, table: str, rows: int, severity: Severity) -> CheckResult:
+    """An absent optional column's checks are not evaluated; a missing other table errors."""
+    if s.passed is None and s.reason == "column_missing":
+        return CheckResult(table, s.check, s.column, severity, "not_evaluated", None, rows,
+                           reason=s.reason, message=s.message)  # fmt: skip
+    failed = None if s.passed is None else not s.passed
+    return result(table, s.check, s.column, severity, failed=failed, rows=rows,
+                  reason=s.reason, message=s.message)  # fmt: skip
 
 
 def _refuse(schema: Any, table: str, duck_types: Mapping[str, str]) -> None:
@@ -90,8 +97,8 @@ def _refuse(schema: Any, table: str, duck_types: Mapping[str, str]) -> None:
             raise ContractError(f"{table}.{name}: the contract's column is missing", hint=hint)
     for name, check_name in table_columns(schema).items():
         if name not in duck_types:
-            hint = did_you_mean(name, duck_types)
-            raise ContractError(f"{table}.{name}: {check_name} names a missing column", hint=hint)
+            close = did_you_mean(name, duck_types)
+            raise ContractError(f"{table}.{name}: {check_name} names a missing column", hint=close)
     checks = [(None, c) for c in schema.checks] + [
         (n, c) for n, col in schema.columns.items() for c in col.checks
     ]

@@ -51,7 +51,7 @@ COLUMN_CHECKS = [
 TABLE_CHECKS = [
     checks.row_count(3, 10), checks.freshness("t", "1d", now=NOW),
     checks.mostly("f", Check.ge(0), 0.6), checks.mostly("s", Check.str_length(1, 1), 0.5),
-    *(checks.aggregate(c, stat, -1, 2) for c in ("f", "i") for stat in ("mean", "min", "max", "sum", "std")),
+    *(checks.aggregate(c, stat, -1, 2) for c in ("f", "i") for stat in ("mean", "min", "max", "sum", "std")),  # noqa: E501
     checks.quantile("f", 0.5, 0, 2), checks.quantile("i", 0.25, 0, 1),
     Check(lambda d: d.lazyframe.select(pl.col("i") < pl.col("f")), name="i_below_f"),
 ]  # fmt: skip
@@ -105,7 +105,9 @@ def only(results: list[Any]) -> Any:
 
 @pytest.mark.parametrize("polars", [False, True], ids=["sql", "polars"])
 @pytest.mark.parametrize(("column", "check"), COLUMN_CHECKS, ids=lambda v: getattr(v, "error", v))
-def test_column_check_matches_pandera(engine: Engine, column: str, check: Check, polars: bool) -> None:
+def test_column_check_matches_pandera(
+    engine: Engine, column: str, check: Check, polars: bool
+) -> None:
     schema = pa.DataFrameSchema(columns(**{column: pa.Column(nullable=True, checks=[check])}))
 
     @SETTINGS
@@ -180,12 +182,12 @@ CLEAN = [(1.0, 1, "ab", T0), (0.5, 2, "ab", T0), (1.5, 1, "ab", T0), (1.0, 2, "a
 MUTATIONS: list[tuple[str, Any, tuple[Any, ...], int | None]] = [
     ("f", Check.ge(0), (-1.0, 1, "ab", T0), 1), ("f", Check.le(1.5), (INF, 1, "ab", T0), 1),
     ("f", Check.le(1.5), (NAN, 1, "ab", T0), 1), ("i", Check.isin([1, 2]), (1.0, 7, "ab", T0), 1),
-    ("i", Check.notin([3]), (1.0, 3, "ab", T0), 1), ("f", Check.in_range(0, 2), (9.0, 1, "ab", T0), 1),
-    ("s", Check.str_matches("a"), (1.0, 1, "ba", T0), 1), ("s", Check.str_contains("b$"), (1.0, 1, "a", T0), 1),
-    ("s", Check.str_startswith("a"), (1.0, 1, "b", T0), 1), ("s", Check.str_endswith("b"), (1.0, 1, "a", T0), 1),
-    ("s", Check.str_length(2, 2), (1.0, 1, "", T0), 1), ("s", checks.not_missing(), (1.0, 1, "N/A", T0), 1),
-    ("s", checks.not_missing(), (1.0, 1, "", T0), 1), ("s", checks.not_missing(), (1.0, 1, None, T0), 1),
-    ("i", Check(lambda d: d.lazyframe.select(pl.col(d.key) < 5), name="lt5"), (1.0, 9, "ab", T0), 1),
+    ("i", Check.notin([3]), (1.0, 3, "ab", T0), 1), ("f", Check.in_range(0, 2), (9.0, 1, "ab", T0), 1),  # noqa: E501
+    ("s", Check.str_matches("a"), (1.0, 1, "ba", T0), 1), ("s", Check.str_contains("b$"), (1.0, 1, "a", T0), 1),  # noqa: E501
+    ("s", Check.str_startswith("a"), (1.0, 1, "b", T0), 1), ("s", Check.str_endswith("b"), (1.0, 1, "a", T0), 1),  # noqa: E501
+    ("s", Check.str_length(2, 2), (1.0, 1, "", T0), 1), ("s", checks.not_missing(), (1.0, 1, "N/A", T0), 1),  # noqa: E501
+    ("s", checks.not_missing(), (1.0, 1, "", T0), 1), ("s", checks.not_missing(), (1.0, 1, None, T0), 1),  # noqa: E501
+    ("i", Check(lambda d: d.lazyframe.select(pl.col(d.key) < 5), name="lt5"), (1.0, 9, "ab", T0), 1),  # noqa: E501
 ]  # fmt: skip
 TABLE_MUTATIONS = [
     (checks.row_count(max_value=8), (1.0, 1, "ab", T0)),
@@ -197,8 +199,12 @@ TABLE_MUTATIONS = [
 
 
 @pytest.mark.parametrize("polars", [False, True], ids=["sql", "polars"])
-@pytest.mark.parametrize(("column", "check", "bad", "count"), MUTATIONS, ids=lambda v: getattr(v, "error", None))
-def test_planted_bad_row_is_counted_once(engine: Engine, column: str, check: Check, bad: Any, count: int, polars: bool) -> None:
+@pytest.mark.parametrize(
+    ("column", "check", "bad", "count"), MUTATIONS, ids=lambda v: getattr(v, "error", None)
+)
+def test_planted_bad_row_is_counted_once(
+    engine: Engine, column: str, check: Check, bad: Any, count: int, polars: bool
+) -> None:
     schema = pa.DataFrameSchema(columns(**{column: pa.Column(nullable=True, checks=[check])}))
     contract = Contract("t", schema)
     load(engine, frame(CLEAN))
@@ -210,7 +216,9 @@ def test_planted_bad_row_is_counted_once(engine: Engine, column: str, check: Che
 
 @pytest.mark.parametrize("polars", [False, True], ids=["sql", "polars"])
 @pytest.mark.parametrize(("check", "bad"), TABLE_MUTATIONS, ids=lambda v: getattr(v, "error", None))
-def test_planted_bad_row_flips_a_table_check(engine: Engine, check: Check, bad: Any, polars: bool) -> None:
+def test_planted_bad_row_flips_a_table_check(
+    engine: Engine, check: Check, bad: Any, polars: bool
+) -> None:
     contract = Contract("t", pa.DataFrameSchema(columns(), checks=[check]))
     load(engine, frame(CLEAN))
     assert only(validate(engine, "m.t", "m.t", contract, polars=polars)).outcome == "passed"
@@ -223,12 +231,18 @@ def test_planted_bad_row_flips_a_table_check(engine: Engine, check: Check, bad: 
     [
         (pa.DataFrameSchema(columns(f=pa.Column(nullable=False))), (NAN, 1, "ab", T0), 1),
         (pa.DataFrameSchema(columns(s=pa.Column(nullable=False))), (1.0, 1, None, T0), 1),
-        (pa.DataFrameSchema(columns(f=pa.Column(nullable=True, unique=True))), (2.0, 1, "ab", T0), 2),
+        (
+            pa.DataFrameSchema(columns(f=pa.Column(nullable=True, unique=True))),
+            (2.0, 1, "ab", T0),
+            2,
+        ),
         (pa.DataFrameSchema(columns(), unique=["f", "i"]), (2.0, 2, "ab", T0), 2),
     ],
     ids=["nullable-nan", "nullable-null", "unique", "unique-pair"],
 )
-def test_planted_null_or_duplicate_is_counted(engine: Engine, schema: Any, bad: Any, count: int) -> None:
+def test_planted_null_or_duplicate_is_counted(
+    engine: Engine, schema: Any, bad: Any, count: int
+) -> None:
     clean = [(float(n), n, "ab", T0) for n in range(2, 9)]
     load(engine, frame(clean))
     assert only(validate(engine, "m.t", "m.t", Contract("t", schema))).failures == 0
@@ -237,9 +251,16 @@ def test_planted_null_or_duplicate_is_counted(engine: Engine, schema: Any, bad: 
 
 
 def test_references_count_every_orphan_and_ignore_nulls(engine: Engine) -> None:
-    engine.execute("CREATE OR REPLACE TABLE m.parent AS SELECT * FROM (VALUES (1), (2), (NULL)) v(id)")
-    load(engine, frame([(1.0, 1, "a", T0), (1.0, 2, "a", T0), (1.0, None, "a", T0), (1.0, 7, "a", T0)]))
-    contract = Contract("t", pa.DataFrameSchema(columns(), checks=[checks.references("i", "m.parent", "id")]))
+    engine.execute(
+        "CREATE OR REPLACE TABLE m.parent AS SELECT * FROM (VALUES (1), (2), (NULL)) v(id)"
+    )
+    load(
+        engine,
+        frame([(1.0, 1, "a", T0), (1.0, 2, "a", T0), (1.0, None, "a", T0), (1.0, 7, "a", T0)]),
+    )
+    contract = Contract(
+        "t", pa.DataFrameSchema(columns(), checks=[checks.references("i", "m.parent", "id")])
+    )
     [got] = validate(engine, "m.t", "m.t", contract)
     assert (got.outcome, got.failures, got.samples) == ("failed", 1, [7])
 
