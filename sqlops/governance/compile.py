@@ -1,9 +1,12 @@
 """A contract compiled to one DuckDB aggregate query per table.
 
-Each check pandera or sqlops defines exactly becomes a few select-list items of one
-``SELECT ... FROM relation``: ``count(*) FILTER (WHERE fails)`` (exact counts) and
-``min(value, 5) FILTER (WHERE fails)`` (a bounded sample, never the list of every failure);
-uniqueness and foreign keys become scalar subqueries of the same statement. What cannot be
+Each check pandera or sqlops defines exactly becomes a select-list item of one
+``SELECT ... FROM relation``: ``count(*) FILTER (WHERE fails)`` gives exact counts, and
+uniqueness and foreign keys become scalar subqueries of the same statement. Samples come from
+a second statement, only for the checks that failed: ``(SELECT list(v) FROM (SELECT col FROM
+relation WHERE fails LIMIT 5))`` per check, which stops at the fifth failure. Measured on 10M
+rows: sampling inside the aggregate (``min(col, 5) FILTER``) evaluated every predicate twice
+and cost +35%; the separate statement costs a few percent, nothing on a clean table. What cannot be
 compiled exactly (custom Python checks, cross-column lambdas) is left for ``validate.py`` to
 run in pandera-polars. Values go in as parameters, never as SQL text.
 
@@ -60,25 +63,42 @@ class Item:
     reason: str
     kind: Kind
     select: tuple[str, ...] = ()
+    sample: str | None = None  # the value a failing row shows, and when it fails
+    fails: str | None = None
     fraction: float | None = None  # mostly: the share of rows that must pass
     decide: Any = None  # table checks judged in Python: value -> passed
 
 
 @dataclass
 class Query:
-    """The growing statement: select-list items and their positional parameters."""
+    """The growing statement: select-list items and their named parameters."""
 
     relation: str
     items: list[Item] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
     def param(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}"
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
 
     def sql(self) -> str:
         parts = ['count(*) AS "rows"'] + [s for item in self.items for s in item.select]
         return f"SELECT {', '.join(parts)} FROM {qualified(self.relation)}"
+
+    def samples_sql(self, items: list[Item]) -> str:
+        """Up to 5 failing values of each of ``items``, one list column per item."""
+        rel = qualified(self.relation)
+        parts = [
+            f"(SELECT list(v) FROM (SELECT {i.sample} AS v FROM {rel} WHERE {i.fails} "
+            f'LIMIT {SAMPLES})) AS "s{i.index}"'
+            for i in items
+        ]
+        return f"SELECT {', '.join(parts)}"
+
+    def bind(self, sql: str) -> dict[str, Any]:
+        """The parameters ``sql`` names (DuckDB refuses unused ones)."""
+        return {k: v for k, v in self.params.items() if f"${k}" in sql}
 
 
 def is_float(duck_type: str) -> bool:
@@ -152,17 +172,15 @@ def add_row_check(
     """A check judged row by row: ``good`` holds for a passing row (NULL: ``ignore_na``)."""
     i = len(q.items)
     fails = f"NOT coalesce({good}, {'TRUE' if ignore_na else 'FALSE'})"
-    select = (
-        f'count(*) FILTER (WHERE {fails}) AS "f{i}"',
-        f'min({sample}, {SAMPLES}) FILTER (WHERE {fails}) AS "s{i}"',
-    )
-    q.items.append(Item(i, check, column, reason, "row", select, fraction))
+    select = (f'count(*) FILTER (WHERE {fails}) AS "f{i}"',)
+    q.items.append(Item(i, check, column, reason, "row", select, sample, fails, fraction))
 
 
 def add_nullable(q: Query, column: str, duck: str) -> None:
+    """NULLs (and NaNs) carry no value worth showing: no samples."""
     i = len(q.items)
     fails = null_predicate(column, duck)
-    select = (f'count(*) FILTER (WHERE {fails}) AS "f{i}"', f'[]::VARCHAR[] AS "s{i}"')
+    select = (f'count(*) FILTER (WHERE {fails}) AS "f{i}"',)
     q.items.append(Item(i, "not_nullable", column, "nullable", "row", select))
 
 
@@ -184,13 +202,12 @@ def add_table_check(
 ) -> None:
     """A check judged once for the table: ``decide(value)`` says whether it passes."""
     i = len(q.items)
-    q.items.append(
-        Item(i, check, column, reason, "table", (f'{value_sql} AS "p{i}"',), None, decide)
-    )
+    select = (f'{value_sql} AS "p{i}"',)
+    q.items.append(Item(i, check, column, reason, "table", select, decide=decide))
 
 
 def add_rows_check(q: Query, check: str, decide: Any) -> None:
-    q.items.append(Item(len(q.items), check, None, "row_count", "rows", (), None, decide))
+    q.items.append(Item(len(q.items), check, None, "row_count", "rows", decide=decide))
 
 
 def aggregate_sql(stat: str, column: str, duck: str) -> str:

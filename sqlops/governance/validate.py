@@ -69,7 +69,7 @@ def validate(
     rows = int(engine.fetch_value(f"SELECT count(*) FROM {qualified(relation)}") or 0)
     out = _types(engine, relation, table, schema, duck_types, rows, sev)
     out += [_static(s, table, rows, sev(s.check)) for s in plan.static]
-    out += _run_sql(engine, plan, table, sev)
+    out += _run_sql(engine, plan, table, rows, sev)
     out += _run_python(engine, relation, table, plan.python, schema, duck_types, sev)
     return out
 
@@ -172,22 +172,28 @@ def _types(
     return out
 
 
-def _run_sql(engine: Engine, plan: Plan, table: str, sev: Any) -> list[CheckResult]:
-    """The compiled checks, in one aggregate query."""
+def _run_sql(engine: Engine, plan: Plan, table: str, rows: int, sev: Any) -> list[CheckResult]:
+    """The compiled checks, in one aggregate query (and one for the failures' samples)."""
     items = plan.query.items
     try:
-        cursor = engine.execute(plan.query.sql(), plan.query.params)
-        row = cursor.fetchall()[0]
-        names = [d[0] for d in cursor.description or ()]
+        record = _record(engine, plan.query.sql(), plan.query)
+        failing = [i for i in items if i.fails and record[f"f{i.index}"]]
+        if failing:
+            record |= _record(engine, plan.query.samples_sql(failing), plan.query)
     except SqlopsError as exc:
         return [
-            result(table, i.check, i.column, sev(i.check), failed=None, rows=0,
+            result(table, i.check, i.column, sev(i.check), failed=None, rows=rows,
                    reason="check_error", message=exc.message)
             for i in items
         ]  # fmt: skip
-    record = dict(zip(names, row, strict=True))
     rows = int(record["rows"])
     return [_read(item, record, rows, table, sev(item.check)) for item in items]
+
+
+def _record(engine: Engine, sql: str, query: Any) -> dict[str, Any]:
+    cursor = engine.execute(sql, query.bind(sql))
+    row = cursor.fetchall()[0]
+    return dict(zip([d[0] for d in cursor.description or ()], row, strict=True))
 
 
 def _read(
@@ -199,7 +205,7 @@ def _read(
     failures: int | None = None
     samples: list[Any] = []
     if item.kind == "row":
-        failures, samples = int(record[f"f{i}"]), list(record[f"s{i}"] or [])
+        failures, samples = int(record[f"f{i}"]), list(record.get(f"s{i}") or [])
         passed = (
             mostly_passes(failures, rows, item.fraction)
             if item.fraction is not None
