@@ -20,6 +20,7 @@ from sqlops.governance.compile import (
     Item,
     Plan,
     PythonCheck,
+    Query,
     Static,
     check_label,
     other_tables,
@@ -177,17 +178,30 @@ def _run_sql(engine: Engine, plan: Plan, table: str, rows: int, sev: Any) -> lis
     items = plan.query.items
     try:
         record = _record(engine, plan.query.sql(), plan.query)
-        failing = [i for i in items if i.fails and record[f"f{i.index}"]]
-        if failing:
-            record |= _record(engine, plan.query.samples_sql(failing), plan.query)
-    except SqlopsError as exc:
-        return [
-            result(table, i.check, i.column, sev(i.check), failed=None, rows=rows,
-                   reason="check_error", message=exc.message)
-            for i in items
-        ]  # fmt: skip
-    rows = int(record["rows"])
+    except SqlopsError:
+        return _isolated(engine, plan, table, rows, sev)
+    failing = [i for i in items if i.fails and record[f"f{i.index}"]]
+    if failing:
+        record |= _record(engine, plan.query.samples_sql(failing), plan.query)
     return [_read(item, record, rows, table, sev(item.check)) for item in items]
+
+
+def _isolated(engine: Engine, plan: Plan, table: str, rows: int, sev: Any) -> list[CheckResult]:
+    """The aggregate failed (a check DuckDB cannot run, such as a text bound on a number
+    column): each check alone, so only the broken ones are ``error``."""
+    out = []
+    for item in plan.query.items:
+        alone = Plan(Query(plan.query.relation, [item], plan.query.params))
+        try:
+            record = _record(engine, alone.query.sql(), alone.query)
+            if item.fails and record[f"f{item.index}"]:
+                record |= _record(engine, alone.query.samples_sql([item]), alone.query)
+        except SqlopsError as exc:
+            out.append(result(table, item.check, item.column, sev(item.check), failed=None,
+                              rows=rows, reason="check_error", message=exc.message))  # fmt: skip
+            continue
+        out.append(_read(item, record, rows, table, sev(item.check)))
+    return out
 
 
 def _record(engine: Engine, sql: str, query: Any) -> dict[str, Any]:

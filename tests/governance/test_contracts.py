@@ -203,3 +203,29 @@ def test_report_json_keys_ok_and_raise(engine: Engine) -> None:
         report.raise_on_error()
     warned = CheckReport.of(validate(engine, "m.orders", "t", Contract("o", schema, "warn")))
     assert warned.ok and {r.outcome for r in warned.results} == {"passed", "warn"}
+
+
+def test_a_check_duckdb_cannot_run_errors_alone(engine: Engine) -> None:
+    schema = pa.DataFrameSchema({"id": pa.Column(int, checks=[Check.ge("x"), Check.le(1)])})
+    results = validate(engine, "m.orders", "m.orders", Contract("o", schema))
+    bad, le = pick(results, "greater"), pick(results, "less")
+    assert [(r.outcome, r.reason) for r in bad] == [("error", "check_error")]
+    assert [(r.outcome, r.failures, r.samples) for r in le] == [("failed", 2, [2, 2])]
+
+
+def test_an_absent_optional_column_is_not_evaluated(engine: Engine) -> None:
+    schema = pa.DataFrameSchema(
+        {"id": pa.Column(int), "x": pa.Column(int, required=False, checks=[Check.ge(0)])}
+    )
+    results = [
+        r
+        for r in validate(engine, "m.orders", "m.orders", Contract("o", schema))
+        if r.column == "x"
+    ]
+    assert {r.outcome for r in results} == {"not_evaluated"} and len(results) == 2
+
+
+def test_raise_warning_makes_one_check_warn(engine: Engine) -> None:
+    schema = pa.DataFrameSchema({"id": pa.Column(int, checks=[Check.le(1, raise_warning=True)])})
+    [got] = pick(validate(engine, "m.orders", "m.orders", Contract("o", schema)), "less")
+    assert (got.severity, got.outcome) == ("warn", "warn")
