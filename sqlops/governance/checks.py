@@ -29,6 +29,8 @@ import polars as pl
 from pandera.api.checks import Check
 from pandera.api.extensions import register_check_method
 
+from sqlops.errors import ContractError
+
 AGGREGATES = ("mean", "min", "max", "sum", "std")
 DEFAULT_SENTINELS = ("", "N/A")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -193,17 +195,33 @@ REGISTERED: dict[str, tuple[Any, list[str], bool]] = {
 }
 
 
+MISSING_PANDAS = (
+    "sqlops' pandera checks need pandas installed (pandera 0.35 imports it to register a "
+    "check): pip install 'sqlops[pandas]'"
+)
+_unregistered: list[str] = []
+
+
 def _register() -> None:
-    """Register each check once per process (pandera refuses a second registration)."""
+    """Register each check once per process (pandera refuses a second registration).
+
+    pandera's ``register_check_method`` imports its pandas strategies, so without pandas
+    nothing registers; the contracts that name a sqlops check then fail saying so.
+    """
     for name, (function, statistics, _) in REGISTERED.items():
         if not hasattr(Check, name):
-            register_check_method(function, statistics=statistics)
+            try:
+                register_check_method(function, statistics=statistics)
+            except ImportError:
+                _unregistered.append(name)
 
 
 _register()
 
 
 def _check(name: str, **statistics: Any) -> Check:
+    if name in _unregistered:
+        raise ContractError(f"check {name} is not registered", hint=MISSING_PANDAS)
     made: Check = getattr(Check, name)(**{k: v for k, v in statistics.items() if v is not None})
     return made
 

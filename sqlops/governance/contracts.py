@@ -141,6 +141,10 @@ def _unknown_check_hint(exc: BaseException) -> str | None:
         return None
     from pandera.api.checks import Check
 
+    from sqlops.governance.checks import MISSING_PANDAS, REGISTERED
+
+    if name in REGISTERED:
+        return MISSING_PANDAS
     known = [n for n in dir(Check) if not n.startswith("_")]
     return did_you_mean(name, known) or "no such check in pandera or sqlops.checks"
 

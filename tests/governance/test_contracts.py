@@ -4,6 +4,8 @@ silent gaps of pandera guarded, and the result records."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -61,7 +63,7 @@ def test_contract_file_loads_and_validates(tmp_path: Path, engine: Engine) -> No
     results = validate(engine, "m.orders", "marts.orders", contract)
     failed = {(r.check, r.failures) for r in results if r.outcome == "warn"}
     assert failed == {("field_uniqueness", 2), ("not_missing", 2)}
-    assert not [m for m in __import__("sys").modules if m.startswith("_sqlops_contract")]
+    assert not [m for m in sys.modules if m.startswith("_sqlops_contract")]
 
 
 def test_several_models_pick_the_camel_case_one(tmp_path: Path) -> None:
@@ -73,7 +75,7 @@ def test_module_class_reference_imports_from_the_root(tmp_path: Path) -> None:
     (tmp_path / "mycontracts.py").write_text(MODEL)
     contract = load_contract(tmp_path, "mycontracts:Orders")
     assert set(contract.schema.columns) == {"id", "status"}
-    assert str(tmp_path) not in __import__("sys").path
+    assert str(tmp_path) not in sys.path
 
 
 @pytest.mark.parametrize(
@@ -229,3 +231,12 @@ def test_raise_warning_makes_one_check_warn(engine: Engine) -> None:
     schema = pa.DataFrameSchema({"id": pa.Column(int, checks=[Check.le(1, raise_warning=True)])})
     [got] = pick(validate(engine, "m.orders", "m.orders", Contract("o", schema)), "less")
     assert (got.severity, got.outcome) == ("warn", "warn")
+
+
+def test_pandera_is_imported_only_when_a_contract_runs() -> None:
+    code = (
+        "import sys, sqlops, sqlops.governance.validate, sqlops.governance.contracts;"
+        "print('pandera' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
