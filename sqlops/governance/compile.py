@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlops.errors import ContractError, did_you_mean
 from sqlops.execute.materialize import qualified, quote
 
 DEFAULT_SENTINELS = ("", "N/A")  # as sqlops.governance.checks (not imported: pandera-free)
@@ -375,12 +376,21 @@ def _plan_table_check(
         good = f"{col} IS NULL OR {col} IN ({target} WHERE {quote(stats['to_column'])} IS NOT NULL)"
         add_row_check(q, label, column, "references", good, col)
     elif check.name == "mostly":
+        if not hasattr(Check, stats["check"]):
+            hint = did_you_mean(stats["check"], [n for n in dir(Check) if not n.startswith("_")])
+            raise ContractError(f"{label}: unknown check {stats['check']}", hint=hint)
         inner = getattr(Check, stats["check"])(**stats["statistics"])
         good = element_predicate(q, inner.name, inner.statistics, quote(column), duck)
         add_row_check(
             q, label, column, "mostly", good, quote(column), inner.ignore_na, stats["fraction"]
         )
     elif check.name == "aggregate_in_range":
+        if stats["stat"] not in SQL_AGGREGATES:
+            hint = (
+                did_you_mean(stats["stat"], SQL_AGGREGATES)
+                or f"use one of {', '.join(SQL_AGGREGATES)}"
+            )
+            raise ContractError(f"{label}: unknown aggregate {stats['stat']}", hint=hint)
         lo, hi = stats.get("min_value"), stats.get("max_value")
         value = aggregate_sql(stats["stat"], column, duck)
         add_table_check(q, label, column, value, lambda v: sq._within(v, lo, hi), "aggregate")

@@ -240,3 +240,22 @@ def test_pandera_is_imported_only_when_a_contract_runs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("check", "words"),
+    [
+        (
+            Check.mostly(column="id", check="greater_than_or_equl_to", statistics={}, fraction=0.9),
+            "did you mean greater_than_or_equal_to",
+        ),
+        (Check.aggregate_in_range(column="id", stat="median"), "unknown aggregate median"),
+    ],
+    ids=["mostly-inner", "aggregate-stat"],
+)
+def test_an_unknown_inner_check_or_aggregate_is_a_contract_error(
+    engine: Engine, check: Check, words: str
+) -> None:
+    schema = pa.DataFrameSchema({"id": pa.Column(int)}, checks=[check])
+    with pytest.raises(ContractError, match=words):
+        validate(engine, "m.orders", "m.orders", Contract("o", schema))
