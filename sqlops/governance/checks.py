@@ -84,7 +84,7 @@ def row_count(
 ) -> pl.LazyFrame:
     """The table has between ``min_value`` and ``max_value`` rows (either may be None)."""
     rows = _frame(data).height
-    return _verdict(_within(rows, min_value, max_value))
+    return _verdict(within(rows, min_value, max_value))
 
 
 def row_count_vs(
@@ -146,7 +146,7 @@ def _aggregate(series: pl.Series, stat: str) -> Any:
     return getattr(series, stat)()
 
 
-def _within(value: Any, min_value: Any, max_value: Any) -> bool:
+def within(value: Any, min_value: Any, max_value: Any) -> bool:
     if value is None:
         return False  # nothing to measure is not a pass
     return bool(
@@ -163,9 +163,7 @@ def aggregate_in_range(
     max_value: float | None = None,
 ) -> pl.LazyFrame:
     """The column's ``stat`` (mean, min, max, sum, std: sample std) lies in the bounds."""
-    return _verdict(
-        _within(_aggregate(_frame(data).get_column(column), stat), min_value, max_value)
-    )
+    return _verdict(within(_aggregate(_frame(data).get_column(column), stat), min_value, max_value))
 
 
 def quantile_in_range(
@@ -179,7 +177,7 @@ def quantile_in_range(
     """The column's ``q`` quantile (linear interpolation, DuckDB's ``quantile_cont``) lies in
     the bounds."""
     series = _frame(data).get_column(column)
-    return _verdict(_within(series.quantile(q, interpolation="linear"), min_value, max_value))
+    return _verdict(within(series.quantile(q, interpolation="linear"), min_value, max_value))
 
 
 # name -> (function, statistics, whole table?)

@@ -334,6 +334,8 @@ def _plan_table_check(
     others: Mapping[str, Mapping[str, str]],
     now: str | None,
 ) -> None:
+    """One branch per sqlops table check (long on purpose: each is a two-line rule, and the
+    rules read best side by side)."""
     from pandera.api.checks import Check
 
     from sqlops.governance import checks as sq
@@ -352,7 +354,7 @@ def _plan_table_check(
     duck = duck_types.get(column, "")
     if check.name == "row_count":
         lo, hi = stats.get("min_value"), stats.get("max_value")
-        add_rows_check(q, label, lambda rows: sq._within(rows, lo, hi))
+        add_rows_check(q, label, lambda rows: sq.within(rows, lo, hi))
     elif check.name == "row_count_vs":
         lo, hi = stats.get("min_ratio"), stats.get("max_ratio")
         other = f"(SELECT count(*) FROM {qualified(stats['table'])})"
@@ -393,18 +395,18 @@ def _plan_table_check(
             raise ContractError(f"{label}: unknown aggregate {stats['stat']}", hint=hint)
         lo, hi = stats.get("min_value"), stats.get("max_value")
         value = aggregate_sql(stats["stat"], column, duck)
-        add_table_check(q, label, column, value, lambda v: sq._within(v, lo, hi), "aggregate")
+        add_table_check(q, label, column, value, lambda v: sq.within(v, lo, hi), "aggregate")
     elif check.name == "quantile_in_range":
         lo, hi = stats.get("min_value"), stats.get("max_value")
         value = f"quantile_cont({quote(column)}, {q.param(float(stats['q']))})"
-        add_table_check(q, label, column, value, lambda v: sq._within(v, lo, hi), "quantile")
+        add_table_check(q, label, column, value, lambda v: sq.within(v, lo, hi), "quantile")
 
 
 def _ratio(value: list[int], lo: float | None, hi: float | None) -> bool:
-    from sqlops.governance.checks import _within
+    from sqlops.governance.checks import within
 
     rows, other = value
-    return bool(other) and _within(rows / other, lo, hi)
+    return bool(other) and within(rows / other, lo, hi)
 
 
 def table_columns(schema: Any) -> dict[str, str]:
