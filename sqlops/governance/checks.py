@@ -147,6 +147,8 @@ def _aggregate(series: pl.Series, stat: str) -> Any:
 
 
 def within(value: Any, min_value: Any, max_value: Any) -> bool:
+    """Whether ``value`` lies in the bounds (None: unbounded), on the Polars and SQL paths
+    alike; a value of None (nothing to measure: an empty column) fails."""
     if value is None:
         return False  # nothing to measure is not a pass
     return bool(
