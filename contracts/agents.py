@@ -1,6 +1,7 @@
 """staging.agents: one row per agent; the personal columns are tagged in pyproject.toml."""
 
 import pandera.polars as pa
+import polars as pl
 
 
 class Agents(pa.DataFrameModel):
@@ -9,7 +10,7 @@ class Agents(pa.DataFrameModel):
     email: str = pa.Field(unique=True, str_matches=r"^[^@\s]+@[^@\s]+\.[a-z]+$")
     cpf: str = pa.Field(str_matches=r"^\d{3}\.\d{3}\.\d{3}-\d{2}$")
     phone: str = pa.Field(str_startswith="+55 ")
-    birth_date: pa.Date = pa.Field()
+    birth_date: pl.Date = pa.Field()
     region: str = pa.Field(isin=["Centro", "Norte", "Sul", "Leste", "Oeste"])
     commission: float = pa.Field(ge=0.01, le=0.06)
 

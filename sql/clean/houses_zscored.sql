@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: houses_zscored
 -- description: Seed ETL (numpy): age_years as a z-score (population std, like ndarray.std()).
 -- tags: seed
 select

@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: houses_normalized
 -- description: Seed feature prep (DVC example): blank values at or above each column's 90th
 --   percentile, then normalize with the sample std, as pandas does on a DataFrame.
 -- tags: seed, features

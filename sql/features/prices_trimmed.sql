@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: prices_trimmed
 -- description: Houses priced below the 90th percentile (the seed's remove_outliers on a
 --   single column), with price normalized to 0..1.
 -- tags: features

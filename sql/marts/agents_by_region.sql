@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: agents_by_region
 -- description: Agents and their mean commission per region: no personal data left.
 -- owner: sales-ops
 -- tags: governance, daily

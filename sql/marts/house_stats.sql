@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: house_stats
 -- description: Seed ETL (numpy): means and population standard deviations of the clean columns.
 -- tags: seed, daily
 select

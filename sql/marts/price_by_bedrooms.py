@@ -5,7 +5,9 @@ import polars as pl
 import sqlops
 
 
-@sqlops.model(inputs=["raw.houses"], materialized="table", tags=["daily"])
+@sqlops.model(
+    inputs=["raw.houses"], materialized="table", tags=["daily"], contract="price_by_bedrooms"
+)
 def price_by_bedrooms(houses: pl.LazyFrame) -> pl.LazyFrame:
     """Median price per square metre and number of sales for each bedroom count."""
     return (

@@ -1,4 +1,5 @@
 -- materialized: table
+-- contract: agents
 -- description: The agents who list the houses (examples/generate_agents.py): personal data,
 --   tagged and anonymized by the [tool.sqlops.columns."staging.agents"] rules.
 -- owner: sales-ops

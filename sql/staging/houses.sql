@@ -1,4 +1,6 @@
 -- materialized: table
+-- contract: houses
+-- contract_severity: warn
 -- description: Seed ETL (pandas): keep the relevant columns, drop rows with missing values.
 -- owner: data-team
 -- tags: seed

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlops.api.audit import record
 from sqlops.api.commit import CommitMixin
+from sqlops.api.contracts import Contracts, audit_checks, bindings
 from sqlops.api.features import build_features, sample_requests
 from sqlops.api.openlineage import check_available, emit_build
 from sqlops.config import Config
@@ -107,6 +108,7 @@ class BuildMixin(CommitMixin):
         """``build`` with ``config`` (the project's, or one whose sources read the inputs
         of commit ``at_id``): passed down, never set on the project, so that another
         thread using this project meanwhile still sees its own config."""
+        from sqlops.catalog.governance import GovernanceCatalog
         from sqlops.catalog.store import Catalog, now
 
         started = now()
@@ -126,13 +128,17 @@ class BuildMixin(CommitMixin):
                 config, at_id, select, exclude, full_refresh, sources, run_id, on_event
             )
             catalog.record_build(result, "build", started)
+            if result.checks:
+                rows = [r.to_dict() for r in result.checks]
+                GovernanceCatalog(config.catalog_path).record_checks(run_id, "build", rows)
+                audit_checks(self, result.checks, "check")
             build_features(self, spec, result)
             if result.ok and not sources:
                 reads = {f for m in spec.models.values() for f in m.files_read}
                 nodes = [_node_record(n) for n in result.nodes]
                 shortcut.save(config, inputs, nodes, sorted(reads))
             if config.governance.openlineage:  # last: a write error leaves the build whole
-                emit_build(self, spec, result, started=started)
+                emit_build(self, spec, result, result.checks, started=started)
         return result
 
     def _build_on_branch(
@@ -244,6 +250,8 @@ class BuildMixin(CommitMixin):
                 exclude=exclude,
                 full_refresh=full_refresh,
             )
+            bound = bindings(spec)
+            contracts = Contracts(config, bound) if bound else None
             ctx = BuildContext(
                 self.objects,
                 run_id,
@@ -255,8 +263,11 @@ class BuildMixin(CommitMixin):
                 config.executor,
                 Frames(plan.read_later),
                 samples=sample_requests(self, spec),
+                gate=contracts.gate if contracts is not None else None,
             )
             result = run_plan(engine, plan, ctx, threads=config.threads, on_event=on_event)
+            if contracts is not None:
+                result = dataclasses.replace(result, checks=tuple(contracts.results))
             drop_undefined(engine, {*spec.models, *spec.sources})
             built = {n.name for n in result.nodes if n.status == "success"}
             self._note_incremental(incremental, built, at_id)

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from sqlops.api.audit import record
 from sqlops.api.checkout import CheckoutMixin
+from sqlops.api.contracts import bindings, merge_gate
 from sqlops.api.query import QueryMixin
 from sqlops.errors import ChecksFailed, MergeConflict
 from sqlops.versioning import datafiles
@@ -28,6 +29,10 @@ class MergeMixin(CheckoutMixin, QueryMixin):
         store = self.versions
         dest = into or self._writable_branch(store)
         checks = [*load_checks(self.config.pre_merge, self.root), *self._added_checks]
+        if dest in self.config.governance.protected_branches:
+            spec = self.load()
+            if bindings(spec):
+                checks.append(("contracts", merge_gate(self.config, spec)))
         cid = store.resolve(source)
         message = f"merge {source} into {dest}"
         if checks:

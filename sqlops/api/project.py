@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlops.api.audit import AuditMixin
 from sqlops.api.branches import BranchesMixin
+from sqlops.api.contracts import ContractsMixin
 from sqlops.api.datafiles import DataFilesMixin
 from sqlops.api.features import FeatureStore
 from sqlops.api.gc import GcMixin
@@ -31,6 +32,7 @@ class Project(
     AuditMixin,
     MonitorMixin,
     PrivacyMixin,
+    ContractsMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 

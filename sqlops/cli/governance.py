@@ -15,6 +15,10 @@ audit_app = typer.Typer(
     help="The tamper-evident audit log: list, verify, checkpoint.", invoke_without_command=True
 )
 app.add_typer(audit_app, name="audit")
+contract_app = typer.Typer(
+    help="Contracts: infer one from data, export or import ODCS.", no_args_is_help=True
+)
+app.add_typer(contract_app, name="contract")
 pii_app = typer.Typer(help="Personal data: find it, tag it.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
 
@@ -119,3 +123,71 @@ def pii_scan(
 
     report = open_project().pii_scan(tables or (), apply=apply)
     render.as_json(report.to_dict()) if json else render.pii_report(report.to_dict())
+
+
+@app.command()
+def check(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to check (default: every bound one).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Show passed checks too.")] = False,
+    json: Json = False,
+) -> None:
+    """Validate the built tables against their contracts without rebuilding; exits 1 when an
+    error-severity check fails (warnings are shown and pass)."""
+    from sqlops.cli import render
+
+    report = open_project().check(tables or ())
+    if json:
+        render.as_json(report.to_dict())
+    else:
+        render.check_results(report.to_dict(), problems_only=not every)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@contract_app.command("infer")
+def contract_infer(
+    table: Annotated[str, typer.Argument(help="The built table to infer a contract from.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write it here (e.g. contracts/NAME.py).")
+    ] = None,
+) -> None:
+    """Write a starter pandera DataFrameModel inferred from the whole table (types,
+    nullability, ranges, small sets, uniqueness); it validates the table it came from."""
+    from sqlops.cli import render
+
+    source = open_project().infer_contract(table, out)
+    if out is None:
+        render.markdown_text(source)
+    else:
+        render.out().print(f"wrote {out}; bind it with `-- contract: {out.stem}`")
+
+
+@contract_app.command("export")
+def contract_export(
+    table: Annotated[str, typer.Argument(help="A table bound to a contract.")],
+    format: Annotated[str, typer.Option("--format", help="The interchange format.")] = "odcs",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it to a file.")] = None,
+) -> None:
+    """Print a table's contract as Open Data Contract Standard 3.1 YAML (schema, quality,
+    classification from the column tags, owner)."""
+    from sqlops.cli import render
+
+    text = open_project().export_contract(table, format)
+    if out is None:
+        render.markdown_text(text)
+    else:
+        out.write_text(text)
+        render.out().print(f"wrote {out}")
+
+
+@contract_app.command("import")
+def contract_import(
+    file: Annotated[Path, typer.Argument(help="An ODCS 3.x YAML file.")],
+) -> None:
+    """Turn an ODCS contract into contracts/NAME.py (a pandera DataFrameModel)."""
+    from sqlops.cli import render
+
+    made = open_project().import_contract(file)
+    render.out().print(f"wrote {made.name}; bind it with `-- contract: {made.stem}`")

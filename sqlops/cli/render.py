@@ -214,6 +214,8 @@ def build_summary(result: BuildResult, verbose: bool = False) -> None:
     for n in result.nodes:
         if n.status == "error":
             err().print(f"[bold red]error[/] {escape(n.name)}: {escape(n.error or '')}")
+    if result.checks:
+        check_results({"results": [c.to_dict() for c in result.checks]}, problems_only=True)
     counts = {s: sum(1 for n in result.models if n.status == s) for s in _STATUS}
     sys.stdout.write(
         f"{counts['success']} built, {counts['skipped']} unchanged, "
@@ -524,3 +526,26 @@ def pii_report(report: Mapping[str, Any]) -> None:
         out().print(f"tags written for {sum(len(c) for c in report['applied'].values())} column(s)")
     elif untagged:
         out().print(f"{len(untagged)} column(s) look like PII but carry no tag (--apply tags them)")
+
+
+def check_results(report: Mapping[str, Any], problems_only: bool = False) -> None:
+    """The contract results as a table (table, check, column, failures, % of rows, samples);
+    ``problems_only`` keeps what did not pass (a build's summary)."""
+    rows = [r for r in report["results"] if not problems_only or r["outcome"] != "passed"]
+    if rows:
+        shown = [
+            {
+                **r,
+                "failures": "" if r["failures"] is None else f"{r['failures']:,}",
+                "%": "" if r["failure_percent"] is None else f"{r['failure_percent']:.2f}",
+                "samples": ", ".join(map(str, r["samples"][:3])) or r.get("message", "")[:40],
+            }
+            for r in rows
+        ]
+        records(shown, ["table", "check", "column", "outcome", "failures", "%", "samples"])
+    counts = {o: sum(r["outcome"] == o for r in report["results"]) for o in _OUTCOMES}
+    if report["results"]:
+        out().print(", ".join(f"{n} {o}" for o, n in counts.items() if n))
+
+
+_OUTCOMES = ("passed", "warn", "failed", "error", "not_evaluated")

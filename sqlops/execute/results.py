@@ -54,6 +54,8 @@ class BuildResult:
     seconds: float
     nodes: tuple[NodeResult, ...]
     plan: Plan | None = field(default=None, repr=False)
+    # the contract results of the outputs validated before publishing (governance's records)
+    checks: tuple[Any, ...] = ()
 
     @property
     def models(self) -> list[NodeResult]:
@@ -78,6 +80,7 @@ class BuildResult:
             "ok": self.ok,
             "models": [n.to_dict() for n in self.models],
             "sources": [n.to_dict() for n in self.nodes if n.kind == "source"],
+            "checks": [c.to_dict() for c in self.checks],
         }
 
 
