@@ -19,6 +19,7 @@ import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlops.api.audit import record as audit
 from sqlops.api.modelevents import append_events, event_of, new_event, read_events
 from sqlops.api.registry import (
     DEFAULT_STAGE,
@@ -200,6 +201,7 @@ class ModelRegistry:
             self._record(name, _exact(name, version, kind))
             event = new_event(name, version, kind, by, reason)
             append_events(self._catalog, self._shared(), [event])
+        audit(self.project, kind, f"{name}@{version}", "recorded", {"by": by})
         return event
 
     def requirements(
@@ -252,6 +254,8 @@ class ModelRegistry:
                     record, state, approvers, min_approvers, metrics, contracts, pii_features
                 )
                 if unmet:
+                    details = {"to": to, "unmet": len(unmet)}
+                    audit(self.project, "promote", f"{name}@{version}", "refused", details)
                     raise ApprovalError(
                         f"model {name} version {version} cannot go to production: "
                         f"{len(unmet)} requirement{'s' if len(unmet) > 1 else ''} unmet: "
@@ -260,6 +264,7 @@ class ModelRegistry:
                     )
             event = new_event(name, version, PROMOTE, who, reason, to)
             append_events(self._catalog, self._shared(), [event])
+        audit(self.project, "promote", f"{name}@{version}", "moved", {"to": to})
         return self.get(name, version)
 
     def card(
@@ -279,14 +284,15 @@ class ModelRegistry:
         approvals, stage history, and what production still needs."""
         record = self._record(name, version)
         state = self.state(name)
-        passed = _contracts(record, contracts)
-        unmet = self._unmet(record, state, approvers, min_approvers, metrics, passed, pii_features)
+        passed = _contracts(record, self._or_contracts_at(contracts))
+        pii = pii_features or self.raw_pii_features(record)
+        unmet = self._unmet(record, state, approvers, min_approvers, metrics, passed, pii)
         return model_card(
             record,
             state,
             intended_use=intended_use,
             contract_status=passed,
-            pii_features=pii_features,
+            pii_features=pii,
             unmet=unmet,
         )
 
@@ -307,9 +313,56 @@ class ModelRegistry:
             approvers=policy.approvers,
             min_approvers=policy.min_approvers,
             metric_rules=policy.metrics,
-            contract_status=_contracts(record, contracts),
-            pii_features=pii_features,
+            contract_status=_contracts(record, self._or_contracts_at(contracts)),
+            pii_features=pii_features or self.raw_pii_features(record),
         )
+
+    def _or_contracts_at(self, contracts: Contracts) -> Contracts:
+        return self.contracts_at if contracts is None else contracts
+
+    def contracts_at(self, record: RegisteredModel) -> bool | None:
+        """Whether the contracts of the tables behind the model's features pass on the data
+        as recorded with it (its data version); None when no contract covers them, since a
+        requirement never holds by being skipped."""
+        from sqlops.api.contracts import Contracts as Checker
+        from sqlops.api.contracts import bindings
+
+        bound = bindings(self.project.load())
+        tables = sorted(self._feature_columns(record).keys() & bound.keys())
+        if not tables or record.data_version is None:
+            return None
+        checker = Checker(self.project.config, bound)
+        engine = self.project.engine_at(record.data_version)
+        try:
+            for table in tables:
+                checker.validate(engine, table, table)
+        finally:
+            engine.close()
+        return not any(r.bad for r in checker.results)
+
+    def raw_pii_features(self, record: RegisteredModel) -> builtins.list[str]:
+        """The model's features whose column is tagged as PII with no anonymization rule."""
+        tags = self.project.config.columns
+        return sorted(
+            f"{table}.{column}"
+            for table, columns in self._feature_columns(record).items()
+            for column in columns
+            if (p := tags.get(table, {}).get(column)) is not None and p.pii and not p.anonymize
+        )
+
+    def _feature_columns(self, record: RegisteredModel) -> dict[str, set[str]]:
+        """The relation and column behind each of the model's ``view:feature`` features."""
+        from sqlops.features.definitions import split_ref
+
+        views = self.project.features.registry.views
+        out: dict[str, set[str]] = {}
+        for ref in record.features:
+            view_name, feature = split_ref(ref)
+            view = views.get(view_name)
+            if view is not None:
+                names = [f.name for f in view.features] if feature == "*" else [feature]
+                out.setdefault(view.source, set()).update(names)
+        return out
 
     def _policy(
         self,
