@@ -100,7 +100,14 @@ def build_features(project: ProjectBase, spec: ProjectSpec, result: BuildResult)
     engine = project._open_warehouse(macros=False)
     try:
         built = build_views(
-            engine, registry, fingerprints, previous, where, parts=parts, samples=samples
+            engine,
+            registry,
+            fingerprints,
+            previous,
+            where,
+            parts=parts,
+            samples=samples,
+            keep=set(spec.names),
         )
     finally:
         engine.close()

@@ -9,7 +9,7 @@ views name only warehouse relations, so the warehouse still opens in plain DuckD
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,12 +106,14 @@ def build_views(
     where: Mapping[str, str],
     parts: Mapping[str, Sequence[str]] | None = None,
     samples: Mapping[str, Path] | None = None,
+    keep: Collection[str] = (),
 ) -> list[BuiltView]:
     """Create every view of ``registry`` whose relation was built (``fingerprints``: relation
     name -> build fingerprint), drop the views no longer declared, and compute statistics
     (reused from ``previous`` for a view whose fingerprint did not change; ``parts``:
     relation name -> the Parquet files of one schema a table model wrote; ``samples``:
-    relation name -> where the build kept a sample of it, if it did; see ``feature_stats``)."""
+    relation name -> where the build kept a sample of it, if it did; see ``feature_stats``;
+    ``keep``: the project's models and sources, never dropped as stale views)."""
     relations = con.relations()
     plans: list[tuple[FeatureView, dict[str, str], dict[str, Any], str]] = []
     for view in registry.views.values():
@@ -129,6 +131,7 @@ def build_views(
         if kind == "view"
         and name.startswith(f"{SCHEMA}.")
         and name.split(".", 1)[1] not in registry.views
+        and name not in keep  # a model or source of schema features is not a feature view
     ]
     with con.transaction():
         if plans:

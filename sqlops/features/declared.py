@@ -48,6 +48,14 @@ def project_registry(
             )
         target[obj.name] = obj
     for view in views.values():
+        if f"features.{view.name}" in known:  # its DuckDB view would replace that relation
+            raise ConfigError(
+                f"feature view {view.name} would be the view features.{view.name}, which is "
+                "already a model or source",
+                path=config.config_file,
+                line=_line(config, f"feature_views.{view.name}", None),
+                hint="give the feature view another name",
+            )
         if view.source not in known:
             hint = did_you_mean(view.source, known) or "declare it under [sources] or as a model"
             raise ConfigError(
