@@ -1,5 +1,6 @@
 -- materialized: table
 -- contract: houses_zscored
+-- owner: data-team
 -- description: Seed ETL (numpy): age_years as a z-score (population std, like ndarray.std()).
 -- tags: seed
 select

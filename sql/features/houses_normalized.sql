@@ -1,5 +1,6 @@
 -- materialized: table
 -- contract: houses_normalized
+-- owner: data-team
 -- description: Seed feature prep (DVC example): blank values at or above each column's 90th
 --   percentile, then normalize with the sample std, as pandas does on a DataFrame.
 -- tags: seed, features

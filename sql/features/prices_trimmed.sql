@@ -1,5 +1,6 @@
 -- materialized: table
 -- contract: prices_trimmed
+-- owner: data-team
 -- description: Houses priced below the 90th percentile (the seed's remove_outliers on a
 --   single column), with price normalized to 0..1.
 -- tags: features

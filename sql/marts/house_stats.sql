@@ -1,5 +1,6 @@
 -- materialized: table
 -- contract: house_stats
+-- owner: data-team
 -- description: Seed ETL (numpy): means and population standard deviations of the clean columns.
 -- tags: seed, daily
 select

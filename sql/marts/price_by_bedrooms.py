@@ -6,7 +6,11 @@ import sqlops
 
 
 @sqlops.model(
-    inputs=["raw.houses"], materialized="table", tags=["daily"], contract="price_by_bedrooms"
+    inputs=["raw.houses"],
+    materialized="table",
+    tags=["daily"],
+    contract="price_by_bedrooms",
+    owner="data-team",
 )
 def price_by_bedrooms(houses: pl.LazyFrame) -> pl.LazyFrame:
     """Median price per square metre and number of sales for each bedroom count."""

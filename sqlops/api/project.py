@@ -6,18 +6,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from sqlops.api.audit import AuditMixin
 from sqlops.api.branches import BranchesMixin
-from sqlops.api.contracts import ContractsMixin
 from sqlops.api.datafiles import DataFilesMixin
 from sqlops.api.features import FeatureStore
 from sqlops.api.gc import GcMixin
 from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
 from sqlops.api.models import ModelRegistry
-from sqlops.api.monitor import MonitorMixin
-from sqlops.api.owners import OwnersMixin
-from sqlops.api.privacy import PrivacyMixin
+from sqlops.api.report import ReportMixin
 from sqlops.api.status import StatusMixin
 
 
@@ -28,11 +24,7 @@ class Project(
     BranchesMixin,
     LineageMixin,
     GcMixin,
-    OwnersMixin,
-    AuditMixin,
-    MonitorMixin,
-    PrivacyMixin,
-    ContractsMixin,
+    ReportMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 

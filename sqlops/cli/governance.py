@@ -19,6 +19,8 @@ contract_app = typer.Typer(
     help="Contracts: infer one from data, export or import ODCS.", no_args_is_help=True
 )
 app.add_typer(contract_app, name="contract")
+governance_app = typer.Typer(help="Governance at a glance.", no_args_is_help=True)
+app.add_typer(governance_app, name="governance")
 pii_app = typer.Typer(help="Personal data: find it, tag it.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
 
@@ -191,3 +193,14 @@ def contract_import(
 
     made = open_project().import_contract(file)
     render.out().print(f"wrote {made.name}; bind it with `-- contract: {made.stem}`")
+
+
+@governance_app.command("report")
+def governance_report(json: Json = False) -> None:
+    """One page of what needs attention: tables without an owner or a contract, untagged
+    PII, failing and warning checks, models in production and their approvals, drift
+    alerts, and whether the audit log verifies."""
+    from sqlops.cli import render
+
+    report = open_project().governance_report().to_dict()
+    render.as_json(report) if json else render.governance_report(report)

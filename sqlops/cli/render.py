@@ -549,3 +549,26 @@ def check_results(report: Mapping[str, Any], problems_only: bool = False) -> Non
 
 
 _OUTCOMES = ("passed", "warn", "failed", "error", "not_evaluated")
+
+
+def governance_report(report: Mapping[str, Any]) -> None:
+    sections = (
+        ("without an owner", report["unowned"], ["kind", "name", "where"]),
+        ("table models without a contract", [{"table": t} for t in report["uncontracted"]],
+         ["table"]),
+        ("columns that look like PII but carry no tag", report["untagged_pii"],
+         ["table", "column", "kind", "match_rate"]),
+        ("checks that did not pass (latest)", report["checks"],
+         ["table", "check", "column", "outcome", "failures"]),
+        ("drift alerts (latest monitor run)", report["drift"],
+         ["table", "reference", "column", "metric", "level"]),
+        ("models in production", report["production"], ["model", "version", "approvers"]),
+    )  # fmt: skip
+    for title, rows, columns in sections:
+        out().print(f"[bold]{title}[/]: {len(rows) or 'none'}")
+        if rows:
+            records(rows, columns)
+    audit = report["audit"]
+    verdict = "verifies" if audit.get("ok") else f"does NOT verify: {audit.get('reason')}"
+    out().print(f"[bold]audit log[/]: {audit.get('count', 0)} record(s), {verdict}")
+    out().print(f"{report['attention']} thing(s) need attention")
