@@ -36,6 +36,7 @@ SCENARIOS = {
     "sqlops query": "test_single_file_commands_run_on_the_shipped_data",
     "sqlops run examples/seed_etl.sql": "test_examples_readme_command_runs",
     "sqlops build && sqlops features list": "test_feature_store_commands_run",
+    "export SQLOPS_HMAC_KEY": "test_governance_walkthrough_runs",
 }
 
 
@@ -66,6 +67,10 @@ def _run(commands: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str
             if part in NOT_RUN:
                 continue
             words = shlex.split(part)
+            if words[0] == "export":  # export NAME=value: for the commands after it
+                name, _, value = words[1].partition("=")
+                env[name] = value
+                continue
             if words[:2] == ["uv", "run"]:
                 words = words[2:]
             if words[0] == "cd":
@@ -82,7 +87,7 @@ def _reference_project(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copy(ROOT / "pyproject.toml", root)
-    for folder in ("sql", "examples"):
+    for folder in ("sql", "examples", "contracts"):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".sqlops"))
     return root
 
@@ -185,3 +190,36 @@ def test_python_examples_run(block: str, tmp_path: Path, monkeypatch: pytest.Mon
     exec(compile(block, "README.md", "exec"), namespace)
     revenue = namespace["revenue"]
     assert isinstance(revenue, pl.DataFrame) and revenue.height > 0
+
+
+def test_governance_walkthrough_runs(tmp_path: Path) -> None:
+    """The seed's governance steps on the reference project, checked against independent
+    computations: the role's export (Python's hmac, a Polars filter over the shipped CSV),
+    the promotion (the card says production), and the audit log (re-hashed here)."""
+    import hashlib
+    import hmac
+
+    root = _reference_project(tmp_path)
+    commands = _block("export SQLOPS_HMAC_KEY")
+    done = _run(commands, root)
+    key = shlex.split(commands[0])[1].partition("=")[2].encode()
+    agents = pl.read_csv(root / "examples/data/agents.csv").filter(pl.col("region") != "Centro")
+    exported = pl.read_parquet(root / "agents.parquet").sort("agent_id")
+    assert "cpf" not in exported.columns  # denied to the analyst
+    assert exported["agent_id"].to_list() == agents["agent_id"].to_list()  # the row filter
+    want = [hmac.new(key, e.encode(), hashlib.sha256).hexdigest() for e in agents["email"]]
+    assert exported["email"].to_list() == want
+    assert exported["full_name"].null_count() == exported.height  # redacted
+    shown = "".join(d.stdout + d.stderr for d in done)
+    for raw in (*agents["email"], *agents["cpf"]):
+        assert raw not in shown
+    card = next(d.stdout for d in done if "Model card" in d.stdout)
+    assert "**Stage:** production" in card and "**Contracts:** passed" in card
+    lines = (root / ".sqlops" / "audit.jsonl").read_bytes().splitlines()
+    prev = hashlib.sha256(b"").hexdigest()
+    for line in lines:
+        assert json.loads(line)["prev"] == prev
+        prev = hashlib.sha256(line).hexdigest()
+    actions = [json.loads(line)["action"] for line in lines]
+    for action in ("build", "check", "pii_scan", "export", "approve", "promote", "monitor"):
+        assert action in actions
