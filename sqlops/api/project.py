@@ -17,6 +17,7 @@ from sqlops.api.models import ModelRegistry
 from sqlops.api.monitor import MonitorMixin
 from sqlops.api.owners import OwnersMixin
 from sqlops.api.privacy import PrivacyMixin
+from sqlops.api.roles import RoleMixin
 from sqlops.api.status import StatusMixin
 
 
@@ -31,6 +32,7 @@ class Project(
     AuditMixin,
     MonitorMixin,
     PrivacyMixin,
+    RoleMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 
