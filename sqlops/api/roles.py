@@ -200,8 +200,7 @@ def _identities(plan: RolePlan, state: Mapping[str, Mapping[str, Any]]) -> dict[
     objects (a feature view's relation takes its view name and every node's, since its
     definition lives in the config)."""
     everything = hashlib.sha256(
-        repr(sorted((n, s.get("fingerprint"), s.get("objects")) for n, s in state.items()))
-        .encode()
+        repr(sorted((n, s.get("fingerprint"), s.get("objects")) for n, s in state.items())).encode()
     ).hexdigest()
     out: dict[str, str] = {}
     for table in plan.tables:
