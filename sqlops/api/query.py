@@ -110,11 +110,13 @@ def sql(
     *,
     project: Path | str | None = None,
     ref: str | None = None,
+    role: str | None = None,
     **frames: Any,
 ) -> pl.DataFrame:
     """Run one query, as ``Project.sql`` does: over Polars/pandas/Arrow frames (keyword
     arguments, read by their names) and files, in memory, no project needed; with
-    ``project`` or ``ref``, over that project's warehouse or its version ``ref``.
+    ``project`` or ``ref``, over that project's warehouse or its version ``ref``; with
+    ``role``, as that role of the project.
 
     >>> import polars as pl
     >>> df = pl.DataFrame({"x": [1, 2, 3]})
@@ -123,8 +125,9 @@ def sql(
     >>> sql("select $n * 2 as twice", {"n": 21})["twice"][0]
     42
     """
-    if project is not None or ref is not None:
-        return QueryMixin(project).sql(query, params, ref=ref, **frames)
+    if project is not None or ref is not None or role:
+        reader = QueryMixin(project, **({"role": role} if role else {}))
+        return reader.sql(query, params, ref=ref, **frames)
     from sqlops.execute.engine import Engine
 
     return _run_one(Engine.open(), query, params, frames)

@@ -1,4 +1,4 @@
-"""The ETL commands: init, config, build, plan, ls, run, query, lineage, runs."""
+"""The ETL commands: init, config, build, plan, ls, run, query, export, lineage, runs."""
 
 from __future__ import annotations
 
