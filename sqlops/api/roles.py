@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 ROLES_DIR = "roles"
 _FEATURES = "features."  # the schema of feature views' relations in the warehouse
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
+_LOCK = threading.RLock()  # a DuckDB connection serves one query at a time
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,46 @@ class RoleMixin(ProjectBase):
     @contextmanager
     def _role_sandbox(self, role: str) -> Iterator[Sandbox]:
         """A locked-down connection on ``role``'s file, refreshed first when it is missing
-        or stale (another plan, other data, another HMAC key); closed on exit."""
+        or stale (another plan, other data, another HMAC key).
+
+        The sandbox is kept open on this project object while nothing it was made from
+        changed: the warehouse file and its write-ahead log, the role file and the HMAC
+        key (by digest). Any change re-checks the role's signature, so a stale file is
+        never served; one role read runs at a time per project object."""
+        with _LOCK:
+            key = self._sandbox_key(role)
+            cached = self.__dict__.get("_role_sandboxes", {}).get(role)
+            if cached is None or cached[0] != key:
+                if cached is not None:
+                    cached[1]()  # the finalizer: closes the old sandbox once
+                sandbox = self._open_role_sandbox(role)
+                closer = weakref.finalize(self, sandbox.close)
+                self.__dict__.setdefault("_role_sandboxes", {})[role] = (
+                    self._sandbox_key(role),
+                    closer,
+                    sandbox,
+                )
+            yield self.__dict__["_role_sandboxes"][role][2]
+
+    def _sandbox_key(self, role: str) -> tuple[Any, ...]:
+        warehouse = self.config.warehouse_path
+        key = hmac_key(self.config.governance) or b""
+        return (
+            _stat(warehouse),
+            _stat(warehouse.with_name(warehouse.name + ".wal")),
+            _stat(self._role_file(role)),
+            hashlib.sha256(key).hexdigest(),
+        )
+
+    def _role_file(self, role: str) -> Path:
+        return self.config.state_path / ROLES_DIR / f"{role}.duckdb"
+
+    def _open_role_sandbox(self, role: str) -> Sandbox:
         from sqlops.governance.policy import refresh_role
         from sqlops.governance.sandbox import open_sandbox
 
         config = self._role_config(role)
-        target = self.config.state_path / ROLES_DIR / f"{role}.duckdb"
+        target = self._role_file(role)
         owner = self._open_warehouse(read_only=True, macros=False)
         try:
             state = owner.read_state()
@@ -141,13 +178,9 @@ class RoleMixin(ProjectBase):
             refresh_role(owner, plan, target, params, _identities(plan, state))
         finally:
             owner.close()
-        sandbox = open_sandbox(
+        return open_sandbox(
             target, role, threads=self.config.duckdb_threads, memory_limit=self.config.memory_limit
         )
-        try:
-            yield sandbox
-        finally:
-            sandbox.close()
 
     def _role_config(self, role: str) -> RoleConfig:
         roles = self.config.roles
@@ -193,6 +226,14 @@ class RoleMixin(ProjectBase):
         first = hashed[0]
         key = hmac_key(self.config.governance)
         return plan, dict(hmac_params(key, column=f"{first.table}.{first.column}"))
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _identities(plan: RolePlan, state: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

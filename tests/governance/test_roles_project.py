@@ -191,8 +191,10 @@ def test_role_file_is_refreshed_after_a_rebuild(root: Path) -> None:
     with (root / "data/customers.csv").open("a") as f:
         f.write("5,eve@example.com,555-222-3333,555-66-7777,BR,0.3,2026-01-05 00:00:00\n")
     assert sqlops("build", cwd=root).returncode == 0
-    ids = Project(root, role="analyst").sql("select customer_id from marts.customers order by 1")
-    assert ids["customer_id"].to_list() == [1, 3, 5]
+    ids = "select customer_id from marts.customers order by 1"
+    # the same project object (whose sandbox stayed open) and a new one both see the rebuild
+    assert analyst.sql(ids)["customer_id"].to_list() == [1, 3, 5]
+    assert Project(root, role="analyst").sql(ids)["customer_id"].to_list() == [1, 3, 5]
 
 
 def test_missing_hmac_secret_with_a_hash_rule_is_one_line(
