@@ -21,11 +21,17 @@ from sqlops.api.registry import ModelRegistryMixin
 from sqlops.api.seedstore import SeedStoreMixin, polars_frame
 from sqlops.api.transforms import TransformVerbs
 from sqlops.catalog.features import FeatureCatalog
-from sqlops.errors import FeatureError, OnlineStoreError
+from sqlops.errors import FeatureError, OnlineStoreError, PolicyDenied
 from sqlops.execute.parts import SampleRequest, sample_file
 from sqlops.execute.results import BuildResult
 from sqlops.features.declared import project_registry, python_declarations
-from sqlops.features.definitions import Entity, Feature, FeatureRegistry, FeatureView
+from sqlops.features.definitions import (
+    Entity,
+    Feature,
+    FeatureRegistry,
+    FeatureView,
+    ViewSelection,
+)
 from sqlops.features.pit import from_text
 from sqlops.features.stats import SAMPLE_ROWS
 
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
     from sqlops.features.build import BuiltView
     from sqlops.features.online import Materialized, OnlineStore
+    from sqlops.governance.sandbox import Sandbox
     from sqlops.project.model import ProjectSpec
 
 ONLINE_FILE = "online.sqlite"
@@ -47,6 +54,7 @@ SAMPLES_DIR = "cache/samples"
 TRAINING_DIR = "training_sets"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _OK = ("success", "skipped")
+_TUNING = re.compile(r"^\s*SET\s+asof_loop_join_threshold\s*=\s*\d+\s*$", re.IGNORECASE)
 
 
 def sample_requests(project: ProjectBase, spec: ProjectSpec) -> dict[str, SampleRequest]:
@@ -219,9 +227,44 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
         selections = registry.select(
             request["features"], full_feature_names=request["full_feature_names"]
         )
+        role = self.project.config.role
+        if role:
+            return self._compute_as_role(role, entity, selections, request, ref)
         with self._engine(ref, [s.view for s in selections]) as engine:
             return get_historical_features(
                 engine,
+                entity,
+                selections,
+                timestamp_column=request["timestamp_column"],
+                filter_by_created_timestamp=request["filter_by_created_timestamp"],
+                start_date=_when(request["start_date"]),
+                end_date=_when(request["end_date"]),
+            ).frame
+
+    def _compute_as_role(
+        self,
+        role: str,
+        entity: Any,
+        selections: Sequence[ViewSelection],
+        request: Mapping[str, Any],
+        ref: str | None,
+    ) -> pl.DataFrame:
+        """The point-in-time join on the role's sandbox connection: its views, row filters
+        and masks apply; a view reading what the role cannot see is refused. An entity
+        query or table name goes through the role's allow-list first."""
+        from sqlops.features.pit import get_historical_features
+        from sqlops.governance.sandbox import role_query
+
+        project = self.project
+        if ref is not None:
+            project._refuse_under_role(f"ref={ref}", "ref")
+        with project._audited(role), project._role_sandbox(role) as sandbox:
+            for sel in selections:
+                _role_may_read(sandbox, role, sel.view, [f for f, _ in sel.outputs])
+            if isinstance(entity, str):
+                entity = role_query(sandbox, f"SELECT * FROM {from_text(entity)[0]}")
+            return get_historical_features(
+                _tuning_fixed(sandbox.engine),
                 entity,
                 selections,
                 timestamp_column=request["timestamp_column"],
@@ -509,9 +552,47 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
             raise OnlineStoreError(
                 "the online store is empty; run `sqlops features materialize` first"
             )
+        role = self.project.config.role
+        if role:
+            self._online_as_role(role, features)
         return self._store().get_online_features(
             features, entity_rows, full_feature_names=full_feature_names
         )
+
+    def _online_as_role(self, role: str, features: Sequence[str]) -> None:
+        """The online store holds the owner's values, unfiltered and unmasked, so a role
+        reads only features it would see raw: from a view whose relation it reads with no
+        row filter, columns neither denied, dropped nor tagged (when ``anonymized``)."""
+        project = self.project
+        selections = self.registry.select(list(features))
+        config = project.config.roles.get(role)
+        with project._audited(role), project._role_sandbox(role) as sandbox:
+            for sel in selections:
+                names = [f for f, _ in sel.outputs]
+                _role_may_read(sandbox, role, sel.view, names)
+                source = sel.view.source.lower()
+                if config is not None and source in config.row_filters:
+                    raise PolicyDenied(
+                        f"online features of {sel.view.name} are not served under a role "
+                        f"with a row filter on {source}",
+                        role=role,
+                        target=source,
+                        hint="compute them with get_historical_features (features train)",
+                    )
+                tagged = {c.lower() for c in project.config.columns.get(source, {})}
+                raw = [
+                    n
+                    for n in names
+                    if config is not None and config.anonymized and n.lower() in tagged
+                ]
+                if raw:
+                    raise PolicyDenied(
+                        f"the online store holds {source}.{raw[0]} raw, a tagged column the "
+                        "role reads anonymized",
+                        role=role,
+                        target=f"{source}.{raw[0]}",
+                        hint="leave it out of the request, or read it with features train",
+                    )
 
     def close(self) -> None:
         """Close the online store's connection (reopened on next use)."""
@@ -576,6 +657,43 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
                 windows=windows,
             )
             yield engine, plan
+
+
+def _tuning_fixed(engine: Engine) -> Engine:
+    """The sandbox's connection as the point-in-time join uses it: its one tuning ``SET``
+    (``asof_loop_join_threshold``, which picks DuckDB's ASOF algorithm, never the rows)
+    skipped, since a locked configuration refuses every ``SET``."""
+    from sqlops.execute.engine import Engine as Base
+
+    class Locked(Base):
+        def execute(self, sql: str, params: Any = None, where: Any = None) -> Any:
+            if _TUNING.match(sql):
+                return self.con
+            return super().execute(sql, params, where)
+
+    return Locked(engine.con, engine.path, macros=False)
+
+
+def _role_may_read(sandbox: Sandbox, role: str, view: FeatureView, features: Sequence[str]) -> None:
+    """Refuse a feature view whose relation the role cannot read, or a feature whose column
+    the role does not see (denied, or dropped by its anonymization)."""
+    source = view.source.lower()
+    visible = sandbox.relations.get(source)
+    if visible is None:
+        raise PolicyDenied(
+            f"feature view {view.name} reads {source}, which the role may not read",
+            role=role,
+            target=source,
+            hint=f"the role reads {', '.join(sorted(sandbox.relations)) or 'nothing'}",
+        )
+    seen = {c.lower() for c in visible}
+    for name in features:
+        if name.lower() not in seen:
+            raise PolicyDenied(
+                f"feature {view.name}:{name} reads {source}.{name}, which the role does not see",
+                role=role,
+                target=f"{source}.{name}",
+            )
 
 
 def _when(text: str | None) -> datetime | None:

@@ -14,6 +14,7 @@ from sqlops.api.lineage import LineageMixin
 from sqlops.api.merge import MergeMixin
 from sqlops.api.models import ModelRegistry
 from sqlops.api.report import ReportMixin
+from sqlops.api.roles import RoleMixin
 from sqlops.api.status import StatusMixin
 
 
@@ -25,6 +26,7 @@ class Project(
     LineageMixin,
     GcMixin,
     ReportMixin,
+    RoleMixin,
 ):
     """A sqlops project on disk: ``Project(".").build()``.
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlops.api.base import ProjectBase
-from sqlops.config import load_config
-from sqlops.errors import OutputError, SqlopsError, UnknownTableError, did_you_mean
+from sqlops.api.roles import RoleMixin, table_key
+from sqlops.config import Config, load_config
+from sqlops.errors import OutputError, PolicyDenied, SqlopsError, UnknownTableError, did_you_mean
 from sqlops.execute.polarserrors import polars_errors
 from sqlops.oserrors import read_text
 
@@ -22,28 +22,30 @@ if TYPE_CHECKING:
     from sqlops.execute.engine import Engine
 
 
-class QueryMixin(ProjectBase):
-    """``table``, ``sql`` and ``engine_at``."""
+class QueryMixin(RoleMixin):
+    """``table``, ``sql`` and ``engine_at``; under a role (``Config.role``), ``table`` and
+    ``sql`` read the role's sandbox."""
 
     def table(self, name: str, ref: str | None = None) -> pl.DataFrame:
         """A built model or source as a Polars DataFrame; with ``ref`` (branch, tag, commit,
-        ``main~1``), as it was committed there."""
+        ``main~1``), as it was committed there (not under a role)."""
         if ref is not None:
+            self._refuse_under_role(f"ref={ref}", table_key(name))
             return self._table_at(name, ref)
-        engine = self._open_warehouse(read_only=True)
-        try:
-            relations = engine.relations()
-            key = name.lower() if "." in name else f"main.{name.lower()}"
-            if key not in relations:
-                raise UnknownTableError(
-                    name,
-                    hint=did_you_mean(key, relations) or "run `sqlops build` first",
-                )
-            from sqlops.execute.materialize import qualified
+        return self._read_table(name, self.config.role)
 
-            return engine.polars(f"SELECT * FROM {qualified(key)}")
-        finally:
-            engine.close()
+    def _refuse_under_role(self, what: str, target: str) -> None:
+        """Under a role, a read path the sandbox does not serve is refused and audited."""
+        role = self.config.role
+        if not role:
+            return
+        with self._audited(role):
+            raise PolicyDenied(
+                f"{what} is not readable under a role: roles read the checked-out warehouse only",
+                role=role,
+                target=target,
+                hint="drop it, or read as the owner (no --role, SQLOPS_ROLE unset)",
+            )
 
     def sql(
         self,
@@ -60,6 +62,12 @@ class QueryMixin(ProjectBase):
         (The older ``sql(query, ref, **params)`` still works, with a DeprecationWarning.)
         """
         params, ref, frames = _old_form(params, ref, frames)
+        if self.config.role:
+            if ref is not None:
+                self._refuse_under_role(f"ref={ref}", "ref")
+            if frames:
+                self._refuse_under_role(f"the frames {', '.join(sorted(frames))}", "frames")
+            return self._role_sql(query, params, self.config.role)
         engine = self._open_warehouse(read_only=True) if ref is None else self.engine_at(ref)
         return _run_one(engine, query, params, frames)
 
@@ -102,11 +110,13 @@ def sql(
     *,
     project: Path | str | None = None,
     ref: str | None = None,
+    role: str | None = None,
     **frames: Any,
 ) -> pl.DataFrame:
     """Run one query, as ``Project.sql`` does: over Polars/pandas/Arrow frames (keyword
     arguments, read by their names) and files, in memory, no project needed; with
-    ``project`` or ``ref``, over that project's warehouse or its version ``ref``.
+    ``project`` or ``ref``, over that project's warehouse or its version ``ref``; with
+    ``role``, as that role of the project.
 
     >>> import polars as pl
     >>> df = pl.DataFrame({"x": [1, 2, 3]})
@@ -115,8 +125,9 @@ def sql(
     >>> sql("select $n * 2 as twice", {"n": 21})["twice"][0]
     42
     """
-    if project is not None or ref is not None:
-        return QueryMixin(project).sql(query, params, ref=ref, **frames)
+    if project is not None or ref is not None or role:
+        reader = QueryMixin(project, **({"role": role} if role else {}))
+        return reader.sql(query, params, ref=ref, **frames)
     from sqlops.execute.engine import Engine
 
     return _run_one(Engine.open(), query, params, frames)
@@ -164,18 +175,27 @@ def _deprecated(how: str) -> None:
 
 
 def run_file(
-    path: Path | str, params: Mapping[str, Any] | None = None, *, project: Path | str | None = None
+    path: Path | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    project: Path | str | None = None,
+    role: str | None = None,
 ) -> pl.DataFrame | None:
     """Run a SQL script (several statements allowed) and return the last result.
 
     Inside a built project the script sees the warehouse (read-only); anywhere else it
-    runs in memory against the files it names, so it needs no project at all.
+    runs in memory against the files it names, so it needs no project at all. Under a
+    role (``role=``, or the project's ``SQLOPS_ROLE``) the file must be one SELECT, run in
+    the role's sandbox.
     """
     from sqlops.execute.script import run_script
 
     file = Path(path)
     text = read_text(file)
-    engine = _scratch_engine(project)
+    config = _config(project, role)
+    if config is not None and config.role:
+        return _as_role(config, text, params, str(file))
+    engine = _scratch_engine(project, config)
     try:
         return run_script(engine, text, params or {}, file)
     finally:
@@ -188,12 +208,20 @@ def query(
     *,
     project: Path | str | None = None,
     ref: str | None = None,
+    role: str | None = None,
 ) -> pl.DataFrame | None:
     """Run SQL given as a string, like ``run_file`` (the warehouse if there is one); with
-    ``ref``, against the project's tables as committed at that version."""
+    ``ref``, against the project's tables as committed at that version. Under a role
+    (``role=``, or ``SQLOPS_ROLE``): one SELECT, in the role's sandbox; ``ref`` refused."""
     from sqlops.execute.script import run_script
 
-    engine = _scratch_engine(project) if ref is None else QueryMixin(project).engine_at(ref)
+    config = _config(project, role)
+    if config is not None and config.role:
+        reader = QueryMixin(config.root, role=config.role)
+        if ref is not None:
+            reader._refuse_under_role(f"ref={ref}", "ref")
+        return _as_role(config, text, params, "<query>")
+    engine = _scratch_engine(project, config) if ref is None else QueryMixin(project).engine_at(ref)
     try:
         return run_script(engine, text, params or {}, "<query>")
     finally:
@@ -222,14 +250,47 @@ def write_output(frame: pl.DataFrame, out: Path | str) -> Path:
     return target
 
 
-def _scratch_engine(project: Path | str | None) -> Engine:
+def _config(project: Path | str | None, role: str | None) -> Config | None:
+    """The project's config (None outside a project); ``role`` wins over ``SQLOPS_ROLE``,
+    and a role asked for outside a project is an error, not a silent owner's read."""
     from sqlops.config import find_root
-    from sqlops.execute.engine import Engine
 
     root = Path(project) if project is not None else find_root()
+    if role:
+        return load_config(root, role=role)
     try:
-        config = load_config(root)
+        return load_config(root)
     except SqlopsError:
+        return None
+
+
+def _as_role(
+    config: Config, text: str, params: Mapping[str, Any] | None, where: str
+) -> pl.DataFrame:
+    """Run ``text`` as the config's role: one SELECT, refused (and audited) otherwise."""
+    from sqlops.execute.engine import Engine, Where
+
+    reader = QueryMixin(config.root, role=config.role)
+    scratch = Engine.open(macros=False)
+    try:
+        count = len(scratch.statements(text, Where(path=where)))
+    finally:
+        scratch.close()
+    if count != 1:
+        with reader._audited(config.role):
+            raise PolicyDenied(
+                f"{where} holds {count} statements; under a role one SELECT runs",
+                role=config.role,
+                target=where,
+                hint="run each SELECT on its own, or run the script as the owner",
+            )
+    return reader._role_sql(text, params, config.role)
+
+
+def _scratch_engine(project: Path | str | None, config: Config | None = None) -> Engine:
+    from sqlops.execute.engine import Engine
+
+    if config is None:
         return Engine.open()
     if config.warehouse_path.exists():
         return Engine.open(config.warehouse_path, read_only=True, search_path=config.root)

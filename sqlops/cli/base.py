@@ -33,6 +33,10 @@ Out = Annotated[
     Path | None, typer.Option("--out", "-o", help="Write the result to .parquet/.csv/.json.")
 ]
 Limit = Annotated[int, typer.Option("--limit", help="Rows to show.")]
+Role = Annotated[
+    str | None,
+    typer.Option("--role", help="Read as this role ([roles.NAME]; default SQLOPS_ROLE, or owner)."),
+]
 
 
 def _print_version(asked: bool) -> None:
@@ -61,10 +65,11 @@ def _root(
     selected["path"] = project
 
 
-def open_project() -> Any:
+def open_project(role: str | None = None) -> Any:
+    """The project of ``--project`` (or found upwards), read as ``role`` when given."""
     from sqlops.api import Project
 
-    return Project(selected["path"])
+    return Project(selected["path"], **({"role": role} if role else {}))
 
 
 def refs(items: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The ETL commands: init, config, build, plan, ls, run, query, lineage, runs."""
+"""The ETL commands: init, config, build, plan, ls, run, query, export, lineage, runs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlops.cli.base import (
     Limit,
     Out,
     Params,
+    Role,
     Select,
     app,
     open_project,
@@ -114,11 +115,13 @@ def run(
     out: Out = None,
     limit: Limit = 20,
     json: Json = False,
+    role: Role = None,
 ) -> None:
-    """Run one SQL file and show its last result (no project needed)."""
+    """Run one SQL file and show its last result (no project needed; one SELECT under a role)."""
     from sqlops import api
 
-    show(api.run_file(file, parse_params(param), project=selected["path"]), out, limit, json)
+    result = api.run_file(file, parse_params(param), project=selected["path"], role=role)
+    show(result, out, limit, json)
 
 
 @app.command()
@@ -131,11 +134,30 @@ def query(
     out: Out = None,
     limit: Limit = 20,
     json: Json = False,
+    role: Role = None,
 ) -> None:
-    """Run SQL given on the command line and show the result."""
+    """Run SQL given on the command line and show the result (as --role R: its views only)."""
     from sqlops import api
 
-    show(api.query(sql, parse_params(param), project=selected["path"], ref=ref), out, limit, json)
+    result = api.query(sql, parse_params(param), project=selected["path"], ref=ref, role=role)
+    show(result, out, limit, json)
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="The table to export (schema.table).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write it to .parquet/.csv/.json.")],
+    role: Role = None,
+    json: Json = False,
+) -> None:
+    """Write a table to a file as the role sees it (or the owner's, without a role); audited."""
+    from sqlops.cli import render
+
+    result = open_project().export(table, out, role=role)
+    if json:
+        render.as_json(result.to_dict())
+    else:
+        render.out().print(f"wrote {result.rows:,} rows of {result.table} to {result.path}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ import typer
 
 from sqlops.cli.base import (
     Json,
+    Role,
     app,
     open_project,
     refs,
@@ -63,6 +64,7 @@ def features_train(
     save: Annotated[
         str | None, typer.Option("--save", help="Also save it as a named training set.")
     ] = None,
+    role: Role = None,
 ) -> None:
     """Compute a point-in-time training set for the entity rows in a file."""
     from sqlops import api
@@ -74,9 +76,12 @@ def features_train(
         raise FileAccessError(
             "entity file not found", path=entities, hint="pass --entities a .csv or .parquet file"
         )
-    store = open_project().features
+    store = open_project(role).features
+    # the entity file is the caller's input, read in memory: under a role the sandbox
+    # reads no file, so the rows go in as a frame
+    rows = api.sql(f"SELECT * FROM {literal(str(entities.resolve()))}")
     frame = store.get_historical_features(
-        f"SELECT * FROM {literal(str(entities.resolve()))}",
+        rows,
         refs(features),
         full_feature_names=full_feature_names,
         timestamp_column=timestamp_column,
@@ -133,13 +138,14 @@ def features_online(
         bool, typer.Option("--full-feature-names", help="Name features view__feature.")
     ] = False,
     json: Json = False,
+    role: Role = None,
 ) -> None:
     """Look up the online values of entities (Feast's to_dict() shape with --json)."""
     from sqlops.cli import render
     from sqlops.execute.script import parse_param
 
     rows = [dict(parse_param(pair) for pair in item.split(",") if pair) for item in entity]
-    values = open_project().features.get_online_features(
+    values = open_project(role).features.get_online_features(
         refs(features), rows, full_feature_names=full_feature_names
     )
     render.as_json(values) if json else render.columns(values)
