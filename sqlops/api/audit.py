@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.base import ProjectBase
+from sqlops.config import user_name
 from sqlops.config.governance import hmac_key
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ def record(
     from sqlops.governance.audit import AuditLog
 
     author = getattr(project, "_author", None)
-    who = author() if callable(author) else project.config.versions_author or "sqlops"
+    # git's author when it is configured, else the login name (as commits record it)
+    who = (author() if callable(author) else project.config.versions_author) or user_name()
     project.config.state_path.mkdir(parents=True, exist_ok=True)
     AuditLog(audit_path(project)).append(
         action, who=who, target=target, outcome=outcome, details=details

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.audit import record as audit
+from sqlops.config import user_name
 from sqlops.api.modelevents import append_events, event_of, new_event, read_events
 from sqlops.api.registry import (
     DEFAULT_STAGE,
@@ -243,7 +244,7 @@ class ModelRegistry:
         version already at ``to`` is left as it is."""
         check_target(to)
         _check_text("reason", reason)
-        who = by or self.project._author()
+        who = by or self.project._author() or user_name()
         with registry_lock(self.project):
             record = self._record(name, _exact(name, version, "promote"))
             state = self.state(name)

@@ -86,3 +86,19 @@ def test_monitor_finds_a_shift_and_keeps_no_tagged_value(make_project: ProjectFa
     kept = [*(state / "monitor").rglob("*.json"), state / "audit.jsonl", state / "catalog.duckdb"]
     assert len(kept) == 3 and all(p.is_file() for p in kept)
     assert all(SECRET_EMAIL.encode() not in p.read_bytes() for p in kept)
+
+
+def test_a_machine_without_a_git_identity_still_records(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    """A fresh machine has no git user: records carry the login name (a build there used to
+    fail on an empty ``who``)."""
+    root = project(make_project)
+    empty = tmp_path / "gitconfig"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQLOPS_")}
+    env.update(GIT_CONFIG_GLOBAL=str(empty), GIT_CONFIG_NOSYSTEM="1", USER="newcomer")
+    done = subprocess.run([str(BIN), "build"], cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    (line,) = (root / ".sqlops" / "audit.jsonl").read_text().splitlines()
+    assert json.loads(line)["who"] == "newcomer"
