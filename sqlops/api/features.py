@@ -222,7 +222,6 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
     def _compute(
         self, registry: FeatureRegistry, entity: Any, request: Mapping[str, Any], ref: str | None
     ) -> pl.DataFrame:
-        from sqlops.features.pit import get_historical_features
 
         selections = registry.select(
             request["features"], full_feature_names=request["full_feature_names"]
@@ -231,15 +230,7 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
         if role:
             return self._compute_as_role(role, entity, selections, request, ref)
         with self._engine(ref, [s.view for s in selections]) as engine:
-            return get_historical_features(
-                engine,
-                entity,
-                selections,
-                timestamp_column=request["timestamp_column"],
-                filter_by_created_timestamp=request["filter_by_created_timestamp"],
-                start_date=_when(request["start_date"]),
-                end_date=_when(request["end_date"]),
-            ).frame
+            return _point_in_time(engine, entity, selections, request)
 
     def _compute_as_role(
         self,
@@ -252,7 +243,6 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
         """The point-in-time join on the role's sandbox connection: its views, row filters
         and masks apply; a view reading what the role cannot see is refused. An entity
         query or table name goes through the role's allow-list first."""
-        from sqlops.features.pit import get_historical_features
         from sqlops.governance.sandbox import role_query
 
         project = self.project
@@ -263,15 +253,7 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
                 _role_may_read(sandbox, role, sel.view, [f for f, _ in sel.outputs])
             if isinstance(entity, str):
                 entity = role_query(sandbox, f"SELECT * FROM {from_text(entity)[0]}")
-            return get_historical_features(
-                _tuning_fixed(sandbox.engine),
-                entity,
-                selections,
-                timestamp_column=request["timestamp_column"],
-                filter_by_created_timestamp=request["filter_by_created_timestamp"],
-                start_date=_when(request["start_date"]),
-                end_date=_when(request["end_date"]),
-            ).frame
+            return _point_in_time(_tuning_fixed(sandbox.engine), entity, selections, request)
 
     @contextmanager
     def _engine(self, ref: str | None, views: Sequence[FeatureView]) -> Iterator[Engine]:
@@ -694,6 +676,23 @@ def _role_may_read(sandbox: Sandbox, role: str, view: FeatureView, features: Seq
                 role=role,
                 target=f"{source}.{name}",
             )
+
+
+def _point_in_time(
+    engine: Engine, entity: Any, selections: Sequence[ViewSelection], request: Mapping[str, Any]
+) -> pl.DataFrame:
+    """The training set a saved ``request`` asks for, on ``engine``."""
+    from sqlops.features.pit import get_historical_features
+
+    return get_historical_features(
+        engine,
+        entity,
+        selections,
+        timestamp_column=request["timestamp_column"],
+        filter_by_created_timestamp=request["filter_by_created_timestamp"],
+        start_date=_when(request["start_date"]),
+        end_date=_when(request["end_date"]),
+    ).frame
 
 
 def _when(text: str | None) -> datetime | None:

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlops.api.audit import record as audit
-from sqlops.config import user_name
 from sqlops.api.modelevents import append_events, event_of, new_event, read_events
 from sqlops.api.registry import (
     DEFAULT_STAGE,
@@ -34,6 +33,7 @@ from sqlops.api.registry import (
 )
 from sqlops.catalog.features import FeatureCatalog
 from sqlops.catalog.registry import RegistryCatalog
+from sqlops.config import user_name
 from sqlops.config.governance import ApprovalConfig
 from sqlops.errors import ApprovalError, RegistryError, did_you_mean
 from sqlops.governance.approval import (
