@@ -115,7 +115,7 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
     """Return the path of a lakeFS binary, building it if needed.
 
     Uses ``$SQLOPS_LAKEFS_BINARY`` if set, then the binary ``.ci/build-lakefs.sh`` cached
-    for the pinned version, otherwise runs that script (a cold build takes ~15 minutes),
+    for the pinned version, otherwise runs that script (a cold build took 3.5 minutes here, 11 s with a warm Go cache),
     passing each line it reports to ``progress``. Raises ``LakeFSUnavailable`` when there
     is no binary and no Go to build one.
     """
@@ -131,12 +131,12 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
     if shutil.which("go") is None:
         raise LakeFSUnavailable(
             "no lakeFS server to test against: install Go (https://go.dev/dl/) and the tests "
-            f"build one once (~15 min, cached in {cached.parent if cached else 'the cache'}), "
+            f"build one once (a few minutes, cached in {cached.parent if cached else 'the cache'}), "
             f"or set {BINARY_ENV} to a lakefs binary"
         )
     say(
         f"lakeFS: building the test server from its Go module with {BUILD_SCRIPT.name} "
-        f"(first run only, ~15 min; cached in {cached.parent if cached else 'the cache'})"
+        f"(first run only, a few minutes; cached in {cached.parent if cached else 'the cache'})"
     )
     # The context manager closes both pipes on every path (a progress callback that raises
     # included): an unclosed pipe is a ResourceWarning, an error under the suite's filters.
