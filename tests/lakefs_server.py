@@ -115,8 +115,8 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
     """Return the path of a lakeFS binary, building it if needed.
 
     Uses ``$SQLOPS_LAKEFS_BINARY`` if set, then the binary ``.ci/build-lakefs.sh`` cached
-    for the pinned version, otherwise runs that script (a cold build took 3.5 minutes here, 11 s with a warm Go cache),
-    passing each line it reports to ``progress``. Raises ``LakeFSUnavailable`` when there
+    for the pinned version, otherwise runs that script (a cold build took 3.5 minutes here,
+    11 s with a warm Go cache), passing each line it reports to ``progress``. Raises ``LakeFSUnavailable`` when there
     is no binary and no Go to build one.
     """
     say = progress or (lambda _line: None)
@@ -131,7 +131,7 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
     if shutil.which("go") is None:
         raise LakeFSUnavailable(
             "no lakeFS server to test against: install Go (https://go.dev/dl/) and the tests "
-            f"build one once (a few minutes, cached in {cached.parent if cached else 'the cache'}), "
+            f"build one once (minutes, cached in {cached.parent if cached else 'the cache'}), "
             f"or set {BINARY_ENV} to a lakefs binary"
         )
     say(
