@@ -116,8 +116,8 @@ def find_or_build_lakefs(progress: Callable[[str], None] | None = None) -> str:
 
     Uses ``$SQLOPS_LAKEFS_BINARY`` if set, then the binary ``.ci/build-lakefs.sh`` cached
     for the pinned version, otherwise runs that script (a cold build took 3.5 minutes here,
-    11 s with a warm Go cache), passing each line it reports to ``progress``. Raises ``LakeFSUnavailable`` when there
-    is no binary and no Go to build one.
+    11 s with a warm Go cache), passing each line it reports to ``progress``. Raises
+    ``LakeFSUnavailable`` when there is no binary and no Go to build one.
     """
     say = progress or (lambda _line: None)
     override = os.environ.get(BINARY_ENV)
