@@ -54,7 +54,6 @@ SAMPLES_DIR = "cache/samples"
 TRAINING_DIR = "training_sets"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _OK = ("success", "skipped")
-_TUNING = re.compile(r"^\s*SET\s+asof_loop_join_threshold\s*=\s*\d+\s*$", re.IGNORECASE)
 
 
 def sample_requests(project: ProjectBase, spec: ProjectSpec) -> dict[str, SampleRequest]:
@@ -253,7 +252,7 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
                 _role_may_read(sandbox, role, sel.view, [f for f, _ in sel.outputs])
             if isinstance(entity, str):
                 entity = role_query(sandbox, f"SELECT * FROM {from_text(entity)[0]}")
-            return _point_in_time(_tuning_fixed(sandbox.engine), entity, selections, request)
+            return _point_in_time(sandbox.engine, entity, selections, request)
 
     @contextmanager
     def _engine(self, ref: str | None, views: Sequence[FeatureView]) -> Iterator[Engine]:
@@ -639,21 +638,6 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
                 windows=windows,
             )
             yield engine, plan
-
-
-def _tuning_fixed(engine: Engine) -> Engine:
-    """The sandbox's connection as the point-in-time join uses it: its one tuning ``SET``
-    (``asof_loop_join_threshold``, which picks DuckDB's ASOF algorithm, never the rows)
-    skipped, since a locked configuration refuses every ``SET``."""
-    from sqlops.execute.engine import Engine as Base
-
-    class Locked(Base):
-        def execute(self, sql: str, params: Any = None, where: Any = None) -> Any:
-            if _TUNING.match(sql):
-                return self.con
-            return super().execute(sql, params, where)
-
-    return Locked(engine.con, engine.path, macros=False)
 
 
 def _role_may_read(sandbox: Sandbox, role: str, view: FeatureView, features: Sequence[str]) -> None:

@@ -557,8 +557,15 @@ def latest_sql(con: Engine, sel: ViewSelection, as_of: datetime) -> tuple[str, d
 
 @contextmanager
 def _asof_threshold(con: Engine, n_entity: int) -> Iterator[None]:
-    """Set asof_loop_join_threshold from the exact entity count, restoring it afterwards."""
-    ((previous,),) = con.execute("SELECT current_setting('asof_loop_join_threshold')").fetchall()
+    """Set asof_loop_join_threshold from the exact entity count, restoring it afterwards;
+    on a connection whose configuration is locked (a role's sandbox) the default stays: the
+    setting picks DuckDB's ASOF algorithm, never the rows."""
+    ((previous, locked),) = con.execute(
+        "SELECT current_setting('asof_loop_join_threshold'), current_setting('lock_configuration')"
+    ).fetchall()
+    if locked:
+        yield
+        return
     value = ASOF_LOOP_ROWS if n_entity <= ASOF_LOOP_ROWS else 0
     con.execute(f"SET asof_loop_join_threshold = {value}")
     try:
