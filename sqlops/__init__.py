@@ -162,6 +162,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # ``sqlops.checks.freshness(...)`` without importing it first
+        return importlib.import_module(f"sqlops.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sqlops' has no attribute {name!r}")
@@ -194,8 +196,17 @@ _GOVERNANCE_ERRORS = [
     "PrivacyError",
 ]
 _EXPORTS.update(dict.fromkeys(_GOVERNANCE_ERRORS, "sqlops.errors"))
-__all__ = sorted([*__all__, *_GOVERNANCE_ERRORS])
+_EXPORTS.update(
+    {
+        "CheckReport": "sqlops.governance.results",
+        "CheckResult": "sqlops.governance.results",
+        "ModelRegistry": "sqlops.api.models",
+    }
+)
+_SUBMODULES = ("checks",)  # sqlops' pandera checks, for contracts
+__all__ = sorted([*__all__, *_GOVERNANCE_ERRORS, "CheckReport", "CheckResult", "ModelRegistry"])
 if TYPE_CHECKING:
+    from sqlops.api.models import ModelRegistry as ModelRegistry
     from sqlops.errors import ApprovalError as ApprovalError
     from sqlops.errors import AuditError as AuditError
     from sqlops.errors import ContractError as ContractError
@@ -205,3 +216,5 @@ if TYPE_CHECKING:
     from sqlops.errors import PolicyDenied as PolicyDenied
     from sqlops.errors import PolicyError as PolicyError
     from sqlops.errors import PrivacyError as PrivacyError
+    from sqlops.governance.results import CheckReport as CheckReport
+    from sqlops.governance.results import CheckResult as CheckResult
