@@ -511,7 +511,8 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
 
     def materialize(self, end: datetime | None = None) -> list[Materialized]:
         """Publish every view's latest unexpired value per entity as of ``end`` (default
-        now) to the online store, all views in one transaction, only changed entities."""
+        now) to the online store, all views in one transaction, only changed entities; a
+        view removed from the project is torn down in that transaction."""
         registry = self.registry
         if not registry.views:
             raise FeatureError("no feature views declared; add [feature_views.NAME] to the config")
@@ -519,7 +520,7 @@ class FeatureStore(ModelRegistryMixin, SeedStoreMixin, TransformVerbs):
             [f"{name}:*" for name in sorted(registry.views)], full_feature_names=True
         )
         with self._engine(None, [s.view for s in selections]) as engine:
-            return self._store().materialize(engine, selections, end)
+            return self._store().materialize(engine, selections, end, teardown=True)
 
     def get_online_features(
         self,

@@ -147,8 +147,12 @@ class OnlineStore:
         con: Engine,
         selections: Sequence[ViewSelection],
         end: dt.datetime | None = None,
+        *,
+        teardown: bool = False,
     ) -> list[Materialized]:
-        """Publish each view's values as of ``end`` (default now, UTC) in one transaction."""
+        """Publish each view's values as of ``end`` (default now, UTC) in one transaction;
+        with ``teardown``, the views not among ``selections`` (removed from the project)
+        are torn down in that transaction too (Feast's ``teardown``), never served again."""
         end = end or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if end.tzinfo is not None:
             end = end.astimezone(dt.UTC).replace(tzinfo=None)
@@ -160,16 +164,38 @@ class OnlineStore:
         try:
             for stage in staged:
                 results.append(stage.publish(self.db, end))
+            gone = self._teardown({s.name for s in selections}) if teardown else []
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             for stage in staged:
                 stage.snapshot.unlink(missing_ok=True)
             raise
+        finally:
+            # this connection's own commits leave PRAGMA data_version as it was: the read
+            # plans are rebuilt from the meta table on the next read
+            self._version = -1
+        for snapshot in gone:
+            (self.snapshots / snapshot).unlink(missing_ok=True)
         for stage in staged:
             if stage.previous is not None and stage.previous != stage.snapshot:
                 stage.previous.unlink(missing_ok=True)
         return results
+
+    def _teardown(self, keep: set[str]) -> list[str]:
+        """Drop every published view not in ``keep`` (inside the caller's transaction);
+        returns their snapshot files, deleted once the transaction commits."""
+        gone = [
+            (view, table, snapshot)
+            for view, table, snapshot in self.db.execute(
+                f"SELECT view, table_name, snapshot FROM {META}"
+            ).fetchall()
+            if view not in keep
+        ]
+        for view, table, _ in gone:
+            self.db.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+            self.db.execute(f"DELETE FROM {META} WHERE view = ?", (view,))
+        return [snapshot for _, _, snapshot in gone]
 
     def _stage(self, con: Engine, sel: ViewSelection, end: dt.datetime, run: str) -> _Stage:
         """Compute the view's snapshot and its difference from the published one."""

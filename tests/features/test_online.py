@@ -374,3 +374,65 @@ def test_a_key_that_cannot_match_its_column_is_refused(
     assert f"entity row 0, key {key}" in str(exc.value) and text in str(exc.value)
     assert "\n" not in str(exc.value)
     store.close()
+
+
+def _latest(rows: list[tuple[int, dt.datetime, Any]]) -> dict[int, Any]:
+    """Brute force: each entity's value at its greatest event time."""
+    best: dict[int, tuple[dt.datetime, Any]] = {}
+    for key, ts, value in rows:
+        if key not in best or ts > best[key][0]:
+            best[key] = (ts, value)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def test_a_rematerialized_view_is_read_anew_through_the_same_store(tmp_path: Path) -> None:
+    """The read plan was refreshed only on PRAGMA data_version, which SQLite leaves as it
+    was for the writing connection's own commits: a view whose feature changed type kept
+    being read with the old decoders."""
+    con = Engine(duckdb.connect(), ":memory:")
+    rows = [(1, minutes(0), 10), (1, minutes(5), 11), (2, minutes(3), 20)]
+    con.execute("CREATE TABLE fv (driver_id BIGINT, ts TIMESTAMP, conv BIGINT)")
+    con.execute("INSERT INTO fv VALUES " + ", ".join(f"({k}, '{t}', {v})" for k, t, v in rows))
+    reg = FeatureRegistry.of([DRIVER], [FeatureView("stats", "fv", ("driver",), "ts", ("conv",))])
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, reg.select(["stats:conv"]), minutes(9))
+    keys = [{"driver_id": 1}, {"driver_id": 2}]
+    want = _latest(rows)
+    assert store.get_online_features(["stats:conv"], keys)["conv"] == [want[1], want[2]]
+    con.execute(
+        "CREATE OR REPLACE TABLE fv AS "
+        "SELECT driver_id, ts, DATE '2024-01-01' + conv::INTEGER AS conv FROM fv"
+    )
+    store.materialize(con, reg.select(["stats:conv"]), minutes(9))
+    days = {k: dt.date(2024, 1, 1) + dt.timedelta(days=v) for k, v in want.items()}
+    assert store.get_online_features(["stats:conv"], keys)["conv"] == [days[1], days[2]]
+    store.close()
+
+
+def test_a_view_removed_from_the_project_is_torn_down(tmp_path: Path) -> None:
+    con = Engine(duckdb.connect(), ":memory:")
+    con.execute(
+        "CREATE TABLE fv AS SELECT 1 AS driver_id, TIMESTAMP '2024-01-01' AS ts, "
+        "NULL::TIMESTAMP AS created, 10 AS conv"
+    )
+    both = [
+        FeatureView("stats", "fv", ("driver",), "ts", ("conv",)),
+        FeatureView("old", "fv", ("driver",), "ts", ("conv",)),
+    ]
+    store = OnlineStore(tmp_path / "online.db")
+    everything = FeatureRegistry.of([DRIVER], both).select(
+        ["stats:*", "old:*"], full_feature_names=True
+    )
+    store.materialize(con, everything, T0)
+    assert store.get_online_features(["old:conv"], [{"driver_id": 1}])["conv"] == [10]
+    kept = FeatureRegistry.of([DRIVER], both[:1]).select(["stats:*"], full_feature_names=True)
+    store.materialize(con, kept, T0, teardown=True)
+    with pytest.raises(UnknownFeatureError, match="old is not in the online store"):
+        store.get_online_features(["old:conv"], [{"driver_id": 1}])
+    assert store.get_online_features(["stats:conv"], [{"driver_id": 1}])["conv"] == [10]
+    store.close()
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "online.db").execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+    assert "fv__old" not in tables and "fv__stats" in tables
+    snapshots = [p.name for p in (tmp_path / "online.db.snapshots").iterdir()]
+    assert len(snapshots) == 1 and snapshots[0].startswith("stats")
