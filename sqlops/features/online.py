@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,6 +135,9 @@ class OnlineStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(_META_DDL)
         self._version = -1
+        # one SQLite connection serves every thread, one statement batch at a time: a
+        # multi-view read's BEGIN from one thread must not meet another thread's
+        self._lock = threading.RLock()
         self._meta: dict[str, dict[str, Any]] = {}
         self._plans: dict[tuple[tuple[str, ...], bool], _ReadPlan] = {}
 
@@ -158,7 +162,17 @@ class OnlineStore:
             end = end.astimezone(dt.UTC).replace(tzinfo=None)
         self.snapshots.mkdir(parents=True, exist_ok=True)
         run = uuid.uuid4().hex[:12]
-        staged = [self._stage(con, sel, end, run) for sel in selections]
+        staged = [self._stage(con, sel, end, run) for sel in selections]  # readers go on
+        with self._lock:
+            return self._publish(staged, selections, end, teardown)
+
+    def _publish(
+        self,
+        staged: list[_Stage],
+        selections: Sequence[ViewSelection],
+        end: dt.datetime,
+        teardown: bool,
+    ) -> list[Materialized]:
         results = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -216,9 +230,10 @@ class OnlineStore:
         con.execute(
             f"COPY (SELECT {select} FROM ({sql})) TO {literal(str(snapshot))} (FORMAT parquet)"
         )
-        meta = self.db.execute(
-            f"SELECT snapshot, signature FROM {META} WHERE view = ?", (sel.name,)
-        ).fetchone()
+        with self._lock:
+            meta = self.db.execute(
+                f"SELECT snapshot, signature FROM {META} WHERE view = ?", (sel.name,)
+            ).fetchone()
         previous = self.snapshots / meta[0] if meta else None
         full = meta is None or meta[1] != signature or previous is None or not previous.exists()
         new = f"read_parquet({literal(str(snapshot))})"
@@ -255,18 +270,19 @@ class OnlineStore:
     ) -> dict[str, list[Any]]:
         """Feast's ``to_dict()`` shape: each key column and feature, a list in row order;
         an entity with no (unexpired) value gives None."""
-        plan = self._plan(tuple(features), full_feature_names)
-        out: dict[str, list[Any]] = {k: [row.get(k) for row in entity_rows] for k in plan.keys}
-        many = len(plan.views) > 1
-        if many:
-            self.db.execute("BEGIN")  # one snapshot for every view's reads
-        try:
-            for view in plan.views:
-                out.update(view.read(self.db, entity_rows))
-        finally:
+        with self._lock:
+            plan = self._plan(tuple(features), full_feature_names)
+            out: dict[str, list[Any]] = {k: [row.get(k) for row in entity_rows] for k in plan.keys}
+            many = len(plan.views) > 1
             if many:
-                self.db.execute("COMMIT")
-        return out
+                self.db.execute("BEGIN")  # one snapshot for every view's reads
+            try:
+                for view in plan.views:
+                    out.update(view.read(self.db, entity_rows))
+            finally:
+                if many:
+                    self.db.execute("COMMIT")
+            return out
 
     def _plan(self, features: tuple[str, ...], full_names: bool) -> _ReadPlan:
         (version,) = self.db.execute("PRAGMA data_version").fetchone() or (0,)

@@ -436,3 +436,31 @@ def test_a_view_removed_from_the_project_is_torn_down(tmp_path: Path) -> None:
     assert "fv__old" not in tables and "fv__stats" in tables
     snapshots = [p.name for p in (tmp_path / "online.db.snapshots").iterdir()]
     assert len(snapshots) == 1 and snapshots[0].startswith("stats")
+
+
+def test_threads_read_one_store_at_once(tmp_path: Path) -> None:
+    """Several threads sharing one store (a web server's): every multi-view read (one
+    snapshot, BEGIN ... COMMIT) equals the brute-force latest row, with no thread's
+    transaction meeting another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    con = Engine(duckdb.connect(), ":memory:")
+    rows = [(k, minutes(t), k * 100 + t) for k in range(1, 30) for t in range(0, 9, 2)]
+    values = ", ".join(f"({k}, '{t}', {v})" for k, t, v in rows)
+    con.execute("CREATE TABLE fv (driver_id BIGINT, ts TIMESTAMP, conv BIGINT)")
+    con.execute(f"INSERT INTO fv VALUES {values}")
+    views = [FeatureView(n, "fv", ("driver",), "ts", ("conv",)) for n in ("a", "b")]
+    reg = FeatureRegistry.of([DRIVER], views)
+    store = OnlineStore(tmp_path / "online.db")
+    store.materialize(con, reg.select(["a:*", "b:*"], full_feature_names=True), minutes(60))
+    want = _latest(rows)
+
+    def read(i: int) -> bool:
+        keys = [{"driver_id": 1 + (i + j) % 29} for j in range(3)]
+        got = store.get_online_features(["a:conv", "b:conv"], keys, full_feature_names=True)
+        expect = [want[k["driver_id"]] for k in keys]
+        return got["a__conv"] == expect and got["b__conv"] == expect
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(read, range(2000)))
+    store.close()
