@@ -33,28 +33,21 @@ class FeatureCatalog(Catalog):
 
     def record_views(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
         """One row per feature view built: name, fingerprint, source, definition, stats."""
-        if not rows:
-            return
-        engine = self._open()
-        try:
-            engine.script(_SCHEMA)
-            with engine.transaction():
-                for row in rows:
-                    engine.execute(
-                        "INSERT INTO feature_view_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            run_id,
-                            row["view"],
-                            now(),
-                            row["fingerprint"],
-                            row["source"],
-                            json.dumps(row["definition"], sort_keys=True),
-                            json.dumps(row["stats"], sort_keys=True),
-                            row["stats_seconds"],
-                        ],
-                    )
-        finally:
-            engine.close()
+        built = now()
+        values = [
+            [
+                run_id,
+                row["view"],
+                built,
+                row["fingerprint"],
+                row["source"],
+                json.dumps(row["definition"], sort_keys=True),
+                json.dumps(row["stats"], sort_keys=True),
+                row["stats_seconds"],
+            ]
+            for row in rows
+        ]
+        self.append_rows(_SCHEMA, "feature_view_builds", values)
 
     def latest_views(self) -> dict[str, dict[str, Any]]:
         """Each view's latest build record, by view name."""

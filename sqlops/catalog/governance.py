@@ -35,15 +35,13 @@ class GovernanceCatalog(Catalog):
     """Contract and drift results, in the same catalog file as the runs they belong to."""
 
     def record_checks(self, run_id: str, command: str, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
         at = now()
         values = [
             [run_id, command, at, *(r.get(f) for f in _CHECK_FIELDS),
              json.dumps(r.get("samples") or [], default=str), r.get("message")]
             for r in rows
         ]  # fmt: skip
-        self._insert("contract_results", values)
+        self.append_rows(_SCHEMA, "contract_results", values)
 
     def record_drift(
         self, run_id: str, table: str, reference: str, rows: Sequence[dict[str, Any]]
@@ -54,7 +52,7 @@ class GovernanceCatalog(Catalog):
              r.get("threshold"), r["level"]]
             for r in rows
         ]  # fmt: skip
-        self._insert("drift_results", values)
+        self.append_rows(_SCHEMA, "drift_results", values)
 
     def latest_checks(self) -> list[dict[str, Any]]:
         """Each (table, check, column)'s latest result."""
@@ -74,16 +72,3 @@ class GovernanceCatalog(Catalog):
             [],
             needs=("drift_results",),
         )
-
-    def _insert(self, table: str, values: list[list[Any]]) -> None:
-        if not values:
-            return
-        engine = self._open()
-        try:
-            engine.script(_SCHEMA)
-            marks = ", ".join("?" for _ in values[0])
-            with engine.transaction():
-                for row in values:
-                    engine.execute(f"INSERT INTO {table} VALUES ({marks})", row)
-        finally:
-            engine.close()

@@ -186,17 +186,7 @@ class RegistryCatalog(Catalog):
 
     def record_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (dicts of ``_EVENT_FIELDS``) in one transaction."""
-        engine = self._open()
-        try:
-            engine.script(_SCHEMA)
-            with engine.transaction():
-                for row in rows:
-                    engine.execute(
-                        "INSERT INTO model_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [row[f] for f in _EVENT_FIELDS],
-                    )
-        finally:
-            engine.close()
+        self.append_rows(_SCHEMA, "model_events", [[r[f] for f in _EVENT_FIELDS] for r in rows])
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         """The local registry's events (one model's, or all), oldest first."""

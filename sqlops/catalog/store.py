@@ -52,6 +52,21 @@ class Catalog:
             self._flush(engine)
         return engine
 
+    def append_rows(self, schema: str, table: str, rows: list[list[Any]]) -> None:
+        """Insert ``rows`` into ``table`` in one transaction, creating the tables of
+        ``schema`` (a later module's DDL) first; nothing is opened for no rows."""
+        if not rows:
+            return
+        engine = self._open()
+        try:
+            engine.script(schema)
+            marks = ", ".join("?" for _ in rows[0])
+            with engine.transaction():
+                for row in rows:
+                    engine.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+        finally:
+            engine.close()
+
     def record_later(self, result: BuildResult, command: str, started_at: datetime) -> None:
         """Queue a no-op build's run row without opening DuckDB; the next write flushes it."""
         row = _run_row(result, command, started_at)
