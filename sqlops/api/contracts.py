@@ -120,9 +120,7 @@ def withhold(
 ) -> list[CheckResult]:
     """Results with the samples (and message) of tagged columns withheld; a table-level
     check's samples too when the table has any tagged column, since they may hold rows."""
-    marked = {
-        c for c, p in tagged.items() if getattr(p, "pii", None) or getattr(p, "anonymize", None)
-    }
+    marked = {c for c, p in tagged.items() if p.tagged}
     if not marked:
         return list(results)
     return [
@@ -157,11 +155,8 @@ class ContractsMixin(QueryMixin):
         contracts = Contracts(self.config, bound)
         engine = self._open_warehouse(read_only=True)
         try:
-            built = engine.relations()
             for name in chosen:
-                if name not in built:
-                    raise UnknownTableError(name, hint="run `sqlops build` first")
-                contracts.validate(engine, name, name)
+                contracts.validate(engine, _built(engine, name), name)
         finally:
             engine.close()
         report = CheckReport.of(contracts.results)
@@ -178,9 +173,9 @@ class ContractsMixin(QueryMixin):
         from sqlops.execute.materialize import qualified
         from sqlops.governance.infer import infer_contract
 
-        name = self._built(table)
         engine = self._open_warehouse(read_only=True)
         try:
+            name = _built(engine, table)
             source = infer_contract(engine, qualified(name), name)
         finally:
             engine.close()
@@ -233,17 +228,6 @@ class ContractsMixin(QueryMixin):
         _write_new(target, imported.source)
         return target
 
-    def _built(self, table: str) -> str:
-        name = table.lower() if "." in table else f"main.{table.lower()}"
-        engine = self._open_warehouse(read_only=True)
-        try:
-            built = engine.relations()
-        finally:
-            engine.close()
-        if name not in built:
-            raise UnknownTableError(table, hint=did_you_mean(name, built) or "run `sqlops build`")
-        return name
-
 
 def merge_gate(
     config: Config, spec: ProjectSpec
@@ -267,6 +251,14 @@ def merge_gate(
         return [(r.table, str(r)) for r in checker.results if r.bad]
 
     return contracts
+
+
+def _built(engine: Engine, table: str) -> str:
+    name = table.lower() if "." in table else f"main.{table.lower()}"
+    built = engine.relations()
+    if name not in built:
+        raise UnknownTableError(table, hint=did_you_mean(name, built) or "run `sqlops build`")
+    return name
 
 
 def audit_checks(project: Any, results: Sequence[CheckResult], action: str) -> None:

@@ -111,7 +111,7 @@ class MonitorMixin(QueryMixin):
         try:
             # a tagged column is left out: its profile would keep raw values (categories)
             policies = self.config.columns.get(table, {}).items()
-            tagged = {c for c, p in policies if p.pii or p.anonymize}
+            tagged = {c for c, p in policies if p.tagged}
             described = engine.describe(f"SELECT * FROM {qualified(relation)}")
             kept = [c for c, t in described if c not in tagged and column_kind(t) is not None]
             if not kept:

@@ -51,6 +51,11 @@ class ColumnPolicy:
     quasi_identifier: bool = False
     line: int | None = None
 
+    @property
+    def tagged(self) -> bool:
+        """Whether the column holds personal data: its raw values never leave a report."""
+        return bool(self.pii or self.anonymize)
+
 
 @dataclass(frozen=True)
 class RoleConfig:
